@@ -1,0 +1,1 @@
+"""Load and reliability testing harness for AWS AppSync Events APIs."""

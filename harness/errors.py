@@ -1,0 +1,112 @@
+"""The exception tree of the harness.
+
+Every exception the harness raises on purpose derives from :class:`HarnessError`
+and carries structured fields, so callers decide by type and by field, never by
+parsing a message. Library errors are translated once, at the I/O boundary,
+with ``raise ... from exc``.
+
+::
+
+    HarnessError                      anything the harness raises on purpose
+    +-- ConfigurationError            a setting is invalid (field: option)
+    +-- ProtocolError                 the AppSync Events wire protocol was broken
+    |   +-- MessageDecodeError        a frame is not a valid message
+    |   |                             (fields: reason, field, message_type)
+    |   +-- MessageValidationError    a decoded message breaks a rule of the protocol:
+    |                                 channel, operation id, events
+    |                                 (fields: field, reason, error_type)
+    +-- AuthError                     authorization could not be produced or was refused
+        +-- SigningError              the client cannot sign (no credentials, bad token source)
+        +-- AuthorizationRejected     the verifier refused a request (fields: error_type,
+                                      reason; ``wire_message`` is what a server returns
+                                      to the client and is never part of ``str()``)
+
+No message of these exceptions contains a secret: values that may be secret
+(keys, tokens, signatures) are named, never quoted.
+"""
+
+from __future__ import annotations
+
+
+class HarnessError(Exception):
+    """Base class of every exception the harness raises on purpose."""
+
+
+class ConfigurationError(HarnessError):
+    """A setting is invalid; ``option`` names it as the user wrote it (e.g. ``--auth-mode``)."""
+
+    def __init__(self, option: str, reason: str) -> None:
+        self.option = option
+        self.reason = reason
+        super().__init__(f"{option}: {reason}")
+
+
+class ProtocolError(HarnessError):
+    """The AppSync Events wire protocol was broken by one side."""
+
+
+class MessageDecodeError(ProtocolError):
+    """A frame could not be decoded into a message.
+
+    ``field`` is the offending field (``None`` when the frame as a whole is
+    wrong) and ``message_type`` the frame's ``type`` when it could be read.
+    """
+
+    def __init__(
+        self, reason: str, *, field: str | None = None, message_type: str | None = None
+    ) -> None:
+        self.reason = reason
+        self.field = field
+        self.message_type = message_type
+        where = f" in {message_type!r} message" if message_type else ""
+        what = (
+            f"field {field!r}{where}: "
+            if field
+            else (f"{message_type!r} message: " if message_type else "")
+        )
+        super().__init__(f"{what}{reason}")
+
+
+class MessageValidationError(ProtocolError):
+    """A well-formed message breaks a protocol rule (channel, id or events).
+
+    ``error_type`` is the AppSync ``errorType`` a server answers with, so the
+    emulator and the client agree on it.
+    """
+
+    def __init__(self, field: str, reason: str, *, error_type: str = "BadRequestException") -> None:
+        self.field = field
+        self.reason = reason
+        self.error_type = error_type
+        super().__init__(f"{field}: {reason}")
+
+
+class AuthError(HarnessError):
+    """Authorization could not be produced or was refused."""
+
+
+class SigningError(AuthError):
+    """The client cannot produce authorization (for example: no AWS credentials found)."""
+
+
+class AuthorizationRejected(AuthError):
+    """A verifier refused a request.
+
+    ``error_type`` is the AppSync ``errorType`` (``BadRequestException`` for a
+    signature that does not match, ``UnauthorizedException`` otherwise) and
+    ``reason`` a short explanation that names the problem without quoting any
+    secret; it is what ``str()`` shows and what may be logged.
+    ``wire_message`` is the text a server sends back to the client, as AppSync
+    does; for a signature mismatch it echoes the canonical request the server
+    expected, which contains values the client itself sent (a session token,
+    for instance), so it must never be logged unredacted.
+    """
+
+    def __init__(self, error_type: str, reason: str, *, wire_message: str | None = None) -> None:
+        self.error_type = error_type
+        self.reason = reason
+        self.wire_message = wire_message if wire_message is not None else reason
+        super().__init__(f"{error_type}: {reason}")
+
+    def __repr__(self) -> str:
+        return f"AuthorizationRejected(error_type={self.error_type!r}, reason={self.reason!r})"

@@ -1,0 +1,55 @@
+"""Shared test fixtures.
+
+``locust`` is imported first: it monkey-patches the standard library with
+gevent, and doing that after something imported ``ssl`` (botocore does) fails
+with a RecursionError. Later test modules run Locust environments.
+"""
+
+import locust  # noqa: F401, I001  (must come before botocore / ssl; see above)
+
+import pytest
+from support import (
+    ACCESS_KEY,
+    API_KEY,
+    HOST,
+    JWT_SECRET,
+    LAMBDA_TOKEN,
+    NOW,
+    REGION,
+    SECRET_KEY,
+    SESSION_TOKEN,
+    TEMP_ACCESS_KEY,
+    TEMP_SECRET_KEY,
+)
+
+from harness.signing import AuthVerifier, CredentialSource, IamKey, VerifierConfig
+
+
+@pytest.fixture
+def verifier_config() -> VerifierConfig:
+    return VerifierConfig(
+        region=REGION,
+        api_keys=frozenset({API_KEY}),
+        iam_keys={
+            ACCESS_KEY: IamKey(SECRET_KEY),
+            TEMP_ACCESS_KEY: IamKey(TEMP_SECRET_KEY, SESSION_TOKEN),
+        },
+        jwt_secrets=(JWT_SECRET,),
+        lambda_tokens=frozenset({LAMBDA_TOKEN}),
+        hosts=frozenset({HOST}),
+    )
+
+
+@pytest.fixture
+def verifier(verifier_config: VerifierConfig) -> AuthVerifier:
+    return AuthVerifier(verifier_config, clock=lambda: NOW + 5)
+
+
+@pytest.fixture
+def long_term_credentials() -> CredentialSource:
+    return CredentialSource.static(ACCESS_KEY, SECRET_KEY)
+
+
+@pytest.fixture
+def temporary_credentials() -> CredentialSource:
+    return CredentialSource.static(TEMP_ACCESS_KEY, TEMP_SECRET_KEY, SESSION_TOKEN)

@@ -1,0 +1,178 @@
+"""Credentials come from botocore's real chain and refresh before they expire.
+
+The chain is isolated from this machine: config files point into tmp_path and
+the instance-metadata provider is disabled, so no test reaches the network.
+"""
+
+import datetime
+import json
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from botocore.credentials import RefreshableCredentials
+from support import HOST, NOW, REGION
+
+from harness.errors import SigningError
+from harness.signing import (
+    AuthMode,
+    AuthVerifier,
+    CredentialSource,
+    FastSigner,
+    IamAuthorizer,
+    IamKey,
+    Operation,
+    VerifierConfig,
+    candidate_bodies,
+)
+
+CHAIN_VARIABLES = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_ROLE_ARN",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+)
+
+
+@pytest.fixture
+def isolated_chain(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """An empty credential chain: no variables, empty config files, no metadata service."""
+    for name in CHAIN_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    config = tmp_path / "config"
+    credentials = tmp_path / "credentials"
+    config.write_text("")
+    credentials.write_text("")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    return tmp_path
+
+
+def test_environment_credentials(isolated_chain: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDFROMENV")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret-from-env")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "token-from-env")
+    current = CredentialSource.from_chain().current()
+    assert (current.access_key, current.secret_key, current.token) == (
+        "AKIDFROMENV",
+        "secret-from-env",
+        "token-from-env",
+    )
+
+
+def test_shared_profile_credentials(isolated_chain: Path) -> None:
+    (isolated_chain / "credentials").write_text(
+        "[load-test]\naws_access_key_id = AKIDFROMPROFILE\naws_secret_access_key = profile-secret\n"
+    )
+    current = CredentialSource.from_chain(profile="load-test").current()
+    assert (current.access_key, current.secret_key, current.token) == (
+        "AKIDFROMPROFILE",
+        "profile-secret",
+        None,
+    )
+
+
+def test_an_unknown_profile_is_a_clear_error(isolated_chain: Path) -> None:
+    with pytest.raises(SigningError, match="'nope' was not found"):
+        CredentialSource.from_chain(profile="nope")
+
+
+def test_no_credentials_anywhere_is_a_clear_error(isolated_chain: Path) -> None:
+    with pytest.raises(SigningError, match="no AWS credentials found"):
+        CredentialSource.from_chain()
+
+
+def test_credential_process_credentials_refresh_before_expiry(isolated_chain: Path) -> None:
+    """A credential_process profile hands out keys that expire in 5 minutes, inside
+    botocore's mandatory refresh window, so each snapshot fetches fresh keys, as a
+    soak test outliving its session token needs."""
+    counter = isolated_chain / "issued"
+    script = isolated_chain / "issue_credentials.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import datetime, json, pathlib
+            counter = pathlib.Path({str(counter)!r})
+            issued = int(counter.read_text()) + 1 if counter.exists() else 1
+            counter.write_text(str(issued))
+            expires = datetime.datetime.now(datetime.UTC) + datetime.timedelta(minutes=5)
+            print(json.dumps({{
+                "Version": 1,
+                "AccessKeyId": f"ASIAROTATED{{issued:05d}}",
+                "SecretAccessKey": f"rotated-secret-{{issued}}",
+                "SessionToken": f"rotated-token-{{issued}}",
+                "Expiration": expires.isoformat(),
+            }}))
+            """
+        )
+    )
+    (isolated_chain / "config").write_text(
+        f"[profile rotating]\ncredential_process = {sys.executable} {script}\n"
+    )
+    source = CredentialSource.from_chain(profile="rotating")
+    first = source.current()
+    second = source.current()
+    assert first.access_key != second.access_key
+    assert second.secret_key.startswith("rotated-secret-")
+    assert second.token is not None and second.token.startswith("rotated-token-")
+    assert int(counter.read_text()) >= 2
+
+
+def test_signatures_follow_refreshed_credentials() -> None:
+    """An IAM authorizer signs each request with the current keys: after a refresh
+    the verifier sees the new key id, and both keys verify."""
+    issued = iter(range(1, 100))
+
+    def refresh() -> dict[str, str]:
+        number = next(issued)
+        # Inside botocore's mandatory refresh window (10 min): every use refreshes.
+        expiry = datetime.datetime.now(datetime.UTC) + datetime.timedelta(minutes=5)
+        return {
+            "access_key": f"ASIAREFRESH{number:05d}",
+            "secret_key": f"secret-{number}",
+            "token": f"token-{number}",
+            "expiry_time": expiry.isoformat(),
+        }
+
+    credentials = RefreshableCredentials.create_from_metadata(refresh(), refresh, "test")
+    authorizer = IamAuthorizer(HOST, REGION, CredentialSource(credentials), FastSigner(lambda: NOW))
+    verifier = AuthVerifier(
+        VerifierConfig(
+            region=REGION,
+            iam_keys={
+                f"ASIAREFRESH{n:05d}": IamKey(f"secret-{n}", f"token-{n}") for n in range(1, 10)
+            },
+        ),
+        clock=lambda: NOW,
+    )
+    first = authorizer.connect_headers()
+    second = authorizer.connect_headers()
+    assert first["authorization"].split("/")[0] != second["authorization"].split("/")[0]
+    for headers in (first, second):
+        assert verifier.verify(
+            headers, [AuthMode.AWS_IAM], Operation.CONNECT, candidate_bodies(None, None)
+        )
+    assert json.dumps(first) != json.dumps(second)
+
+
+def test_a_refresh_that_returns_expired_credentials_is_a_signing_error() -> None:
+    def refresh() -> dict[str, str]:
+        return {
+            "access_key": "ASIAEXPIRED",
+            "secret_key": "expired-secret",
+            "token": "expired-token",
+            "expiry_time": "2000-01-01T00:00:00Z",
+        }
+
+    source = CredentialSource(RefreshableCredentials.create_from_metadata(refresh(), refresh, "t"))
+    with pytest.raises(SigningError, match="could not be refreshed") as caught:
+        source.current()
+    assert "expired-secret" not in str(caught.value)
