@@ -1,13 +1,17 @@
 """Credentials come from botocore's real chain and refresh before they expire.
 
-The chain is isolated from this machine: config files point into tmp_path and
-the instance-metadata provider is disabled, so no test reaches the network.
+The chain is isolated from this machine: config files point into tmp_path, the
+instance-metadata provider is disabled, and assume-role talks to an STS stand-in
+on 127.0.0.1, so nothing leaves loopback.
 """
 
 import datetime
+import http.server
 import json
 import sys
 import textwrap
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -176,3 +180,70 @@ def test_a_refresh_that_returns_expired_credentials_is_a_signing_error() -> None
     with pytest.raises(SigningError, match="could not be refreshed") as caught:
         source.current()
     assert "expired-secret" not in str(caught.value)
+
+
+class FakeSts(http.server.BaseHTTPRequestHandler):
+    """A loopback STS that answers AssumeRole with fresh keys expiring in 5 minutes."""
+
+    issued: list[str]
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["content-length"]))
+        self.issued.append(self.headers.get("authorization", ""))
+        number = len(self.issued)
+        expires = datetime.datetime.now(datetime.UTC) + datetime.timedelta(minutes=5)
+        body = (
+            '<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
+            "<AssumeRoleResult><Credentials>"
+            f"<AccessKeyId>ASIAASSUMED{number:05d}</AccessKeyId>"
+            f"<SecretAccessKey>assumed-secret-{number}</SecretAccessKey>"
+            f"<SessionToken>assumed-token-{number}</SessionToken>"
+            f"<Expiration>{expires:%Y-%m-%dT%H:%M:%SZ}</Expiration>"
+            "</Credentials><AssumedRoleUser><AssumedRoleId>AROAEXAMPLE:load</AssumedRoleId>"
+            "<Arn>arn:aws:sts::123456789012:assumed-role/load-test/load</Arn></AssumedRoleUser>"
+            f"</AssumeRoleResult><ResponseMetadata><RequestId>r{number}</RequestId>"
+            "</ResponseMetadata></AssumeRoleResponse>"
+        ).encode()
+        self.send_response(200)
+        self.send_header("content-type", "text/xml")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def local_sts(isolated_chain: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """STS on 127.0.0.1 for botocore's assume-role provider; yields the Authorization
+    header of each AssumeRole call."""
+    issued: list[str] = []
+    handler = type("Sts", (FakeSts,), {"issued": issued})
+    server = http.server.HTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", f"http://127.0.0.1:{server.server_port}")
+    try:
+        yield issued
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_assume_role_profile_credentials_refresh_through_sts(
+    isolated_chain: Path, local_sts: list[str]
+) -> None:
+    (isolated_chain / "config").write_text(
+        "[profile source]\naws_access_key_id = AKIDSOURCE\naws_secret_access_key = source-secret\n"
+        "[profile assumed]\nrole_arn = arn:aws:iam::123456789012:role/load-test\n"
+        "source_profile = source\nregion = us-east-1\n"
+    )
+    source = CredentialSource.from_chain(profile="assumed")
+    first = source.current()
+    second = source.current()
+    assert first.access_key == "ASIAASSUMED00001"
+    assert second.access_key == "ASIAASSUMED00002"
+    assert second.token == "assumed-token-2"
+    assert len(local_sts) == 2
+    assert all("Credential=AKIDSOURCE/" in header for header in local_sts)

@@ -22,6 +22,7 @@ from harness.errors import AuthorizationRejected
 from harness.signing import BotocoreSigner, Credentials, FastSigner, signing_body
 from harness.signing.sigv4 import (
     IAM_CONSTANT_HEADERS,
+    UNSIGNED_HEADERS,
     amz_date,
     canonical_request,
     parse_amz_date,
@@ -225,6 +226,19 @@ def test_fast_engine_output_is_identical_to_botocore(
     with botocore_clock(instant):
         reference = BotocoreSigner().sign(headers, body, credentials, region)
     fast = FastSigner(clock=lambda: instant).sign(headers, body, credentials, region)
+    assert fast == reference
+
+
+def test_fast_engine_leaves_unsigned_headers_out_like_botocore() -> None:
+    from botocore.auth import SIGNED_HEADERS_BLACKLIST
+
+    assert set(SIGNED_HEADERS_BLACKLIST) == UNSIGNED_HEADERS
+    headers = {**IAM_CONSTANT_HEADERS, "host": HOST, "User-Agent": "load-test/1.0"}
+    credentials = Credentials(ACCESS_KEY, SECRET_KEY)
+    with botocore_clock(NOW):
+        reference = BotocoreSigner().sign(headers, b"{}", credentials, REGION)
+    fast = FastSigner(clock=lambda: NOW).sign(headers, b"{}", credentials, REGION)
+    assert "user-agent" not in fast["authorization"]
     assert fast == reference
 
 

@@ -42,6 +42,26 @@ AMZ_DATE_FORMAT = "%Y%m%dT%H%M%SZ"
 _AMZ_DATE = re.compile(r"(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z")
 _SIGNATURE = re.compile(r"[0-9a-f]{64}")
 
+UNSIGNED_HEADERS = frozenset(
+    {
+        "baggage",
+        "connection",
+        "expect",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "traceparent",
+        "tracestate",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "user-agent",
+        "x-amzn-trace-id",
+    }
+)
+"""Headers botocore never signs (its ``SIGNED_HEADERS_BLACKLIST``); a test keeps them equal."""
+
 IAM_CONSTANT_HEADERS: Mapping[str, str] = {
     "accept": "application/json, text/javascript",
     "content-encoding": "amz-1.0",
@@ -192,7 +212,7 @@ class FastSigner:
         signed["x-amz-date"] = now
         if credentials.token:
             signed["x-amz-security-token"] = credentials.token
-        names = sorted(signed)
+        names = sorted(name for name in signed if name not in UNSIGNED_HEADERS)
         scope = credential_scope(now[:8], region)
         canonical = canonical_request(signed, names, sha256_hex(body))
         key = signing_key(credentials.secret_key, now[:8], region, SERVICE)
