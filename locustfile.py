@@ -2,7 +2,7 @@
 
 The Locust users (signed connects, subscriptions and publishes against the
 embedded emulator or a real API) are not built yet; this checkout holds the
-foundation they stand on: the wire protocol (``harness/protocol.py``) and
+foundation they stand on: the wire protocol (``harness/protocol/``) and
 authorization (``harness/signing/``). See README.md, "Status".
 """
 

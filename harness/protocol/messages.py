@@ -68,11 +68,15 @@ class PublishFailure:
         }
 
 
+Sender = Literal["client", "server"]
+"""Which side of the connection sends a message type."""
+
+
 class Message:
     """Base of every message; ``TYPE`` is the wire ``type`` and ``SENDER`` who sends it."""
 
     TYPE: ClassVar[str]
-    SENDER: ClassVar[Literal["client", "server"]]
+    SENDER: ClassVar[Sender]
     __slots__ = ()
 
 
@@ -82,13 +86,13 @@ class Message:
 @dataclass(frozen=True, slots=True)
 class ConnectionInit(Message):
     TYPE: ClassVar[str] = "connection_init"
-    SENDER: ClassVar[Literal["client", "server"]] = "client"
+    SENDER: ClassVar[Sender] = "client"
 
 
 @dataclass(frozen=True, slots=True)
 class Subscribe(Message):
     TYPE: ClassVar[str] = "subscribe"
-    SENDER: ClassVar[Literal["client", "server"]] = "client"
+    SENDER: ClassVar[Sender] = "client"
     id: str
     channel: str
     authorization: Authorization | None = None
@@ -97,7 +101,7 @@ class Subscribe(Message):
 @dataclass(frozen=True, slots=True)
 class Unsubscribe(Message):
     TYPE: ClassVar[str] = "unsubscribe"
-    SENDER: ClassVar[Literal["client", "server"]] = "client"
+    SENDER: ClassVar[Sender] = "client"
     id: str
 
 
@@ -106,7 +110,7 @@ class Publish(Message):
     """A WebSocket publish; ``events`` are JSON texts, one event each (§3)."""
 
     TYPE: ClassVar[str] = "publish"
-    SENDER: ClassVar[Literal["client", "server"]] = "client"
+    SENDER: ClassVar[Sender] = "client"
     id: str
     channel: str
     events: tuple[str, ...]
@@ -121,14 +125,14 @@ class ConnectionAck(Message):
     """``connectionTimeoutMs`` is a top-level field for Events (§2.5)."""
 
     TYPE: ClassVar[str] = "connection_ack"
-    SENDER: ClassVar[Literal["client", "server"]] = "server"
+    SENDER: ClassVar[Sender] = "server"
     connection_timeout_ms: int = DEFAULT_CONNECTION_TIMEOUT_MS
 
 
 @dataclass(frozen=True, slots=True)
 class KeepAlive(Message):
     TYPE: ClassVar[str] = "ka"
-    SENDER: ClassVar[Literal["client", "server"]] = "server"
+    SENDER: ClassVar[Sender] = "server"
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,21 +140,21 @@ class ConnectionErrorMessage(Message):
     """``connection_error`` (named so as not to shadow the builtin ``ConnectionError``)."""
 
     TYPE: ClassVar[str] = "connection_error"
-    SENDER: ClassVar[Literal["client", "server"]] = "server"
+    SENDER: ClassVar[Sender] = "server"
     errors: tuple[ErrorDetail, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class SubscribeSuccess(Message):
     TYPE: ClassVar[str] = "subscribe_success"
-    SENDER: ClassVar[Literal["client", "server"]] = "server"
+    SENDER: ClassVar[Sender] = "server"
     id: str
 
 
 @dataclass(frozen=True, slots=True)
 class SubscribeError(Message):
     TYPE: ClassVar[str] = "subscribe_error"
-    SENDER: ClassVar[Literal["client", "server"]] = "server"
+    SENDER: ClassVar[Sender] = "server"
     id: str
     errors: tuple[ErrorDetail, ...]
 
@@ -160,7 +164,7 @@ class Data(Message):
     """One delivered event; ``event`` is a JSON *string* holding one event (§3)."""
 
     TYPE: ClassVar[str] = "data"
-    SENDER: ClassVar[Literal["client", "server"]] = "server"
+    SENDER: ClassVar[Sender] = "server"
     id: str
     event: str
 
@@ -168,7 +172,7 @@ class Data(Message):
 @dataclass(frozen=True, slots=True)
 class BroadcastError(Message):
     TYPE: ClassVar[str] = "broadcast_error"
-    SENDER: ClassVar[Literal["client", "server"]] = "server"
+    SENDER: ClassVar[Sender] = "server"
     id: str
     errors: tuple[ErrorDetail, ...]
 
@@ -176,14 +180,14 @@ class BroadcastError(Message):
 @dataclass(frozen=True, slots=True)
 class UnsubscribeSuccess(Message):
     TYPE: ClassVar[str] = "unsubscribe_success"
-    SENDER: ClassVar[Literal["client", "server"]] = "server"
+    SENDER: ClassVar[Sender] = "server"
     id: str
 
 
 @dataclass(frozen=True, slots=True)
 class UnsubscribeError(Message):
     TYPE: ClassVar[str] = "unsubscribe_error"
-    SENDER: ClassVar[Literal["client", "server"]] = "server"
+    SENDER: ClassVar[Sender] = "server"
     id: str
     errors: tuple[ErrorDetail, ...]
 
@@ -191,7 +195,7 @@ class UnsubscribeError(Message):
 @dataclass(frozen=True, slots=True)
 class PublishSuccess(Message):
     TYPE: ClassVar[str] = "publish_success"
-    SENDER: ClassVar[Literal["client", "server"]] = "server"
+    SENDER: ClassVar[Sender] = "server"
     id: str
     successful: tuple[PublishResult, ...] = ()
     failed: tuple[PublishFailure, ...] = ()
@@ -200,7 +204,7 @@ class PublishSuccess(Message):
 @dataclass(frozen=True, slots=True)
 class PublishError(Message):
     TYPE: ClassVar[str] = "publish_error"
-    SENDER: ClassVar[Literal["client", "server"]] = "server"
+    SENDER: ClassVar[Sender] = "server"
     id: str
     errors: tuple[ErrorDetail, ...]
 
@@ -210,7 +214,7 @@ class ErrorMessage(Message):
     """The generic ``error`` message; its ``id`` is optional (§3)."""
 
     TYPE: ClassVar[str] = "error"
-    SENDER: ClassVar[Literal["client", "server"]] = "server"
+    SENDER: ClassVar[Sender] = "server"
     errors: tuple[ErrorDetail, ...]
     id: str | None = None
 
@@ -290,8 +294,6 @@ def encode(message: Message) -> str:
 # ---------------------------------------------------------------------------
 # Decoding
 # ---------------------------------------------------------------------------
-
-Sender = Literal["client", "server"]
 
 
 def decode(frame: str | bytes, *, sender: Sender | None = None) -> Message:

@@ -7,7 +7,6 @@ the harness instead of fetching a provider's public keys.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
@@ -15,26 +14,19 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from harness.errors import AuthorizationRejected
+from harness.signing.wire import b64url_decode, b64url_encode
 
 BEARER_PREFIX = "bearer "
 CLOCK_SKEW_S = 60.0
 
 
-def _b64url(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
-
-
-def _b64url_decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
 def mint_hs256(secret: str, claims: Mapping[str, Any]) -> str:
     """A compact HS256 JWT holding ``claims``."""
-    header = _b64url(b'{"alg":"HS256","typ":"JWT"}')
-    payload = _b64url(json.dumps(dict(claims), separators=(",", ":")).encode("utf-8"))
+    header = b64url_encode(b'{"alg":"HS256","typ":"JWT"}')
+    payload = b64url_encode(json.dumps(dict(claims), separators=(",", ":")).encode("utf-8"))
     signing_input = f"{header}.{payload}".encode("ascii")
     mac = hmac.new(secret.encode("utf-8"), signing_input, hashlib.sha256).digest()
-    return f"{header}.{payload}.{_b64url(mac)}"
+    return f"{header}.{payload}.{b64url_encode(mac)}"
 
 
 def looks_like_jwt(token: str) -> bool:
@@ -55,10 +47,10 @@ def verify_hs256(token: str, secrets: Iterable[str], now: float) -> dict[str, An
     if len(parts) != 3:
         raise _rejected("the token is not a JWT (three dot-separated parts)")
     try:
-        header = json.loads(_b64url_decode(parts[0]))
-        claims = json.loads(_b64url_decode(parts[1]))
-        mac = _b64url_decode(parts[2])
-    except ValueError as exc:
+        header = json.loads(b64url_decode(parts[0]))
+        claims = json.loads(b64url_decode(parts[1]))
+        mac = b64url_decode(parts[2])
+    except (ValueError, RecursionError) as exc:
         raise _rejected("the token is not base64url-encoded JSON") from exc
     if not isinstance(header, dict) or header.get("alg") != "HS256":
         raise _rejected("the token's algorithm must be HS256")

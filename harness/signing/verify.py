@@ -63,7 +63,8 @@ class IamKey:
 
 @dataclass(frozen=True)
 class VerifierConfig:
-    """What the verifier accepts. ``hosts``: the values ``host`` may take (``None``: any)."""
+    """What the verifier accepts. ``hosts``: the values ``host`` may take, compared
+    case-insensitively (``None``: any)."""
 
     region: str = "us-east-1"
     api_keys: frozenset[str] = field(default_factory=frozenset, repr=False)
@@ -80,6 +81,7 @@ class AuthVerifier:
     def __init__(self, config: VerifierConfig, clock: Callable[[], float] = time.time) -> None:
         self.config = config
         self._clock = clock
+        self._hosts = None if config.hosts is None else frozenset(h.lower() for h in config.hosts)
 
     def verify(
         self,
@@ -94,6 +96,8 @@ class AuthVerifier:
         signature errors are final (``BadRequestException``), other failures
         give ``UnauthorizedException`` with the most specific reason found.
         """
+        if not bodies:
+            raise ValueError("verify() needs at least one candidate body")
         lowered = lower_keys(headers or {})
         self._check_host(lowered, operation)
         authorization = lowered.get("authorization", "")
@@ -122,11 +126,10 @@ class AuthVerifier:
                     wire_message=NOT_AUTHORIZED,
                 )
             return
-        allowed = self.config.hosts
-        if allowed is not None and host.lower() not in allowed:
+        if self._hosts is not None and host.lower() not in self._hosts:
             raise AuthorizationRejected(
                 "UnauthorizedException",
-                f"host {host!r} is not this API's HTTP host",
+                f"host {host[:80]!r} is not this API's HTTP host",
                 wire_message=NOT_AUTHORIZED,
             )
 
@@ -175,7 +178,9 @@ class AuthVerifier:
                 raise _bad_request(f"'{required}' must be among the signed headers")
         missing = [name for name in signed if name not in headers]
         if missing:
-            raise _bad_request(f"signed header(s) {', '.join(missing)} are not in the request")
+            raise _bad_request(
+                f"signed header(s) {', '.join(missing)[:200]} are not in the request"
+            )
         request_date = headers["x-amz-date"]
         self._check_scope(
             parsed.date_stamp, parsed.region, parsed.service, parsed.terminator, request_date
@@ -183,15 +188,14 @@ class AuthVerifier:
         key = self._lookup_key(parsed.access_key, headers.get("x-amz-security-token"))
         scope = credential_scope(parsed.date_stamp, parsed.region, parsed.service)
         derived = signing_key(key.secret_key, parsed.date_stamp, parsed.region, parsed.service)
-        expected: tuple[str, str] | None = None
+        expected: list[tuple[str, str]] = []
         for body in bodies:
             canonical = canonical_request(headers, signed, sha256_hex(body))
             to_sign = string_to_sign(request_date, scope, canonical)
             if hmac.compare_digest(signature(derived, to_sign), parsed.signature):
                 return
-            expected = expected or (canonical, to_sign)
-        assert expected is not None, "at least one candidate body is required"
-        canonical, to_sign = expected
+            expected.append((canonical, to_sign))
+        canonical, to_sign = expected[0]
         raise AuthorizationRejected(
             "BadRequestException",
             "the SigV4 signature does not match (canonical URI /event, "

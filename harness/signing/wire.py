@@ -114,10 +114,20 @@ def candidate_bodies(channel: str | None, events: Sequence[str] | None) -> tuple
 # ---------------------------------------------------------------------------
 
 
+def b64url_encode(raw: bytes) -> str:
+    """RFC 4648 base64url without padding (the ``header-`` subprotocol, JWT parts)."""
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def b64url_decode(text: str) -> bytes:
+    """Decode base64url with or without padding; ``binascii.Error``/``ValueError`` if invalid."""
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
 def encode_subprotocol(headers: Mapping[str, str]) -> str:
     """``header-`` + base64url (no padding) of the compact JSON auth object."""
     raw = json.dumps(dict(headers), separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    return SUBPROTOCOL_PREFIX + base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+    return SUBPROTOCOL_PREFIX + b64url_encode(raw)
 
 
 def decode_subprotocol(token: str) -> dict[str, str]:
@@ -131,9 +141,9 @@ def decode_subprotocol(token: str) -> dict[str, str]:
         raise _bad_subprotocol(f"it does not start with {SUBPROTOCOL_PREFIX!r}")
     encoded = token[len(SUBPROTOCOL_PREFIX) :].replace("+", "-").replace("/", "_").rstrip("=")
     try:
-        raw = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+        raw = b64url_decode(encoded)
         document = json.loads(raw.decode("utf-8"))
-    except (binascii.Error, ValueError) as exc:
+    except (binascii.Error, ValueError, RecursionError) as exc:
         raise _bad_subprotocol("it is not base64url-encoded UTF-8 JSON") from exc
     if not isinstance(document, dict) or not all(isinstance(v, str) for v in document.values()):
         raise _bad_subprotocol("it must hold a JSON object of string values")
