@@ -6,6 +6,7 @@ Every round trip goes through the wire form: connect auth travels as the
 
 import base64
 import hashlib
+import hmac
 import json
 from collections.abc import Callable, Sequence
 
@@ -29,7 +30,7 @@ from support import (
     valid_jwt,
 )
 
-from harness.errors import AuthorizationRejected, ConfigurationError
+from harness.errors import AuthorizationRejected, ConfigurationError, SigningError
 from harness.signing import (
     ApiKeyAuthorizer,
     AuthMode,
@@ -44,12 +45,14 @@ from harness.signing import (
     VerifierConfig,
     candidate_bodies,
     decode_subprotocol,
+    encode_subprotocol,
     make_authorizer,
     signing_body,
 )
-from harness.signing.jwt import mint_hs256
+from harness.signing.jwt import mint_hs256, verify_hs256
 from harness.signing.sigv4 import IAM_CONSTANT_HEADERS
-from harness.signing.verify import SIGNATURE_MISMATCH
+from harness.signing.verify import INVALID_TOKEN, SIGNATURE_MISMATCH
+from harness.signing.wire import b64url_decode, b64url_encode
 
 CHANNEL = "/default/room-1"
 TEMPORARY = Credentials(TEMP_ACCESS_KEY, TEMP_SECRET_KEY, SESSION_TOKEN)
@@ -575,3 +578,209 @@ def test_make_authorizer_builds_each_mode() -> None:
         AuthMode.AWS_IAM, HOST, region=REGION, credentials=CredentialSource.static("a", "b")
     )
     assert isinstance(built, IamAuthorizer) and built.region == REGION
+
+
+# -- Edges of each check (each of these failed to catch a deliberate bug once) -------------
+
+
+def test_a_tampered_scope_terminator_or_date_is_rejected(verifier: AuthVerifier) -> None:
+    headers = botocore_signed(b"{}")
+    for old, new, words in [
+        ("/aws4_request", "/aws4_requesx", "terminator"),
+        ("/20241111/", "/20241110/", "Date in Credential scope"),
+    ]:
+        tampered = {**headers, "authorization": headers["authorization"].replace(old, new)}
+        error = reject(verifier, tampered, Operation.CONNECT, [b"{}"])
+        assert error.error_type == "BadRequestException"
+        assert words in error.reason
+
+
+@pytest.mark.parametrize("offset", [-300.0, 300.0])
+def test_a_date_exactly_five_minutes_off_is_still_accepted(
+    verifier_config: VerifierConfig, offset: float
+) -> None:
+    verifier = AuthVerifier(verifier_config, clock=lambda: NOW)
+    headers = botocore_signed(b"{}", at=NOW + offset)
+    assert verifier.verify(headers, [AuthMode.AWS_IAM], Operation.CONNECT, [b"{}"])
+
+
+def test_the_date_must_be_signed(verifier: AuthVerifier) -> None:
+    headers = botocore_signed(b"{}")
+    headers["authorization"] = headers["authorization"].replace(";x-amz-date", "")
+    error = reject(verifier, headers, Operation.CONNECT, [b"{}"])
+    assert "'x-amz-date' must be among the signed headers" in error.reason
+
+
+def test_host_is_compared_case_insensitively(verifier: AuthVerifier) -> None:
+    headers = {"host": HOST.upper(), "x-api-key": API_KEY}
+    assert verifier.verify(headers, [AuthMode.API_KEY], Operation.CONNECT, [b"{}"])
+
+
+def test_every_configured_api_key_and_lambda_token_is_accepted(
+    verifier_config: VerifierConfig,
+) -> None:
+    keys = frozenset(f"da2-key-{n}" for n in range(4))
+    tokens = frozenset(f"lambda-token-{n}" for n in range(4))
+    verifier = AuthVerifier(
+        VerifierConfig(**{**verifier_config.__dict__, "api_keys": keys, "lambda_tokens": tokens})
+    )
+    for key in keys:
+        assert verifier.verify(
+            {"host": HOST, "x-api-key": key}, [AuthMode.API_KEY], Operation.CONNECT, [b"{}"]
+        )
+    for token in tokens:
+        headers = {"host": HOST, "authorization": token}
+        assert verifier.verify(headers, [AuthMode.AWS_LAMBDA], Operation.CONNECT, [b"{}"])
+
+
+@pytest.mark.parametrize(
+    ("headers", "mode"),
+    [
+        ({"host": HOST, "x-api-key": API_KEY + " "}, AuthMode.API_KEY),
+        ({"host": HOST, "authorization": "Bearer " + LAMBDA_TOKEN}, AuthMode.AWS_LAMBDA),
+    ],
+)
+def test_keys_and_lambda_tokens_must_match_exactly(
+    verifier: AuthVerifier, headers: dict[str, str], mode: AuthMode
+) -> None:
+    reject(verifier, headers, Operation.CONNECT, [b"{}"], [mode])
+
+
+def test_modes_are_tried_in_the_order_given(verifier: AuthVerifier) -> None:
+    headers = {"host": HOST, "x-api-key": API_KEY, "authorization": LAMBDA_TOKEN}
+    lambda_first = [AuthMode.AWS_LAMBDA, AuthMode.API_KEY]
+    assert verifier.verify(headers, lambda_first, Operation.CONNECT, [b"{}"]) is AuthMode.AWS_LAMBDA
+    api_key_first = [AuthMode.API_KEY, AuthMode.AWS_LAMBDA]
+    assert verifier.verify(headers, api_key_first, Operation.CONNECT, [b"{}"]) is AuthMode.API_KEY
+
+
+def test_a_sigv4_header_is_not_taken_for_a_token(verifier: AuthVerifier) -> None:
+    error = reject(
+        verifier, botocore_signed(b"{}"), Operation.CONNECT, [b"{}"], [AuthMode.AWS_LAMBDA]
+    )
+    assert "no credential for the allowed auth modes (AWS_LAMBDA)" in error.reason
+
+
+def test_the_mismatch_text_quotes_the_preferred_compact_body(verifier: AuthVerifier) -> None:
+    events = ['"<b>"']
+    bodies = candidate_bodies(CHANNEL, events)
+    assert len(bodies) == 2
+    error = reject(verifier, botocore_signed(b"[null]"), Operation.PUBLISH, bodies)
+    assert hashlib.sha256(signing_body(CHANNEL, events)).hexdigest() in error.wire_message
+
+
+def test_credential_refusals_answer_with_the_invalid_token_text(verifier: AuthVerifier) -> None:
+    unknown = botocore_signed(b"{}", credentials=Credentials("AKIDUNKNOWN0000", SECRET_KEY))
+    assert reject(verifier, unknown, Operation.CONNECT, [b"{}"]).wire_message == INVALID_TOKEN
+
+
+def test_verify_needs_a_body(verifier: AuthVerifier) -> None:
+    with pytest.raises(ValueError):
+        verifier.verify(
+            {"host": HOST, "x-api-key": API_KEY}, [AuthMode.API_KEY], Operation.CONNECT, []
+        )
+
+
+def test_line_separators_also_get_an_html_escaped_body() -> None:
+    assert candidate_bodies("/d/a", ["\u2028"]) == (
+        signing_body("/d/a", ["\u2028"]),
+        b'{"channel":"/d/a","events":["\\u2028"]}',
+    )
+
+
+# -- JWT edges ----------------------------------------------------------------------------
+
+
+def jwt_headers(claims: object, secret: str = JWT_SECRET) -> dict[str, str]:
+    if isinstance(claims, dict):
+        return {"host": HOST, "authorization": mint_hs256(secret, claims)}
+    header, payload = b64url_encode(b'{"alg":"HS256"}'), b64url_encode(json.dumps(claims).encode())
+    mac = hmac.new(secret.encode(), f"{header}.{payload}".encode(), hashlib.sha256).digest()
+    return {"host": HOST, "authorization": f"{header}.{payload}.{b64url_encode(mac)}"}
+
+
+def test_jwt_times_have_a_minute_of_leeway(verifier: AuthVerifier) -> None:
+    # The verifier's clock reads NOW + 5.
+    modes = [AuthMode.OPENID_CONNECT]
+    assert verifier.verify(jwt_headers({"exp": int(NOW - 30)}), modes, Operation.CONNECT, [b"{}"])
+    reject(verifier, jwt_headers({"exp": int(NOW - 100)}), Operation.CONNECT, [b"{}"], modes)
+    not_yet = jwt_headers({"exp": int(NOW + 900), "nbf": int(NOW + 30)})
+    assert verifier.verify(not_yet, modes, Operation.CONNECT, [b"{}"])
+
+
+@pytest.mark.parametrize(
+    ("headers", "reason"),
+    [
+        (jwt_headers({"exp": True}), "no numeric 'exp'"),
+        (jwt_headers([1]), "must be a JSON object"),
+        ({"host": HOST, "authorization": "Bearer" + valid_jwt()}, "not base64url"),
+    ],
+)
+def test_malformed_jwt_claims_are_named(
+    verifier: AuthVerifier, headers: dict[str, str], reason: str
+) -> None:
+    error = reject(verifier, headers, Operation.CONNECT, [b"{}"], [AuthMode.OPENID_CONNECT])
+    assert reason in error.reason
+
+
+def test_a_jwt_signed_by_any_configured_secret_is_accepted(verifier_config: VerifierConfig) -> None:
+    verifier = AuthVerifier(
+        VerifierConfig(**{**verifier_config.__dict__, "jwt_secrets": ("old-secret", JWT_SECRET)}),
+        clock=lambda: NOW,
+    )
+    assert verifier.verify(
+        {"host": HOST, "authorization": valid_jwt()},
+        [AuthMode.OPENID_CONNECT],
+        Operation.CONNECT,
+        [b"{}"],
+    )
+
+
+def test_without_a_jwt_issuer_tokens_are_refused(verifier_config: VerifierConfig) -> None:
+    verifier = AuthVerifier(
+        VerifierConfig(**{**verifier_config.__dict__, "jwt_secrets": ()}), clock=lambda: NOW
+    )
+    headers = {"host": HOST, "authorization": valid_jwt()}
+    error = reject(verifier, headers, Operation.CONNECT, [b"{}"], [AuthMode.OPENID_CONNECT])
+    assert "no JWT issuer is configured" in error.reason
+
+
+def test_jwt_rejections_are_unauthorized_at_the_source() -> None:
+    with pytest.raises(AuthorizationRejected) as caught:
+        verify_hs256(mint_hs256(JWT_SECRET, {"exp": 1}), [JWT_SECRET], NOW)
+    assert caught.value.error_type == "UnauthorizedException"
+
+
+# -- Subprotocol form and authorizer settings ------------------------------------------------
+
+
+def test_the_subprotocol_is_unpadded_urlsafe_compact_utf8_json() -> None:
+    assert b64url_encode(b"\xfb\xff") == "-_8"
+    token = TokenAuthorizer(AuthMode.AWS_LAMBDA, HOST, "t\u00f6k/+=").connect_subprotocols()[1]
+    assert not set("=+/") & set(token)
+    expected = f'{{"host":"{HOST}","authorization":"t\u00f6k/+="}}'.encode()
+    assert b64url_decode(token.removeprefix("header-")) == expected
+
+
+def test_the_subprotocol_prefix_is_case_sensitive() -> None:
+    token = encode_subprotocol({"host": HOST})
+    with pytest.raises(AuthorizationRejected):
+        decode_subprotocol("HEADER-" + token.removeprefix("header-"))
+
+
+def test_settings_errors_name_the_right_option() -> None:
+    with pytest.raises(ConfigurationError) as no_host:
+        make_authorizer(AuthMode.API_KEY, "", api_key="k")
+    assert no_host.value.option == "--host"
+    with pytest.raises(ConfigurationError) as not_a_token_mode:
+        TokenAuthorizer(AuthMode.API_KEY, HOST, "t")
+    assert not_a_token_mode.value.option == "--auth-mode"
+    with pytest.raises(ConfigurationError) as api_key_is_no_token:
+        make_authorizer(AuthMode.AWS_LAMBDA, HOST, api_key="k")
+    assert api_key_is_no_token.value.option == "--auth-token"
+
+
+def test_a_token_source_that_returns_nothing_is_a_signing_error() -> None:
+    authorizer = TokenAuthorizer(AuthMode.AWS_LAMBDA, HOST, lambda: "")
+    with pytest.raises(SigningError, match="returned no token"):
+        authorizer.message_authorization(CHANNEL)

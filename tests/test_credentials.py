@@ -14,8 +14,10 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import botocore.exceptions
+import botocore.session
 import pytest
-from botocore.credentials import RefreshableCredentials
+from botocore.credentials import ReadOnlyCredentials, RefreshableCredentials
 from support import HOST, NOW, REGION
 
 from harness.errors import SigningError
@@ -247,3 +249,39 @@ def test_assume_role_profile_credentials_refresh_through_sts(
     assert second.token == "assumed-token-2"
     assert len(local_sts) == 2
     assert all("Credential=AKIDSOURCE/" in header for header in local_sts)
+
+
+class ScriptedBotocoreCredentials:
+    """Stands in for a botocore credentials object: returns a token or raises."""
+
+    def __init__(self, token: str | None = None, error: Exception | None = None) -> None:
+        self.token = token
+        self.error = error
+
+    def get_frozen_credentials(self) -> ReadOnlyCredentials:
+        if self.error is not None:
+            raise self.error
+        return ReadOnlyCredentials("AKIDSCRIPTED", "scripted-secret", self.token)
+
+
+def test_an_empty_session_token_counts_as_none() -> None:
+    assert CredentialSource(ScriptedBotocoreCredentials(token="")).current().token is None
+
+
+def test_credential_errors_do_not_quote_what_the_provider_said(
+    isolated_chain: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A provider's message may carry what it read (a process's output, say).
+    leaked = "LEAKED-SECRET-VALUE"
+    with pytest.raises(SigningError) as refresh:
+        CredentialSource(ScriptedBotocoreCredentials(error=RuntimeError(leaked))).current()
+    assert leaked not in str(refresh.value)
+
+    def failing_chain(self: botocore.session.Session) -> None:
+        raise botocore.exceptions.CredentialRetrievalError(provider="process", error_msg=leaked)
+
+    monkeypatch.setattr(botocore.session.Session, "get_credentials", failing_chain)
+    with pytest.raises(SigningError) as chain:
+        CredentialSource.from_chain()
+    assert leaked not in str(chain.value)
+    assert "CredentialRetrievalError" in str(chain.value)

@@ -113,8 +113,13 @@ def test_header_values_are_trimmed_and_folded() -> None:
 def test_amz_date_round_trip() -> None:
     assert amz_date(NOW) == "20241111T173413Z"
     assert parse_amz_date("20241111T173413Z") == NOW
-    with pytest.raises(ValueError):
-        parse_amz_date("2024-11-11T17:34:13Z")
+    for malformed in ("2024-11-11T17:34:13Z", "20241111T240000Z", "20241311T000000Z", ""):
+        with pytest.raises(ValueError):
+            parse_amz_date(malformed)
+
+
+def test_the_derived_key_depends_on_every_byte_of_the_secret() -> None:
+    assert signing_key("k ", "20241111", "r", "s") != signing_key("k", "20241111", "r", "s")
 
 
 # -- Signed bodies (§2.4) ---------------------------------------------------------------
@@ -229,6 +234,14 @@ def test_fast_engine_output_is_identical_to_botocore(
     assert fast == reference
 
 
+def test_fast_engine_sorts_headers_given_in_any_order_like_botocore() -> None:
+    headers = {"host": HOST, **dict(reversed(IAM_CONSTANT_HEADERS.items()))}
+    credentials = Credentials(ACCESS_KEY, SECRET_KEY)
+    with botocore_clock(NOW):
+        reference = BotocoreSigner().sign(headers, b"{}", credentials, REGION)
+    assert FastSigner(clock=lambda: NOW).sign(headers, b"{}", credentials, REGION) == reference
+
+
 def test_fast_engine_leaves_unsigned_headers_out_like_botocore() -> None:
     from botocore.auth import SIGNED_HEADERS_BLACKLIST
 
@@ -288,6 +301,26 @@ def test_malformed_authorization_is_rejected_by_name(value: str, problem: str) -
     with pytest.raises(AuthorizationRejected) as caught:
         parse_authorization(value)
     assert caught.value.error_type == "BadRequestException"
+    assert problem in caught.value.reason
+
+
+VALID_PARTS = "Credential=a/b/c/d/e, SignedHeaders=host, Signature=" + "a" * 64
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        (VALID_PARTS.replace("a" * 64, "A" * 64), "64 lower-case hex"),
+        (VALID_PARTS.replace("Credential=a/", "Credential=/"), "Credential must"),
+        (VALID_PARTS + ",", "nothing else"),
+        (VALID_PARTS + ", Foo=bar", "nothing else"),
+        ("Credential=a/b/c/d/e, " + VALID_PARTS, "twice"),
+    ],
+)
+def test_authorization_with_junk_or_wrong_case_is_rejected(value: str, problem: str) -> None:
+    assert parse_authorization("AWS4-HMAC-SHA256 " + VALID_PARTS).signature == "a" * 64
+    with pytest.raises(AuthorizationRejected) as caught:
+        parse_authorization("AWS4-HMAC-SHA256 " + value)
     assert problem in caught.value.reason
 
 

@@ -41,6 +41,7 @@ CANONICAL_URI = "/event"
 AMZ_DATE_FORMAT = "%Y%m%dT%H%M%SZ"
 _AMZ_DATE = re.compile(r"(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z")
 _SIGNATURE = re.compile(r"[0-9a-f]{64}")
+_AUTHORIZATION_PARTS = ("Credential", "SignedHeaders", "Signature")
 
 UNSIGNED_HEADERS = frozenset(
     {
@@ -159,9 +160,14 @@ def parse_authorization(value: str) -> ParsedAuthorization:
     parts: dict[str, str] = {}
     for item in rest.split(","):
         name, sep, part_value = item.strip().partition("=")
-        if sep:
-            parts[name] = part_value.strip()
-    missing = [name for name in ("Credential", "SignedHeaders", "Signature") if name not in parts]
+        if not sep or name not in _AUTHORIZATION_PARTS:
+            raise _bad_header(
+                "it must be Credential=..., SignedHeaders=..., Signature=... and nothing else"
+            )
+        if name in parts:
+            raise _bad_header(f"{name} is given twice")
+        parts[name] = part_value.strip()
+    missing = [name for name in _AUTHORIZATION_PARTS if name not in parts]
     if missing:
         raise _bad_header(f"it lacks {', '.join(missing)}")
     scope = parts["Credential"].split("/")
