@@ -5,6 +5,7 @@ Every round trip goes through the wire form: connect auth travels as the
 """
 
 import base64
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -232,9 +233,7 @@ def test_subscribe_signed_over_null_array_is_rejected(verifier: AuthVerifier) ->
 def test_a_tampered_signed_header_is_a_signature_mismatch(
     verifier_config: VerifierConfig, header: str, value: str
 ) -> None:
-    verifier = AuthVerifier(
-        VerifierConfig(**{**verifier_config.__dict__, "hosts": None}), clock=lambda: NOW
-    )
+    verifier = AuthVerifier(dataclasses.replace(verifier_config, hosts=None), clock=lambda: NOW)
     headers = botocore_signed(signing_body(CHANNEL))
     headers[header] = value
     error = reject(verifier, headers, Operation.SUBSCRIBE, candidate_bodies(CHANNEL, None))
@@ -622,7 +621,7 @@ def test_every_configured_api_key_and_lambda_token_is_accepted(
     keys = frozenset(f"da2-key-{n}" for n in range(4))
     tokens = frozenset(f"lambda-token-{n}" for n in range(4))
     verifier = AuthVerifier(
-        VerifierConfig(**{**verifier_config.__dict__, "api_keys": keys, "lambda_tokens": tokens})
+        dataclasses.replace(verifier_config, api_keys=keys, lambda_tokens=tokens)
     )
     for key in keys:
         assert verifier.verify(
@@ -725,7 +724,7 @@ def test_malformed_jwt_claims_are_named(
 
 def test_a_jwt_signed_by_any_configured_secret_is_accepted(verifier_config: VerifierConfig) -> None:
     verifier = AuthVerifier(
-        VerifierConfig(**{**verifier_config.__dict__, "jwt_secrets": ("old-secret", JWT_SECRET)}),
+        dataclasses.replace(verifier_config, jwt_secrets=("old-secret", JWT_SECRET)),
         clock=lambda: NOW,
     )
     assert verifier.verify(
@@ -737,9 +736,7 @@ def test_a_jwt_signed_by_any_configured_secret_is_accepted(verifier_config: Veri
 
 
 def test_without_a_jwt_issuer_tokens_are_refused(verifier_config: VerifierConfig) -> None:
-    verifier = AuthVerifier(
-        VerifierConfig(**{**verifier_config.__dict__, "jwt_secrets": ()}), clock=lambda: NOW
-    )
+    verifier = AuthVerifier(dataclasses.replace(verifier_config, jwt_secrets=()), clock=lambda: NOW)
     headers = {"host": HOST, "authorization": valid_jwt()}
     error = reject(verifier, headers, Operation.CONNECT, [b"{}"], [AuthMode.OPENID_CONNECT])
     assert "no JWT issuer is configured" in error.reason
