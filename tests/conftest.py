@@ -7,7 +7,10 @@ with a RecursionError. Later test modules run Locust environments.
 
 import locust  # noqa: F401, I001  (must come before botocore / ssl; see above)
 
+from collections.abc import Callable, Iterator
+
 import pytest
+from emulator_support import LiveEmulator
 from support import (
     ACCESS_KEY,
     API_KEY,
@@ -22,6 +25,7 @@ from support import (
     TEMP_SECRET_KEY,
 )
 
+from harness.emulator.process import EmulatorProcess
 from harness.signing import AuthVerifier, CredentialSource, IamKey, VerifierConfig
 
 
@@ -53,3 +57,42 @@ def long_term_credentials() -> CredentialSource:
 @pytest.fixture
 def temporary_credentials() -> CredentialSource:
     return CredentialSource.static(TEMP_ACCESS_KEY, TEMP_SECRET_KEY, SESSION_TOKEN)
+
+
+# -- a live emulator --------------------------------------------------------------
+
+TEST_EMULATOR_ARGS = ("--seed", "1234", "--log-level", "WARNING")
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[LiveEmulator]:
+    """One emulator process shared by the tests that need no special settings
+    (default credentials, namespace ``default``). Tests must not leave faults in it."""
+    process = EmulatorProcess.start(
+        [
+            *TEST_EMULATOR_ARGS,
+            "--namespace",
+            "default",
+            "--namespace",
+            "iamonly:publish=AWS_IAM:subscribe=AWS_IAM",
+        ]
+    )
+    live = LiveEmulator(process)
+    yield live
+    assert process.stop() == 0, process.stderr_text()
+
+
+@pytest.fixture
+def start_emulator() -> Iterator[Callable[..., LiveEmulator]]:
+    """Start emulators with their own arguments; each is stopped (and must exit 0)
+    at the end of the test."""
+    started: list[EmulatorProcess] = []
+
+    def start(*arguments: str) -> LiveEmulator:
+        process = EmulatorProcess.start([*TEST_EMULATOR_ARGS, *arguments])
+        started.append(process)
+        return LiveEmulator(process)
+
+    yield start
+    for process in started:
+        assert process.stop() == 0, process.stderr_text()

@@ -63,6 +63,7 @@ from harness.protocol.messages import (
     decode,
     encode,
     from_wire,
+    parse_frame,
     to_wire,
 )
 from harness.protocol.rules import event_too_large, validate_events, validate_operation_id
@@ -115,6 +116,7 @@ __all__ = [
     "from_wire",
     "parse_channel",
     "parse_channel_pattern",
+    "parse_frame",
     "to_wire",
     "validate_events",
     "validate_operation_id",

@@ -304,15 +304,20 @@ def decode(frame: str | bytes, *, sender: Sender | None = None) -> Message:
     never sends is rejected too (a server receiving ``data``, say). Unknown
     extra fields are ignored. Raises :class:`MessageDecodeError`.
     """
+    return from_wire(parse_frame(frame), sender=sender)
+
+
+def parse_frame(frame: str | bytes) -> object:
+    """The JSON value of a text frame, the first step of :func:`decode`; a server
+    uses it to read a bad message's ``id`` before answering it."""
     if not isinstance(frame, str):
         raise MessageDecodeError(
             "binary frames are not part of the protocol; expected a text frame"
         )
     try:
-        obj = strict_json.decode(frame)
+        return strict_json.decode(frame)
     except (ValueError, RecursionError) as exc:
         raise MessageDecodeError(f"frame is not JSON ({short(exc)})") from exc
-    return from_wire(obj, sender=sender)
 
 
 def from_wire(obj: object, *, sender: Sender | None = None) -> Message:

@@ -71,7 +71,10 @@ def _escape_lone_surrogates(error: UnicodeError) -> tuple[str, int]:
     return "".join(f"\\u{ord(char):04x}" for char in bad), error.end
 
 
-codecs.register_error("harness-json-surrogates", _escape_lone_surrogates)
+JSON_SURROGATE_ERRORS = "harness-json-surrogates"
+"""The codec error handler that writes lone surrogates as ``\\uXXXX`` escapes, as
+``JSON.stringify`` does; for ``str.encode("utf-8", JSON_SURROGATE_ERRORS)``."""
+codecs.register_error(JSON_SURROGATE_ERRORS, _escape_lone_surrogates)
 
 _NEEDS_HTML_ESCAPE = re.compile(rb"[<>&]|\xe2\x80[\xa8\xa9]")  # U+2028/2029 in UTF-8
 _HTML_ESCAPES = str.maketrans(
@@ -97,7 +100,7 @@ def signing_body(
     text = json.dumps(document, separators=(",", ":"), ensure_ascii=False)
     if html_escape:
         text = text.translate(_HTML_ESCAPES)
-    return text.encode("utf-8", "harness-json-surrogates")
+    return text.encode("utf-8", JSON_SURROGATE_ERRORS)
 
 
 def candidate_bodies(channel: str | None, events: Sequence[str] | None) -> tuple[bytes, ...]:

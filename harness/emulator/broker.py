@@ -1,0 +1,106 @@
+"""Subscriptions and fan-out.
+
+Each published event is JSON-encoded and UTF-8-encoded once; a subscriber's
+``data`` frame is its own pre-built head (``{"type":"data","id":"<id>``) joined
+to that shared tail, so a fan-out to N subscribers costs N small byte
+concatenations and no per-subscriber serialisation (protocol reference §3:
+one ``data`` message per event per matching subscription, ``event`` a JSON
+string).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Protocol
+
+from harness.emulator.faults import FaultKind, FaultSet
+from harness.emulator.stats import EmulatorStats
+from harness.protocol import Channel, ChannelPattern, SubscriptionIndex
+from harness.signing.wire import JSON_SURROGATE_ERRORS
+
+
+class Recipient(Protocol):
+    """The side of a connection the broker delivers to."""
+
+    def deliver(self, frame: bytes) -> None: ...
+
+    def deliver_later(self, delay_s: float, frame: bytes) -> None: ...
+
+
+class Subscription:
+    """One live subscription: who, under which id, to what."""
+
+    __slots__ = ("head", "id", "pattern", "recipient")
+
+    def __init__(self, recipient: Recipient, sub_id: str, pattern: ChannelPattern) -> None:
+        self.recipient = recipient
+        self.id = sub_id
+        self.pattern = pattern
+        # Ids are [A-Za-z0-9-_+] (validated before subscribing): nothing to escape.
+        self.head = b'{"type":"data","id":"' + sub_id.encode("ascii") + b'","event":'
+
+
+def data_tail(event: str) -> bytes:
+    """The shared end of every ``data`` frame for ``event``: the event as a JSON string.
+
+    Non-ASCII stays unescaped as ``JSON.stringify`` writes it; a lone surrogate
+    (valid in a JSON text, not in UTF-8) is written as a ``\\uXXXX`` escape.
+    """
+    encoded = json.dumps(event, ensure_ascii=False)
+    return encoded.encode("utf-8", JSON_SURROGATE_ERRORS) + b"}"
+
+
+class Broker:
+    """Live subscriptions by channel pattern, and the fan-out of published events."""
+
+    def __init__(self, stats: EmulatorStats, faults: FaultSet) -> None:
+        self._index: SubscriptionIndex[Subscription] = SubscriptionIndex()
+        self._stats = stats
+        self._faults = faults
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def add(self, subscription: Subscription) -> None:
+        self._index.add(subscription.pattern, subscription)
+        self._stats.subscriptions_total += 1
+
+    def remove(self, subscription: Subscription) -> None:
+        self._index.remove(subscription.pattern, subscription)
+
+    def fan_out(self, channel: Channel, events: Sequence[str]) -> int:
+        """Deliver ``events`` to every subscription matching ``channel``; returns the
+        number of ``data`` frames handed to connections."""
+        counts = self._stats.channel(channel.path)
+        counts.published += len(events)
+        subscriptions = list(self._index.matching(channel))
+        if not subscriptions or not events:
+            return 0
+        drop = self._faults.in_force(FaultKind.DROP_DELIVERIES)
+        delay = self._faults.in_force(FaultKind.DELAY_DELIVERIES)
+        delivered = 0
+        for event in events:
+            tail = data_tail(event)
+            if drop is None and delay is None:
+                for subscription in subscriptions:
+                    subscription.recipient.deliver(subscription.head + tail)
+                delivered += len(subscriptions)
+                continue
+            for subscription in subscriptions:
+                frame = subscription.head + tail
+                if drop is not None and self._faults.chance(drop.spec.fraction):
+                    drop.fired += 1
+                    counts.dropped += 1
+                    self._stats.deliveries_dropped += 1
+                elif delay is not None and self._faults.chance(delay.spec.fraction):
+                    delay.fired += 1
+                    self._stats.deliveries_delayed += 1
+                    subscription.recipient.deliver_later(delay.spec.delay_s, frame)
+                    delivered += 1
+                else:
+                    subscription.recipient.deliver(frame)
+                    delivered += 1
+        counts.delivered += delivered
+        self._stats.deliveries += delivered
+        return delivered

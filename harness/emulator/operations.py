@@ -1,0 +1,209 @@
+"""What subscribe and publish do, shared by the WebSocket and HTTP paths.
+
+Errors a client gets back are :class:`OperationRefused`, carrying the AppSync
+``errorType`` and message. Where the reference (§4, §10) leaves the type
+unconfirmed, these are the choices, each taken from the Kotlin SDK's mapping
+or the GraphQL real-time equivalent:
+
+========================================  ===============================  ======
+case                                      errorType                        HTTP
+========================================  ===============================  ======
+bad id, bad channel, bad events           BadRequestException              400
+signature mismatch                        BadRequestException              400
+bad or missing credentials, wrong mode    UnauthorizedException            401
+namespace does not exist                  ResourceNotFound                 404
+duplicate subscription id                 DuplicatedOperationError         -
+more than 200 subscriptions               MaxSubscriptionsReachedError     -
+over 25 publishes/s, or a throttle fault  LimitExceededError               429
+========================================  ===============================  ======
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from harness.emulator.broker import Broker
+from harness.emulator.faults import FaultKind, FaultSet
+from harness.emulator.settings import EmulatorSettings
+from harness.emulator.stats import EmulatorStats
+from harness.errors import AuthorizationRejected, HarnessError, MessageValidationError
+from harness.protocol import (
+    Channel,
+    ChannelPattern,
+    ErrorDetail,
+    PublishFailure,
+    PublishResult,
+    event_too_large,
+    parse_channel,
+    parse_channel_pattern,
+    validate_events,
+    validate_operation_id,
+)
+from harness.signing import AuthMode, AuthVerifier, Operation, candidate_bodies
+from harness.signing.sigv4 import ALGORITHM
+
+logger = logging.getLogger(__name__)
+
+INVALID_CHANNEL = "Invalid Channel Format"
+EVENT_TOO_LARGE = "Transformed event is larger than 240KB"
+_STATUS_BY_TYPE = {
+    "UnauthorizedException": 401,
+    "ResourceNotFound": 404,
+    "LimitExceededError": 429,
+}
+
+
+class OperationRefused(HarnessError):
+    """An operation the emulator answers with an error (``*_error``, or an HTTP error)."""
+
+    def __init__(self, error_type: str, message: str, *, error_code: int | None = None) -> None:
+        self.error_type = error_type
+        self.message = message
+        self.error_code = error_code
+        super().__init__(f"{error_type}: {message}")
+
+    @property
+    def detail(self) -> ErrorDetail:
+        return ErrorDetail(self.error_type, self.message, self.error_code)
+
+    @property
+    def http_status(self) -> int:
+        return _STATUS_BY_TYPE.get(self.error_type, 400)
+
+
+@dataclass(frozen=True, slots=True)
+class PublishOutcome:
+    successful: tuple[PublishResult, ...]
+    failed: tuple[PublishFailure, ...]
+
+
+def check_id(op_id: str) -> None:
+    try:
+        validate_operation_id(op_id)
+    except MessageValidationError as exc:
+        raise OperationRefused("BadRequestException", f"Invalid id: {exc.reason}") from None
+
+
+class Operations:
+    """Authorization, validation and publishing against one emulator's state."""
+
+    def __init__(
+        self,
+        settings: EmulatorSettings,
+        verifier: AuthVerifier,
+        broker: Broker,
+        stats: EmulatorStats,
+        faults: FaultSet,
+    ) -> None:
+        self._settings = settings
+        self._verifier = verifier
+        self._broker = broker
+        self._stats = stats
+        self._faults = faults
+
+    def authorize(
+        self,
+        headers: Mapping[str, str] | None,
+        modes: Sequence[AuthMode],
+        operation: Operation,
+        bodies: Sequence[bytes],
+    ) -> AuthMode:
+        """The accepting mode, or :class:`OperationRefused` with AppSync's answer (§2.4, §4)."""
+        try:
+            return self._verifier.verify(headers, modes, operation, bodies)
+        except AuthorizationRejected as exc:
+            self._stats.auth_failures[exc.error_type] += 1
+            logger.debug("%s refused: %s", operation.value, exc.reason)
+            raise OperationRefused(exc.error_type, exc.wire_message) from None
+
+    def _modes(self, namespace_name: str, publish: bool) -> tuple[AuthMode, ...]:
+        namespace = self._settings.namespace(namespace_name)
+        if namespace is None:
+            raise OperationRefused("ResourceNotFound", "Namespace not found")
+        own = namespace.publish_modes if publish else namespace.subscribe_modes
+        return own or self._settings.connection_modes
+
+    def authorize_subscribe(
+        self, channel_text: str, authorization: Mapping[str, str] | None
+    ) -> ChannelPattern:
+        """Check a subscribe's channel, namespace and authorization; the pattern to add."""
+        try:
+            pattern = parse_channel_pattern(channel_text)
+        except MessageValidationError as exc:
+            logger.debug("subscribe channel refused: %s", exc.reason)
+            raise OperationRefused("BadRequestException", INVALID_CHANNEL) from None
+        modes = self._modes(pattern.namespace, publish=False)
+        bodies = _candidate_bodies(authorization, channel_text, None)
+        self.authorize(authorization, modes, Operation.SUBSCRIBE, bodies)
+        return pattern
+
+    def publish(
+        self,
+        channel_text: str,
+        events: Sequence[str],
+        headers: Mapping[str, str] | None,
+        operation: Operation,
+        raw_body: bytes | None = None,
+    ) -> PublishOutcome:
+        """Validate, authorize and fan out one publish (WebSocket, or HTTP with its
+        ``raw_body``, which is what HTTP SigV4 signs)."""
+        throttle = self._faults.in_force(FaultKind.THROTTLE)
+        if throttle is not None and self._faults.chance(throttle.spec.fraction):
+            throttle.fired += 1
+            self._stats.publishes_throttled += 1
+            raise OperationRefused("LimitExceededError", "Rate exceeded (injected fault)")
+        channel = self._parse_publish_channel(channel_text)
+        modes = self._modes(channel.namespace, publish=True)
+        try:
+            validate_events(events)
+        except MessageValidationError as exc:
+            raise OperationRefused("BadRequestException", f"{exc.field} {exc.reason}") from None
+        bodies = (
+            (raw_body,)
+            if raw_body is not None
+            else _candidate_bodies(headers, channel_text, events)
+        )
+        self.authorize(headers, modes, operation, bodies)
+        return self._accept(channel, events)
+
+    @staticmethod
+    def _parse_publish_channel(channel_text: str) -> Channel:
+        try:
+            return parse_channel(channel_text)
+        except MessageValidationError as exc:
+            logger.debug("publish channel refused: %s", exc.reason)
+            raise OperationRefused("BadRequestException", INVALID_CHANNEL) from None
+
+    def _accept(self, channel: Channel, events: Sequence[str]) -> PublishOutcome:
+        successful: list[PublishResult] = []
+        failed: list[PublishFailure] = []
+        accepted: list[str] = []
+        for index, event in enumerate(events):
+            identifier = str(uuid.uuid4())
+            if event_too_large(event):
+                failed.append(
+                    PublishFailure(identifier, index, "EventTooLargeException", EVENT_TOO_LARGE)
+                )
+            else:
+                successful.append(PublishResult(identifier, index))
+                accepted.append(event)
+        self._stats.events_published += len(accepted)
+        self._stats.events_failed += len(failed)
+        self._broker.fan_out(channel, accepted)
+        return PublishOutcome(tuple(successful), tuple(failed))
+
+
+def _candidate_bodies(
+    headers: Mapping[str, str] | None, channel: str, events: Sequence[str] | None
+) -> tuple[bytes, ...]:
+    """The bodies an IAM signature may cover. Only IAM reads them, so the JSON is
+    built only for a SigV4 authorization; other modes get a placeholder."""
+    if headers is not None and any(
+        name.lower() == "authorization" and value.startswith(ALGORITHM)
+        for name, value in headers.items()
+    ):
+        return candidate_bodies(channel, events)
+    return (b"",)

@@ -1,0 +1,357 @@
+"""The emulator server: ``POST /event`` and ``GET /event/realtime`` on one port (the
+custom-domain layout, protocol reference §1), the admin API under
+``/_emulator/``, keep-alives, connection lifetime and fault timing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+import math
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from harness.emulator import admin, tls
+from harness.emulator.broker import Broker
+from harness.emulator.faults import FaultKind, FaultSet
+from harness.emulator.operations import OperationRefused, Operations
+from harness.emulator.session import KEEPALIVE_FRAME, Session
+from harness.emulator.settings import EmulatorSettings
+from harness.emulator.stats import AttemptOutcome, ConnectionAttempt, EmulatorStats
+from harness.errors import AuthorizationRejected
+from harness.protocol import (
+    HTTP_PATH,
+    MAX_EVENT_BYTES,
+    MAX_EVENTS_PER_REQUEST,
+    REALTIME_PATH,
+    SUBPROTOCOL,
+    ConnectionErrorMessage,
+    ErrorDetail,
+    compact_json,
+    encode,
+)
+from harness.signing import AuthVerifier, Operation, decode_subprotocol
+from harness.signing.wire import SUBPROTOCOL_PREFIX
+
+logger = logging.getLogger(__name__)
+
+# A publish holds at most 5 events of 240 KB; JSON escaping can double a text.
+MAX_FRAME_BYTES = 2 * MAX_EVENTS_PER_REQUEST * MAX_EVENT_BYTES + 65536
+CLOSE_TIMEOUT_S = 2.0
+HOUSEKEEPING_INTERVAL_S = 0.05
+CLIENT_ID_HEADER = "x-harness-client-id"
+
+
+@dataclass(frozen=True)
+class ReadyInfo:
+    """What the emulator prints, as one JSON line, once it listens."""
+
+    http_url: str
+    realtime_url: str
+    admin_url: str
+    region: str
+    ca_cert: str | None
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+
+class Emulator:
+    """One AppSync Events API on 127.0.0.1. ``await start()``, later ``await stop()``."""
+
+    def __init__(self, settings: EmulatorSettings) -> None:
+        settings.validate()
+        self.settings = settings
+        self.stats = EmulatorStats()
+        self.faults = FaultSet() if settings.seed is None else FaultSet(seed=settings.seed)
+        for spec in settings.faults:
+            self.faults.add(spec)
+        self.broker = Broker(self.stats, self.faults)
+        self.sessions: dict[int, Session] = {}
+        self._numbers = itertools.count(1)
+        self._operations: Operations | None = None
+        self._runner: web.AppRunner | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._tempdir: tempfile.TemporaryDirectory[str] | None = None
+        self.info: ReadyInfo | None = None
+
+    # -- life cycle ---------------------------------------------------------------
+
+    def build_app(self) -> web.Application:
+        app = web.Application(client_max_size=MAX_FRAME_BYTES)
+        app.router.add_post(HTTP_PATH, self.handle_http_publish)
+        app.router.add_get(REALTIME_PATH, self.handle_websocket)
+        admin.add_routes(app, self)
+        return app
+
+    async def start(self) -> ReadyInfo:
+        """Listen, then build the verifier for the port actually bound."""
+        settings = self.settings
+        names = tuple(dict.fromkeys((settings.host, "127.0.0.1", "localhost")))
+        ssl_context = None
+        ca_cert: str | None = None
+        if settings.tls:
+            self._tempdir = tempfile.TemporaryDirectory(prefix="appsync-emulator-")
+            ca_path = Path(self._tempdir.name) / "emulator-ca.pem"
+            ssl_context = tls.server_context(ca_path, names)
+            ca_cert = str(ca_path)
+        self._runner = web.AppRunner(self.build_app(), access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, settings.host, settings.port, ssl_context=ssl_context)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        hosts = frozenset(f"{name}:{port}" for name in names)
+        verifier = AuthVerifier(settings.verifier_config(hosts))
+        self._operations = Operations(settings, verifier, self.broker, self.stats, self.faults)
+        self._tasks = [
+            asyncio.get_running_loop().create_task(loop())
+            for loop in (self._keepalive_loop, self._housekeeping_loop)
+        ]
+        authority = f"{_url_host(settings.host)}:{port}"
+        http_scheme, ws_scheme = ("https", "wss") if settings.tls else ("http", "ws")
+        self.info = ReadyInfo(
+            http_url=f"{http_scheme}://{authority}{HTTP_PATH}",
+            realtime_url=f"{ws_scheme}://{authority}{REALTIME_PATH}",
+            admin_url=f"{http_scheme}://{authority}{admin.PREFIX}",
+            region=settings.region,
+            ca_cert=ca_cert,
+        )
+        return self.info
+
+    async def stop(self) -> None:
+        """Close every connection (1001, going away), stop the loops and the listener."""
+        for task in self._tasks:
+            task.cancel()
+        closes = [
+            session.ws.close(code=1001, message=b"emulator shutting down")
+            for session in list(self.sessions.values())
+        ]
+        for session in self.sessions.values():
+            session.closing = True
+        await asyncio.gather(*closes, return_exceptions=True)
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self._tempdir is not None:
+            self._tempdir.cleanup()
+
+    @property
+    def operations(self) -> Operations:
+        if self._operations is None:
+            raise RuntimeError("the emulator has not started")
+        return self._operations
+
+    # -- HTTP publish (§5) -----------------------------------------------------------
+
+    async def handle_http_publish(self, request: web.Request) -> web.Response:
+        self.stats.http_publishes += 1
+        body = await request.read()
+        try:
+            channel, events = _parse_http_publish(body)
+            outcome = self.operations.publish(
+                channel, events, request.headers, Operation.HTTP_PUBLISH, raw_body=body
+            )
+        except OperationRefused as refused:
+            self.stats.errors_sent[refused.error_type] += 1
+            return _json_error(refused.http_status, refused.error_type, refused.message)
+        return web.json_response(
+            {
+                "successful": [entry.to_wire() for entry in outcome.successful],
+                "failed": [entry.to_wire() for entry in outcome.failed],
+            },
+            dumps=compact_json,
+        )
+
+    # -- WebSocket (§2) --------------------------------------------------------------
+
+    async def handle_websocket(self, request: web.Request) -> web.StreamResponse:
+        client_id = request.query.get("client_id") or request.headers.get(CLIENT_ID_HEADER)
+        attempt = self.stats.record_attempt(str(request.remote), client_id)
+        refuse = self.faults.in_force(FaultKind.REFUSE)
+        if refuse is not None and refuse.spec.error_type is None:
+            refuse.fired += 1
+            attempt.outcome = AttemptOutcome.REFUSED
+            attempt.detail = f"HTTP {refuse.spec.status} (injected fault)"
+            status = refuse.spec.status
+            return _json_error(
+                status, _error_type_for(status), "Handshake refused (injected fault)"
+            )
+        offered = [
+            token.strip()
+            for value in request.headers.getall("Sec-WebSocket-Protocol", [])
+            for token in value.split(",")
+        ]
+        ws = web.WebSocketResponse(
+            protocols=(SUBPROTOCOL,),
+            autoping=True,
+            heartbeat=None,
+            compress=False,
+            max_msg_size=MAX_FRAME_BYTES,
+            timeout=CLOSE_TIMEOUT_S,
+        )
+        if SUBPROTOCOL not in offered or not ws.can_prepare(request).ok:
+            attempt.outcome = AttemptOutcome.BAD_REQUEST
+            attempt.detail = f"not a WebSocket upgrade offering {SUBPROTOCOL!r}"
+            return _json_error(400, "BadRequestException", attempt.detail)
+        await ws.prepare(request)
+        refusal = self._connect_refusal(request, offered, attempt)
+        if refusal is not None:
+            await ws.send_str(encode(ConnectionErrorMessage((refusal,))))
+            await ws.close(code=1000, message=b"connection refused")
+            return ws
+        session = Session(
+            next(self._numbers),
+            ws,
+            request,
+            self.operations,
+            self.broker,
+            self.faults,
+            self.stats,
+            self.settings.connection_timeout_ms,
+        )
+        self.sessions[session.number] = session
+        self.stats.connections_accepted += 1
+        try:
+            await session.run()
+        finally:
+            del self.sessions[session.number]
+            self.stats.connections_closed += 1
+        return ws
+
+    def _connect_refusal(
+        self, request: web.Request, offered: list[str], attempt: ConnectionAttempt
+    ) -> ErrorDetail | None:
+        """Why a connect is refused (a fault, or its authorization), or None.
+
+        Auth comes from the ``header-`` subprotocol or, as the Swift and Kotlin
+        SDKs send it, from the upgrade request's own headers (§2.2)."""
+        refuse = self.faults.in_force(FaultKind.REFUSE)
+        if refuse is not None and refuse.spec.error_type is not None:
+            refuse.fired += 1
+            attempt.outcome = AttemptOutcome.REFUSED
+            attempt.detail = f"{refuse.spec.error_type} (injected fault)"
+            return ErrorDetail(refuse.spec.error_type, "Connection refused (injected fault)")
+        token = next((p for p in offered if p.startswith(SUBPROTOCOL_PREFIX)), None)
+        try:
+            headers = decode_subprotocol(token) if token is not None else request.headers
+            self.operations.authorize(
+                headers, self.settings.connection_modes, Operation.CONNECT, (b"{}",)
+            )
+        except (AuthorizationRejected, OperationRefused) as exc:
+            if isinstance(exc, AuthorizationRejected):
+                self.stats.auth_failures[exc.error_type] += 1
+                exc = OperationRefused(exc.error_type, exc.wire_message)
+            attempt.outcome = AttemptOutcome.REJECTED
+            attempt.detail = exc.error_type
+            code = 401 if exc.error_type == "UnauthorizedException" else 400
+            return ErrorDetail(exc.error_type, exc.message, code)
+        return None
+
+    # -- background loops --------------------------------------------------------------
+
+    async def _keepalive_loop(self) -> None:
+        """``ka`` to every connection each interval, unless a fault withholds it (§2.5)."""
+        while True:
+            await asyncio.sleep(self.settings.keepalive_interval_s)
+            withhold = self.faults.in_force(FaultKind.WITHHOLD_KA)
+            if withhold is not None:
+                withhold.fired += 1
+                continue
+            for session in list(self.sessions.values()):
+                session.deliver(KEEPALIVE_FRAME)
+            self.stats.keepalives_sent += len(self.sessions)
+
+    async def _housekeeping_loop(self) -> None:
+        """Apply due faults and end connections past the maximum lifetime (§6)."""
+        loop = asyncio.get_running_loop()
+        last = loop.time()
+        while True:
+            await asyncio.sleep(HOUSEKEEPING_INTERVAL_S)
+            now = loop.time()
+            self.apply_faults(now - last)
+            last = now
+            self._expire_connections()
+
+    def apply_faults(self, elapsed_s: float) -> None:
+        """Run one-shot drops that are due, and rate drops for ``elapsed_s`` seconds.
+        Connections are visited in the order they opened, so a seeded run repeats."""
+        sessions = [self.sessions[number] for number in sorted(self.sessions)]
+        for fault in self.faults.due_one_shots():
+            spec = fault.spec
+            for session in sessions:
+                if spec.kind is FaultKind.DISCONNECT_ALL or self.faults.chance(spec.fraction):
+                    fault.fired += 1
+                    session.close(spec.close_code, f"injected fault: {spec.text}", cause="fault")
+        rate_drop = self.faults.in_force(FaultKind.DROP)
+        if rate_drop is not None and rate_drop.spec.rate_per_s is not None:
+            probability = 1.0 - math.exp(-rate_drop.spec.rate_per_s * elapsed_s)
+            for session in sessions:
+                if not session.closing and self.faults.chance(probability):
+                    rate_drop.fired += 1
+                    session.close(
+                        rate_drop.spec.close_code,
+                        f"injected fault: {rate_drop.spec.text}",
+                        cause="fault",
+                    )
+
+    def _expire_connections(self) -> None:
+        limit = self.settings.max_connection_duration_s
+        oldest_allowed = time.monotonic() - limit
+        for session in list(self.sessions.values()):
+            if session.opened_at <= oldest_allowed:
+                session.close(1000, "maximum connection duration reached", cause="lifetime")
+
+    # -- admin ------------------------------------------------------------------
+
+    def stats_json(self, attempts_since: int = 0) -> dict[str, Any]:
+        document = self.stats.to_json(
+            open_connections=len(self.sessions),
+            live_subscriptions=len(self.broker),
+            attempts_since=attempts_since,
+        )
+        document["seed"] = self.faults.seed
+        return document
+
+
+def _parse_http_publish(body: bytes) -> tuple[str, list[str]]:
+    """``{"channel": "...", "events": ["...", ...]}`` (§5), or BadRequestException."""
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError):
+        raise OperationRefused("BadRequestException", "The request body is not JSON") from None
+    if not isinstance(document, dict):
+        raise OperationRefused("BadRequestException", "The request body must be a JSON object")
+    channel = document.get("channel")
+    events = document.get("events")
+    if not isinstance(channel, str):
+        raise OperationRefused("BadRequestException", "channel must be a string")
+    if not isinstance(events, list) or not all(isinstance(event, str) for event in events):
+        raise OperationRefused("BadRequestException", "events must be a list of strings")
+    return channel, events
+
+
+def _json_error(status: int, error_type: str, message: str) -> web.Response:
+    return web.json_response(
+        {"errors": [{"errorType": error_type, "message": message}]}, status=status
+    )
+
+
+def _error_type_for(status: int) -> str:
+    named = {
+        401: "UnauthorizedException",
+        403: "ForbiddenException",
+        429: "TooManyRequestsException",
+    }
+    return named.get(
+        status, "BadRequestException" if status < 500 else "ServiceUnavailableException"
+    )
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host

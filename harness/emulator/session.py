@@ -1,0 +1,272 @@
+"""One WebSocket connection: its outbox, its subscriptions, and the messages it
+handles (protocol reference §2.5, §3).
+
+Frames to the client go through an outbox drained by one writer task, so a
+fan-out never waits on a slow reader; a reader that falls more than
+:data:`MAX_OUTBOX_FRAMES` behind is disconnected (close code 1013).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from harness.emulator.broker import Broker, Subscription
+from harness.emulator.faults import AckKind, FaultKind, FaultSet
+from harness.emulator.operations import OperationRefused, Operations, check_id
+from harness.emulator.stats import EmulatorStats
+from harness.errors import MessageDecodeError
+from harness.protocol import (
+    MAX_PUBLISHES_PER_SECOND_PER_CONNECTION,
+    MAX_SUBSCRIPTIONS_PER_CONNECTION,
+    ConnectionAck,
+    ConnectionInit,
+    ErrorDetail,
+    ErrorMessage,
+    Message,
+    Publish,
+    PublishError,
+    PublishSuccess,
+    Subscribe,
+    SubscribeError,
+    SubscribeSuccess,
+    Unsubscribe,
+    UnsubscribeError,
+    UnsubscribeSuccess,
+    encode,
+    from_wire,
+    parse_frame,
+)
+from harness.signing import Operation
+
+logger = logging.getLogger(__name__)
+
+MAX_OUTBOX_FRAMES = 50_000
+KEEPALIVE_FRAME = b'{"type":"ka"}'
+SLOW_CONSUMER_CLOSE_CODE = 1013  # "try again later"
+_CLIENT_TYPES = frozenset(cls.TYPE for cls in (ConnectionInit, Subscribe, Unsubscribe, Publish))
+_OPERATION_ERRORS: dict[str, Callable[[str, tuple[ErrorDetail, ...]], Message]] = {
+    Subscribe.TYPE: SubscribeError,
+    Unsubscribe.TYPE: UnsubscribeError,
+    Publish.TYPE: PublishError,
+}
+
+
+class Session:
+    """The server side of one accepted WebSocket connection."""
+
+    def __init__(
+        self,
+        number: int,
+        ws: web.WebSocketResponse,
+        request: web.Request,
+        operations: Operations,
+        broker: Broker,
+        faults: FaultSet,
+        stats: EmulatorStats,
+        connection_timeout_ms: int,
+    ) -> None:
+        self.number = number
+        self.ws = ws
+        self.remote = f"{request.remote}"
+        self.opened_at = time.monotonic()
+        self.subscriptions: dict[str, Subscription] = {}
+        self._transport = request.transport
+        self._operations = operations
+        self._broker = broker
+        self._faults = faults
+        self._stats = stats
+        self._connection_timeout_ms = connection_timeout_ms
+        self._outbox: deque[bytes] = deque()
+        self._wake = asyncio.Event()
+        self._publish_times: deque[float] = deque(maxlen=MAX_PUBLISHES_PER_SECOND_PER_CONNECTION)
+        self._loop = asyncio.get_running_loop()
+        self.closing = False
+
+    # -- sending ---------------------------------------------------------------
+
+    def deliver(self, frame: bytes) -> None:
+        """Queue a text frame for the client."""
+        if self.closing:
+            return
+        if len(self._outbox) >= MAX_OUTBOX_FRAMES:
+            self._stats.deliveries_overflowed += 1
+            self.close(SLOW_CONSUMER_CLOSE_CODE, "slow consumer: outbox full", cause="slow")
+            return
+        self._outbox.append(frame)
+        self._wake.set()
+
+    def deliver_later(self, delay_s: float, frame: bytes) -> None:
+        self._loop.call_later(delay_s, self.deliver, frame)
+
+    def send(self, message: Message) -> None:
+        if isinstance(message, SubscribeError | PublishError | UnsubscribeError | ErrorMessage):
+            for error in message.errors:
+                self._stats.errors_sent[error.error_type] += 1
+        self.deliver(encode(message).encode("utf-8"))
+
+    def _ack(self, kind: AckKind, message: Message) -> None:
+        """Send an acknowledgement, late if a ``delay-acks`` fault covers it."""
+        fault = self._faults.in_force(FaultKind.DELAY_ACKS)
+        if fault is not None and fault.spec.ack in (kind, AckKind.ALL):
+            fault.fired += 1
+            self.deliver_later(fault.spec.delay_s, encode(message).encode("utf-8"))
+        else:
+            self.send(message)
+
+    async def _write_loop(self) -> None:
+        ws = self.ws
+        outbox = self._outbox
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                while outbox:
+                    await ws.send_frame(outbox.popleft(), WSMsgType.TEXT)
+        except (ConnectionError, RuntimeError):
+            return  # the connection is gone; the read loop ends too
+
+    # -- closing ---------------------------------------------------------------
+
+    def close(self, code: int | None, reason: str, *, cause: str) -> None:
+        """End the connection: abruptly (no close frame, as a network drop) when
+        ``code`` is None, else with a close frame carrying ``code``."""
+        if self.closing:
+            return
+        self.closing = True
+        self._stats.disconnects[cause] += 1
+        if code is None:
+            if self._transport is not None:
+                self._transport.abort()
+            return
+        task = self._loop.create_task(self._close_with(code, reason))
+        task.add_done_callback(_ignore_result)
+
+    async def _close_with(self, code: int, reason: str) -> None:
+        try:
+            await self.ws.close(code=code, message=reason.encode("utf-8")[:120])
+        except (ConnectionError, RuntimeError):
+            if self._transport is not None:
+                self._transport.abort()
+
+    # -- the connection's life ---------------------------------------------------
+
+    async def run(self) -> None:
+        """Read and answer frames until the connection ends, then forget its subscriptions."""
+        writer = self._loop.create_task(self._write_loop())
+        try:
+            async for frame in self.ws:
+                if frame.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+                    self.handle_frame(frame.data)
+                elif frame.type is WSMsgType.ERROR:
+                    logger.debug("connection %d: %s", self.number, self.ws.exception())
+        finally:
+            self.closing = True
+            writer.cancel()
+            for subscription in self.subscriptions.values():
+                self._broker.remove(subscription)
+            self.subscriptions.clear()
+
+    def handle_frame(self, frame: str | bytes) -> None:
+        """Answer one client frame; a malformed one gets an error message, never a crash."""
+        obj: object = None
+        try:
+            obj = parse_frame(frame)
+            message = from_wire(obj, sender="client")
+        except MessageDecodeError as exc:
+            self._stats.frames_rejected += 1
+            self.send(_decode_error_reply(obj, exc))
+            return
+        match message:
+            case ConnectionInit():
+                self._ack(AckKind.CONNECTION, ConnectionAck(self._connection_timeout_ms))
+            case Subscribe():
+                self._subscribe(message)
+            case Unsubscribe():
+                self._unsubscribe(message)
+            case Publish():
+                self._publish(message)
+
+    def _subscribe(self, message: Subscribe) -> None:
+        try:
+            check_id(message.id)
+            if message.id in self.subscriptions:
+                raise OperationRefused(
+                    "DuplicatedOperationError", f"Subscription id {message.id} is duplicated"
+                )
+            if len(self.subscriptions) >= MAX_SUBSCRIPTIONS_PER_CONNECTION:
+                raise OperationRefused(
+                    "MaxSubscriptionsReachedError",
+                    f"Max number of subscriptions ({MAX_SUBSCRIPTIONS_PER_CONNECTION}) reached",
+                )
+            pattern = self._operations.authorize_subscribe(message.channel, message.authorization)
+        except OperationRefused as refused:
+            self.send(SubscribeError(message.id, (refused.detail,)))
+            return
+        subscription = Subscription(self, message.id, pattern)
+        self.subscriptions[message.id] = subscription
+        self._broker.add(subscription)
+        self._ack(AckKind.SUBSCRIBE, SubscribeSuccess(message.id))
+
+    def _unsubscribe(self, message: Unsubscribe) -> None:
+        subscription = self.subscriptions.pop(message.id, None)
+        if subscription is None:
+            detail = ErrorDetail("UnknownOperationError", f"Unknown operation id {message.id}")
+            self.send(UnsubscribeError(message.id, (detail,)))
+            return
+        self._broker.remove(subscription)
+        self._ack(AckKind.UNSUBSCRIBE, UnsubscribeSuccess(message.id))
+
+    def _publish(self, message: Publish) -> None:
+        self._stats.ws_publishes += 1
+        try:
+            check_id(message.id)
+            self._check_publish_rate()
+            outcome = self._operations.publish(
+                message.channel, message.events, message.authorization, Operation.PUBLISH
+            )
+        except OperationRefused as refused:
+            self.send(PublishError(message.id, (refused.detail,)))
+            return
+        self._ack(AckKind.PUBLISH, PublishSuccess(message.id, outcome.successful, outcome.failed))
+
+    def _check_publish_rate(self) -> None:
+        """At most 25 publishes in any one second on a connection (§6)."""
+        now = time.monotonic()
+        times = self._publish_times
+        if len(times) == times.maxlen and now - times[0] < 1.0:
+            self._stats.publishes_throttled += 1
+            raise OperationRefused(
+                "LimitExceededError",
+                f"Rate exceeded: at most {MAX_PUBLISHES_PER_SECOND_PER_CONNECTION} "
+                "publishes per second per connection",
+            )
+        times.append(now)
+
+
+def _decode_error_reply(obj: object, exc: MessageDecodeError) -> Message:
+    """The answer to a frame that could not be decoded: the operation's own error
+    message when its type and ``id`` can be read, else a generic ``error`` (§3).
+    A type a client never sends is ``UnsupportedOperation``; anything else
+    malformed is ``BadRequestException``."""
+    if not isinstance(obj, dict):
+        return ErrorMessage((ErrorDetail("BadRequestException", str(exc)),))
+    message_type = obj.get("type")
+    op_id = obj.get("id") if isinstance(obj.get("id"), str) else None
+    unsupported = isinstance(message_type, str) and message_type not in _CLIENT_TYPES
+    detail = ErrorDetail("UnsupportedOperation" if unsupported else "BadRequestException", str(exc))
+    reply = _OPERATION_ERRORS.get(message_type) if isinstance(message_type, str) else None
+    if op_id is not None and reply is not None:
+        return reply(op_id, (detail,))
+    return ErrorMessage((detail,), op_id)
+
+
+def _ignore_result(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled():
+        task.exception()

@@ -1,0 +1,162 @@
+"""The emulator's settings: credentials, namespaces and their auth modes, timings, faults.
+
+A namespace spec is ``NAME[:publish=MODES][:subscribe=MODES]`` with MODES a
+comma- or ``+``-separated list of auth modes; a namespace without its own modes
+uses the API's defaults, which are the connection auth modes (protocol
+reference §6).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from harness.emulator import defaults
+from harness.emulator.faults import FaultSpec
+from harness.errors import ConfigurationError
+from harness.protocol import (
+    DEFAULT_CONNECTION_TIMEOUT_MS,
+    DEFAULT_KEEPALIVE_INTERVAL_S,
+    MAX_CONNECTION_DURATION_S,
+)
+from harness.signing import AuthMode, IamKey, VerifierConfig
+
+_NAMESPACE_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,48}[A-Za-z0-9])?")
+_JWT_MODES = (AuthMode.AMAZON_COGNITO_USER_POOLS, AuthMode.OPENID_CONNECT)
+
+
+@dataclass(frozen=True)
+class NamespaceSettings:
+    """A channel namespace; ``None`` modes mean the API's defaults."""
+
+    name: str
+    publish_modes: tuple[AuthMode, ...] | None = None
+    subscribe_modes: tuple[AuthMode, ...] | None = None
+
+    @classmethod
+    def parse(cls, text: str, *, option: str = "--namespace") -> NamespaceSettings:
+        name, *parts = text.strip().split(":")
+        if not _NAMESPACE_NAME.fullmatch(name):
+            raise ConfigurationError(
+                option,
+                f"namespace name {name!r} must be 1 to 50 letters, digits or '-', "
+                "not starting or ending with '-'",
+            )
+        modes: dict[str, tuple[AuthMode, ...]] = {}
+        for part in parts:
+            key, equals, value = part.partition("=")
+            key = key.strip().lower()
+            if not equals or key not in ("publish", "subscribe"):
+                raise ConfigurationError(
+                    option, f"expected publish=MODES or subscribe=MODES, got {part!r} in {text!r}"
+                )
+            if key in modes:
+                raise ConfigurationError(option, f"{key}= is given twice in {text!r}")
+            modes[key] = AuthMode.parse_list(value, option=option)
+        return cls(name, modes.get("publish"), modes.get("subscribe"))
+
+
+@dataclass(frozen=True)
+class EmulatorSettings:
+    """Everything the emulator needs to start. Build with :meth:`with_credentials`
+    or directly; :func:`harness.emulator.cli.parse_settings` reads the command line."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    tls: bool = False
+    api_keys: tuple[str, ...] = field(default=(), repr=False)
+    iam_keys: Mapping[str, IamKey] = field(default_factory=dict, repr=False)
+    jwt_secret: str | None = field(default=None, repr=False)
+    lambda_tokens: tuple[str, ...] = field(default=(), repr=False)
+    region: str = defaults.DEFAULT_REGION
+    namespaces: tuple[NamespaceSettings, ...] = (NamespaceSettings(defaults.DEFAULT_NAMESPACE),)
+    connection_auth: tuple[AuthMode, ...] | None = None
+    keepalive_interval_s: float = DEFAULT_KEEPALIVE_INTERVAL_S
+    connection_timeout_ms: int = DEFAULT_CONNECTION_TIMEOUT_MS
+    max_connection_duration_s: float = MAX_CONNECTION_DURATION_S
+    faults: tuple[FaultSpec, ...] = ()
+    seed: int | None = None
+
+    @classmethod
+    def with_default_credentials(cls, **overrides: object) -> EmulatorSettings:
+        """Settings holding the documented test credentials of :mod:`.defaults`."""
+        return cls(
+            api_keys=(defaults.DEFAULT_API_KEY,),
+            iam_keys={defaults.DEFAULT_ACCESS_KEY_ID: IamKey(defaults.DEFAULT_SECRET_ACCESS_KEY)},
+            jwt_secret=defaults.DEFAULT_JWT_SECRET,
+            lambda_tokens=(defaults.DEFAULT_LAMBDA_TOKEN,),
+            **overrides,  # type: ignore[arg-type]
+        )
+
+    def configured_modes(self) -> tuple[AuthMode, ...]:
+        """The auth modes some credential was given for."""
+        modes: list[AuthMode] = []
+        if self.api_keys:
+            modes.append(AuthMode.API_KEY)
+        if self.iam_keys:
+            modes.append(AuthMode.AWS_IAM)
+        if self.jwt_secret:
+            modes.extend(_JWT_MODES)
+        if self.lambda_tokens:
+            modes.append(AuthMode.AWS_LAMBDA)
+        return tuple(modes)
+
+    @property
+    def connection_modes(self) -> tuple[AuthMode, ...]:
+        return self.connection_auth or self.configured_modes()
+
+    def namespace(self, name: str) -> NamespaceSettings | None:
+        for namespace in self.namespaces:
+            if namespace.name == name:
+                return namespace
+        return None
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigurationError` naming the first setting that cannot work."""
+        if not 0 <= self.port <= 65535:
+            raise ConfigurationError("--port", f"must be 0 to 65535, not {self.port}")
+        if not self.configured_modes():
+            raise ConfigurationError(
+                "--api-key",
+                "no credentials: give at least one of --api-key, --iam, "
+                "--jwt-secret, --lambda-token (or none, for the default test credentials)",
+            )
+        if self.keepalive_interval_s <= 0:
+            raise ConfigurationError("--keepalive-interval-s", "must be positive")
+        if self.connection_timeout_ms <= 0:
+            raise ConfigurationError("--connection-timeout-ms", "must be positive")
+        if self.max_connection_duration_s <= 0:
+            raise ConfigurationError("--max-connection-duration-s", "must be positive")
+        if not self.namespaces:
+            raise ConfigurationError("--namespace", "at least one namespace is needed")
+        names = [namespace.name for namespace in self.namespaces]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ConfigurationError("--namespace", f"given twice: {', '.join(duplicates)}")
+        configured = set(self.configured_modes())
+        self._check_modes("--connection-auth", self.connection_modes, configured)
+        for namespace in self.namespaces:
+            for modes in (namespace.publish_modes, namespace.subscribe_modes):
+                if modes:
+                    self._check_modes("--namespace", modes, configured)
+
+    @staticmethod
+    def _check_modes(option: str, modes: tuple[AuthMode, ...], configured: set[AuthMode]) -> None:
+        missing = [mode.value for mode in modes if mode not in configured]
+        if missing:
+            raise ConfigurationError(
+                option,
+                f"no credentials are configured for {', '.join(missing)} "
+                "(see --api-key, --iam, --jwt-secret, --lambda-token)",
+            )
+
+    def verifier_config(self, hosts: frozenset[str]) -> VerifierConfig:
+        return VerifierConfig(
+            region=self.region,
+            api_keys=frozenset(self.api_keys),
+            iam_keys=dict(self.iam_keys),
+            jwt_secrets=(self.jwt_secret,) if self.jwt_secret else (),
+            lambda_tokens=frozenset(self.lambda_tokens),
+            hosts=hosts,
+        )
