@@ -227,6 +227,11 @@ class LiveEmulator:
         assert status == 200, document
         return dict(document)
 
+    def stats_since(self, attempt_seq: int) -> dict[str, Any]:
+        status, document = self.request("GET", f"/_emulator/stats?attempts_since={attempt_seq}")
+        assert status == 200, document
+        return dict(document)
+
     def reset_stats(self) -> None:
         assert self.request("DELETE", "/_emulator/stats")[0] == 200
 

@@ -37,3 +37,107 @@ def test_subscribe_publish_deliver_unsubscribe(emulator: LiveEmulator) -> None:
         publisher.publish("pub-2", "/default/room", ['{"n":3}'])
         assert isinstance(publisher.recv(), PublishSuccess)
         assert subscriber.recv_all() == []
+
+
+def test_wildcard_subscription_receives_deeper_channels_only(emulator: LiveEmulator) -> None:
+    with emulator.clients(2) as (subscriber, publisher):
+        assert subscriber.subscribe("all", "/default/*") == SubscribeSuccess("all")
+        assert subscriber.subscribe("exact", "/default/a") == SubscribeSuccess("exact")
+        for number, channel in enumerate(("/default/a", "/default/a/b/c", "/default")):
+            publisher.publish(f"p{number}", channel, [json.dumps(channel)])
+            assert isinstance(publisher.recv(), PublishSuccess)
+        received = subscriber.recv_all()
+        assert sorted((m.id, m.event) for m in received if isinstance(m, Data)) == [
+            ("all", '"/default/a"'),
+            ("all", '"/default/a/b/c"'),
+            ("exact", '"/default/a"'),
+        ]
+        assert len(received) == 3
+
+
+def test_one_data_message_per_event_per_matching_subscription(emulator: LiveEmulator) -> None:
+    with emulator.clients(3) as (first, second, publisher):
+        first.subscribe("s", "/default/fan")
+        second.subscribe("s", "/default/fan")
+        events = [json.dumps({"i": i}) for i in range(5)]
+        publisher.publish("p", "/default/fan", events)
+        assert isinstance(publisher.recv(), PublishSuccess)
+        for subscriber in (first, second):
+            assert [m.event for m in subscriber.recv_all() if isinstance(m, Data)] == events
+
+
+def test_events_keep_their_exact_json_text(emulator: LiveEmulator) -> None:
+    """The event string is relayed as sent: spacing, unicode, a lone surrogate escape."""
+    texts = ['{ "spaced" : [1, 2] }', '"caf\u00e9 \u2603 \U0001f600"', '"\\ud800"', "12.50", "null"]
+    with emulator.clients(2) as (subscriber, publisher):
+        subscriber.subscribe("s", "/default/text")
+        publisher.publish("p", "/default/text", texts)
+        assert isinstance(publisher.recv(), PublishSuccess)
+        assert [m.event for m in subscriber.recv_all() if isinstance(m, Data)] == texts
+
+
+def test_operations_work_without_connection_init(emulator: LiveEmulator) -> None:
+    """The Swift SDK never sends connection_init (§2.5); the emulator does not require it."""
+    with emulator.clients(1) as (publisher,):
+        subscriber = emulator.client(init=False)
+        assert subscriber.subscribe("s", "/default/noinit") == SubscribeSuccess("s")
+        publisher.publish("p", "/default/noinit", ['"x"'])
+        assert subscriber.recv() == Data("s", '"x"')
+        subscriber.close()
+
+
+def test_publisher_receives_its_own_event_when_subscribed(emulator: LiveEmulator) -> None:
+    client = emulator.client()
+    client.subscribe("mine", "/default/echo")
+    client.publish("p", "/default/echo", ['"self"'])
+    received = client.recv_all()
+    assert Data("mine", '"self"') in received
+    assert any(isinstance(m, PublishSuccess) for m in received)
+    client.close()
+
+
+def test_unsubscribe_unknown_id_is_an_unknown_operation(emulator: LiveEmulator) -> None:
+    client = emulator.client()
+    answer = client.unsubscribe("never-subscribed")
+    assert answer.TYPE == "unsubscribe_error"
+    assert answer.errors[0].error_type == "UnknownOperationError"  # type: ignore[attr-defined]
+    assert answer.errors[0].message == "Unknown operation id never-subscribed"  # type: ignore[attr-defined]
+    client.close()
+
+
+def test_subscription_id_can_be_reused_after_unsubscribe(emulator: LiveEmulator) -> None:
+    client = emulator.client()
+    assert client.subscribe("again", "/default/one") == SubscribeSuccess("again")
+    assert client.unsubscribe("again") == UnsubscribeSuccess("again")
+    assert client.subscribe("again", "/default/two") == SubscribeSuccess("again")
+    client.close()
+
+
+def test_closing_a_connection_removes_its_subscriptions(emulator: LiveEmulator) -> None:
+    before = emulator.stats()["subscriptions"]["live"]
+    client = emulator.client()
+    for number in range(3):
+        client.subscribe(f"s{number}", f"/default/gone-{number}")
+    emulator.wait_for(lambda stats: stats["subscriptions"]["live"] >= before + 3)
+    client.close()
+    emulator.wait_for(lambda stats: stats["subscriptions"]["live"] == before)
+
+
+def test_keepalive_arrives_every_interval(start_emulator) -> None:  # type: ignore[no-untyped-def]
+    live = start_emulator("--keepalive-interval-s", "0.2")
+    client = live.client()
+    kinds = [client.recv(2, skip_ka=False).TYPE for _ in range(3)]
+    assert kinds == ["ka", "ka", "ka"]
+    assert client.recv_raw(2) == '{"type":"ka"}'
+    client.close()
+
+
+def test_http_publish_reaches_websocket_subscribers(emulator: LiveEmulator) -> None:
+    with emulator.clients(1) as (subscriber,):
+        subscriber.subscribe("s", "/default/http")
+        status, answer = emulator.http_publish("/default/http", ['{"via":"http"}', "2"])
+        assert status == 200
+        assert answer["failed"] == []
+        assert [entry["index"] for entry in answer["successful"]] == [0, 1]
+        assert all(len(entry["identifier"]) == 36 for entry in answer["successful"])
+        assert [m.event for m in subscriber.recv_all()] == ['{"via":"http"}', "2"]  # type: ignore[attr-defined]
