@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import pytest
 from emulator_support import LiveEmulator
@@ -189,3 +190,24 @@ def test_longest_id_and_every_allowed_character(emulator: LiveEmulator) -> None:
     for op_id in ("a" * 128, "Az09-_+"):
         assert client.subscribe(op_id, "/default/ids") == SubscribeSuccess(op_id)
     client.close()
+
+
+def test_a_client_that_stops_reading_is_disconnected(
+    start_emulator: Callable[..., LiveEmulator],
+) -> None:
+    """Fan-out never waits on a slow reader: past ``--max-queued-frames`` it is cut off
+    (close code 1013, or a reset when even the close frame cannot be delivered)."""
+    live = start_emulator("--max-queued-frames", "5")
+    stalled = live.client()
+    stalled.subscribe("s", "/default/flood")
+    events = [sized_event(200_000)] * 5
+    for _ in range(200):  # about 1 MB a request; socket buffers hold a few dozen
+        assert live.http_publish("/default/flood", events)[0] == 200
+        if live.stats()["connections"]["disconnects"].get("slow"):
+            break
+    stats = live.wait_for(lambda s: s["connections"]["open"] == 0, timeout=10)
+    assert stats["connections"]["disconnects"] == {"slow": 1}
+    assert stats["deliveries"]["overflowed"] == 1
+    assert stalled.closed_with(timeout=10) in (1013, None)
+    with live.clients(1) as (healthy,):
+        assert healthy.subscribe("s", "/default/flood") == SubscribeSuccess("s")

@@ -23,7 +23,11 @@ from typing import Any
 from harness.emulator import defaults
 from harness.emulator.faults import FaultSpec
 from harness.emulator.server import Emulator
-from harness.emulator.settings import EmulatorSettings, NamespaceSettings
+from harness.emulator.settings import (
+    DEFAULT_MAX_QUEUED_FRAMES,
+    EmulatorSettings,
+    NamespaceSettings,
+)
 from harness.errors import ConfigurationError
 from harness.protocol import (
     DEFAULT_CONNECTION_TIMEOUT_MS,
@@ -108,6 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"connections are closed after this long (default {MAX_CONNECTION_DURATION_S:g})",
     )
     add(
+        "--max-queued-frames",
+        type=int,
+        help="frames queued for one slow client before it is disconnected with code 1013 "
+        f"(default {DEFAULT_MAX_QUEUED_FRAMES})",
+    )
+    add(
         "--fault",
         action="append",
         metavar="SPEC",
@@ -183,6 +193,7 @@ def _settings_from(options: dict[str, Any]) -> EmulatorSettings:
         ),
         faults=tuple(FaultSpec.parse(text) for text in reader.strings("fault")),
         seed=reader.optional(int, "seed"),
+        max_queued_frames=reader.number(int, "max_queued_frames", DEFAULT_MAX_QUEUED_FRAMES),
     )
     if any(options.get(name) for name in _CREDENTIAL_OPTIONS):
         built = EmulatorSettings(**credentials, **settings)

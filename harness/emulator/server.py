@@ -22,7 +22,7 @@ from harness.emulator import admin, tls
 from harness.emulator.broker import Broker
 from harness.emulator.faults import FaultKind, FaultSet
 from harness.emulator.operations import OperationRefused, Operations
-from harness.emulator.session import KEEPALIVE_FRAME, Session
+from harness.emulator.session import CLOSE_TIMEOUT_S, KEEPALIVE_FRAME, Session
 from harness.emulator.settings import EmulatorSettings
 from harness.emulator.stats import AttemptOutcome, ConnectionAttempt, EmulatorStats
 from harness.errors import AuthorizationRejected
@@ -44,7 +44,6 @@ logger = logging.getLogger(__name__)
 
 # A publish holds at most 5 events of 240 KB; JSON escaping can double a text.
 MAX_FRAME_BYTES = 2 * MAX_EVENTS_PER_REQUEST * MAX_EVENT_BYTES + 65536
-CLOSE_TIMEOUT_S = 2.0
 HOUSEKEEPING_INTERVAL_S = 0.05
 CLIENT_ID_HEADER = "x-harness-client-id"
 
@@ -130,12 +129,10 @@ class Emulator:
         for task in self._tasks:
             task.cancel()
         closes = [
-            session.ws.close(code=1001, message=b"emulator shutting down")
+            session.close(1001, "emulator shutting down", cause="shutdown")
             for session in list(self.sessions.values())
         ]
-        for session in self.sessions.values():
-            session.closing = True
-        await asyncio.gather(*closes, return_exceptions=True)
+        await asyncio.gather(*(task for task in closes if task is not None))
         if self._runner is not None:
             await self._runner.cleanup()
         if self._tempdir is not None:
@@ -214,6 +211,7 @@ class Emulator:
             self.faults,
             self.stats,
             self.settings.connection_timeout_ms,
+            self.settings.max_queued_frames,
         )
         self.sessions[session.number] = session
         self.stats.connections_accepted += 1
@@ -281,31 +279,40 @@ class Emulator:
     def apply_faults(self, elapsed_s: float) -> None:
         """Run one-shot drops that are due, and rate drops for ``elapsed_s`` seconds.
         Connections are visited in the order they opened, so a seeded run repeats."""
-        sessions = [self.sessions[number] for number in sorted(self.sessions)]
-        for fault in self.faults.due_one_shots():
+        due = self.faults.due_one_shots()
+        rate_drop = self.faults.in_force(FaultKind.DROP)
+        if rate_drop is not None and rate_drop.spec.rate_per_s is None:
+            rate_drop = None
+        if not due and rate_drop is None:
+            return
+        sessions = list(self.sessions.values())  # insertion order is opening order
+        for fault in due:
             spec = fault.spec
             for session in sessions:
                 if spec.kind is FaultKind.DISCONNECT_ALL or self.faults.chance(spec.fraction):
                     fault.fired += 1
                     session.close(spec.close_code, f"injected fault: {spec.text}", cause="fault")
-        rate_drop = self.faults.in_force(FaultKind.DROP)
-        if rate_drop is not None and rate_drop.spec.rate_per_s is not None:
-            probability = 1.0 - math.exp(-rate_drop.spec.rate_per_s * elapsed_s)
+        if rate_drop is not None:
+            spec = rate_drop.spec
+            assert spec.rate_per_s is not None
+            probability = 1.0 - math.exp(-spec.rate_per_s * elapsed_s)
             for session in sessions:
                 if not session.closing and self.faults.chance(probability):
                     rate_drop.fired += 1
-                    session.close(
-                        rate_drop.spec.close_code,
-                        f"injected fault: {rate_drop.spec.text}",
-                        cause="fault",
-                    )
+                    session.close(spec.close_code, f"injected fault: {spec.text}", cause="fault")
 
     def _expire_connections(self) -> None:
-        limit = self.settings.max_connection_duration_s
-        oldest_allowed = time.monotonic() - limit
-        for session in list(self.sessions.values()):
-            if session.opened_at <= oldest_allowed:
-                session.close(1000, "maximum connection duration reached", cause="lifetime")
+        """Close connections past the maximum duration: the oldest come first in
+        ``sessions`` (opening order), so the scan stops at the first young one."""
+        oldest_allowed = time.monotonic() - self.settings.max_connection_duration_s
+        expired = []
+        for session in self.sessions.values():
+            if session.opened_at > oldest_allowed:
+                break
+            if not session.closing:
+                expired.append(session)
+        for session in expired:
+            session.close(1000, "maximum connection duration reached", cause="lifetime")
 
     # -- admin ------------------------------------------------------------------
 

@@ -3,7 +3,7 @@ handles (protocol reference §2.5, §3).
 
 Frames to the client go through an outbox drained by one writer task, so a
 fan-out never waits on a slow reader; a reader that falls more than
-:data:`MAX_OUTBOX_FRAMES` behind is disconnected (close code 1013).
+``--max-queued-frames`` behind is disconnected (close code 1013).
 """
 
 from __future__ import annotations
@@ -47,8 +47,8 @@ from harness.signing import Operation
 
 logger = logging.getLogger(__name__)
 
-MAX_OUTBOX_FRAMES = 50_000
 KEEPALIVE_FRAME = b'{"type":"ka"}'
+CLOSE_TIMEOUT_S = 2.0
 SLOW_CONSUMER_CLOSE_CODE = 1013  # "try again later"
 _CLIENT_TYPES = frozenset(cls.TYPE for cls in (ConnectionInit, Subscribe, Unsubscribe, Publish))
 _OPERATION_ERRORS: dict[str, Callable[[str, tuple[ErrorDetail, ...]], Message]] = {
@@ -71,6 +71,7 @@ class Session:
         faults: FaultSet,
         stats: EmulatorStats,
         connection_timeout_ms: int,
+        max_queued_frames: int,
     ) -> None:
         self.number = number
         self.ws = ws
@@ -83,6 +84,7 @@ class Session:
         self._faults = faults
         self._stats = stats
         self._connection_timeout_ms = connection_timeout_ms
+        self._max_queued_frames = max_queued_frames
         self._outbox: deque[bytes] = deque()
         self._wake = asyncio.Event()
         self._publish_times: deque[float] = deque(maxlen=MAX_PUBLISHES_PER_SECOND_PER_CONNECTION)
@@ -95,7 +97,7 @@ class Session:
         """Queue a text frame for the client."""
         if self.closing:
             return
-        if len(self._outbox) >= MAX_OUTBOX_FRAMES:
+        if len(self._outbox) >= self._max_queued_frames:
             self._stats.deliveries_overflowed += 1
             self.close(SLOW_CONSUMER_CLOSE_CODE, "slow consumer: outbox full", cause="slow")
             return
@@ -134,26 +136,34 @@ class Session:
 
     # -- closing ---------------------------------------------------------------
 
-    def close(self, code: int | None, reason: str, *, cause: str) -> None:
+    def close(self, code: int | None, reason: str, *, cause: str) -> asyncio.Task[None] | None:
         """End the connection: abruptly (no close frame, as a network drop) when
-        ``code`` is None, else with a close frame carrying ``code``."""
+        ``code`` is None, else with a close frame carrying ``code``; returns the
+        closing task, or None when there is nothing to wait for."""
         if self.closing:
-            return
+            return None
         self.closing = True
         self._stats.disconnects[cause] += 1
         if code is None:
-            if self._transport is not None:
-                self._transport.abort()
-            return
+            self._abort()
+            return None
         task = self._loop.create_task(self._close_with(code, reason))
         task.add_done_callback(_ignore_result)
+        return task
 
     async def _close_with(self, code: int, reason: str) -> None:
+        """The close handshake, bounded: a client that neither reads nor answers
+        (its socket full, say) would hold ``ws.close`` forever, so it is reset."""
         try:
-            await self.ws.close(code=code, message=reason.encode("utf-8")[:120])
-        except (ConnectionError, RuntimeError):
-            if self._transport is not None:
-                self._transport.abort()
+            await asyncio.wait_for(
+                self.ws.close(code=code, message=reason.encode("utf-8")[:120]), CLOSE_TIMEOUT_S
+            )
+        except (TimeoutError, ConnectionError, RuntimeError):
+            self._abort()
+
+    def _abort(self) -> None:
+        if self._transport is not None:
+            self._transport.abort()
 
     # -- the connection's life ---------------------------------------------------
 

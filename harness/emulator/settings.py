@@ -23,6 +23,7 @@ from harness.protocol import (
 from harness.signing import AuthMode, IamKey, VerifierConfig
 
 _NAMESPACE_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,48}[A-Za-z0-9])?")
+DEFAULT_MAX_QUEUED_FRAMES = 50_000
 _JWT_MODES = (AuthMode.AMAZON_COGNITO_USER_POOLS, AuthMode.OPENID_CONNECT)
 
 
@@ -77,6 +78,7 @@ class EmulatorSettings:
     max_connection_duration_s: float = MAX_CONNECTION_DURATION_S
     faults: tuple[FaultSpec, ...] = ()
     seed: int | None = None
+    max_queued_frames: int = DEFAULT_MAX_QUEUED_FRAMES
 
     @classmethod
     def with_default_credentials(cls, **overrides: object) -> EmulatorSettings:
@@ -128,6 +130,8 @@ class EmulatorSettings:
             raise ConfigurationError("--connection-timeout-ms", "must be positive")
         if self.max_connection_duration_s <= 0:
             raise ConfigurationError("--max-connection-duration-s", "must be positive")
+        if self.max_queued_frames <= 0:
+            raise ConfigurationError("--max-queued-frames", "must be positive")
         if not self.namespaces:
             raise ConfigurationError("--namespace", "at least one namespace is needed")
         names = [namespace.name for namespace in self.namespaces]
