@@ -173,7 +173,9 @@ def test_five_segments_and_a_wildcard_after_four_are_accepted(emulator: LiveEmul
     client.close()
 
 
-@pytest.mark.parametrize("op_id", ["", "has space", "x" * 129, "semi;colon", "unicod\u00e9"])
+@pytest.mark.parametrize(
+    "op_id", ["", "has space", "x" * 129, "semi;colon", "unicod\u00e9", "lone\ud800surrogate"]
+)
 def test_malformed_ids_are_refused(emulator: LiveEmulator, op_id: str) -> None:
     client = emulator.client()
     answer = client.subscribe(op_id, "/default/ids")

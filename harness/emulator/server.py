@@ -16,13 +16,19 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 from harness.emulator import admin, tls
 from harness.emulator.broker import Broker
 from harness.emulator.faults import FaultKind, FaultSet
 from harness.emulator.operations import OperationRefused, Operations
-from harness.emulator.session import CLOSE_TIMEOUT_S, KEEPALIVE_FRAME, Session
+from harness.emulator.session import (
+    CLOSE_TIMEOUT_S,
+    KEEPALIVE_FRAME,
+    Session,
+    SessionContext,
+    frame_bytes,
+)
 from harness.emulator.settings import EmulatorSettings
 from harness.emulator.stats import AttemptOutcome, ConnectionAttempt, EmulatorStats
 from harness.errors import AuthorizationRejected
@@ -35,7 +41,6 @@ from harness.protocol import (
     ConnectionErrorMessage,
     ErrorDetail,
     compact_json,
-    encode,
 )
 from harness.signing import AuthVerifier, Operation, decode_subprotocol
 from harness.signing.wire import SUBPROTOCOL_PREFIX
@@ -75,7 +80,7 @@ class Emulator:
         self.broker = Broker(self.stats, self.faults)
         self.sessions: dict[int, Session] = {}
         self._numbers = itertools.count(1)
-        self._operations: Operations | None = None
+        self._context: SessionContext | None = None
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._tempdir: tempfile.TemporaryDirectory[str] | None = None
@@ -108,7 +113,14 @@ class Emulator:
         port = self._runner.addresses[0][1]
         hosts = frozenset(f"{name}:{port}" for name in names)
         verifier = AuthVerifier(settings.verifier_config(hosts))
-        self._operations = Operations(settings, verifier, self.broker, self.stats, self.faults)
+        self._context = SessionContext(
+            Operations(settings, verifier, self.broker, self.stats, self.faults),
+            self.broker,
+            self.faults,
+            self.stats,
+            settings.connection_timeout_ms,
+            settings.max_queued_frames,
+        )
         self._tasks = [
             asyncio.get_running_loop().create_task(loop())
             for loop in (self._keepalive_loop, self._housekeeping_loop)
@@ -139,10 +151,14 @@ class Emulator:
             self._tempdir.cleanup()
 
     @property
-    def operations(self) -> Operations:
-        if self._operations is None:
+    def context(self) -> SessionContext:
+        if self._context is None:
             raise RuntimeError("the emulator has not started")
-        return self._operations
+        return self._context
+
+    @property
+    def operations(self) -> Operations:
+        return self.context.operations
 
     # -- HTTP publish (§5) -----------------------------------------------------------
 
@@ -199,20 +215,10 @@ class Emulator:
         await ws.prepare(request)
         refusal = self._connect_refusal(request, offered, attempt)
         if refusal is not None:
-            await ws.send_str(encode(ConnectionErrorMessage((refusal,))))
+            await ws.send_frame(frame_bytes(ConnectionErrorMessage((refusal,))), WSMsgType.TEXT)
             await ws.close(code=1000, message=b"connection refused")
             return ws
-        session = Session(
-            next(self._numbers),
-            ws,
-            request,
-            self.operations,
-            self.broker,
-            self.faults,
-            self.stats,
-            self.settings.connection_timeout_ms,
-            self.settings.max_queued_frames,
-        )
+        session = Session(next(self._numbers), ws, request, self.context)
         self.sessions[session.number] = session
         self.stats.connections_accepted += 1
         try:

@@ -13,6 +13,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -44,6 +45,7 @@ from harness.protocol import (
     parse_frame,
 )
 from harness.signing import Operation
+from harness.signing.wire import JSON_SURROGATE_ERRORS
 
 logger = logging.getLogger(__name__)
 
@@ -58,33 +60,41 @@ _OPERATION_ERRORS: dict[str, Callable[[str, tuple[ErrorDetail, ...]], Message]] 
 }
 
 
+@dataclass(frozen=True)
+class SessionContext:
+    """What every connection of one emulator shares."""
+
+    operations: Operations
+    broker: Broker
+    faults: FaultSet
+    stats: EmulatorStats
+    connection_timeout_ms: int
+    max_queued_frames: int
+
+
+def frame_bytes(message: Message) -> bytes:
+    """A message as text-frame bytes; a lone surrogate (from a client's own bad id or
+    text echoed back) is written as a JSON escape, not refused by UTF-8."""
+    return encode(message).encode("utf-8", JSON_SURROGATE_ERRORS)
+
+
 class Session:
     """The server side of one accepted WebSocket connection."""
 
     def __init__(
-        self,
-        number: int,
-        ws: web.WebSocketResponse,
-        request: web.Request,
-        operations: Operations,
-        broker: Broker,
-        faults: FaultSet,
-        stats: EmulatorStats,
-        connection_timeout_ms: int,
-        max_queued_frames: int,
+        self, number: int, ws: web.WebSocketResponse, request: web.Request, context: SessionContext
     ) -> None:
         self.number = number
         self.ws = ws
-        self.remote = f"{request.remote}"
         self.opened_at = time.monotonic()
         self.subscriptions: dict[str, Subscription] = {}
         self._transport = request.transport
-        self._operations = operations
-        self._broker = broker
-        self._faults = faults
-        self._stats = stats
-        self._connection_timeout_ms = connection_timeout_ms
-        self._max_queued_frames = max_queued_frames
+        self._operations = context.operations
+        self._broker = context.broker
+        self._faults = context.faults
+        self._stats = context.stats
+        self._connection_timeout_ms = context.connection_timeout_ms
+        self._max_queued_frames = context.max_queued_frames
         self._outbox: deque[bytes] = deque()
         self._wake = asyncio.Event()
         self._publish_times: deque[float] = deque(maxlen=MAX_PUBLISHES_PER_SECOND_PER_CONNECTION)
@@ -111,14 +121,14 @@ class Session:
         if isinstance(message, SubscribeError | PublishError | UnsubscribeError | ErrorMessage):
             for error in message.errors:
                 self._stats.errors_sent[error.error_type] += 1
-        self.deliver(encode(message).encode("utf-8"))
+        self.deliver(frame_bytes(message))
 
     def _ack(self, kind: AckKind, message: Message) -> None:
         """Send an acknowledgement, late if a ``delay-acks`` fault covers it."""
         fault = self._faults.in_force(FaultKind.DELAY_ACKS)
         if fault is not None and fault.spec.ack in (kind, AckKind.ALL):
             fault.fired += 1
-            self.deliver_later(fault.spec.delay_s, encode(message).encode("utf-8"))
+            self.deliver_later(fault.spec.delay_s, frame_bytes(message))
         else:
             self.send(message)
 
