@@ -215,6 +215,7 @@ class Emulator:
         await ws.prepare(request)
         refusal = self._connect_refusal(request, offered, attempt)
         if refusal is not None:
+            self.stats.errors_sent[refusal.error_type] += 1
             await ws.send_frame(frame_bytes(ConnectionErrorMessage((refusal,))), WSMsgType.TEXT)
             await ws.close(code=1000, message=b"connection refused")
             return ws
