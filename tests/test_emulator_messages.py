@@ -7,7 +7,6 @@ import json
 from emulator_support import LiveEmulator
 
 from harness.protocol import (
-    ConnectionAck,
     Data,
     PublishSuccess,
     SubscribeSuccess,

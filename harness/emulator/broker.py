@@ -77,30 +77,28 @@ class Broker:
         subscriptions = list(self._index.matching(channel))
         if not subscriptions or not events:
             return 0
-        drop = self._faults.in_force(FaultKind.DROP_DELIVERIES)
-        delay = self._faults.in_force(FaultKind.DELAY_DELIVERIES)
+        faulty = bool(self._faults.active(FaultKind.DROP_DELIVERIES, FaultKind.DELAY_DELIVERIES))
         delivered = 0
         for event in events:
             tail = data_tail(event)
-            if drop is None and delay is None:
+            if not faulty:
                 for subscription in subscriptions:
                     subscription.recipient.deliver(subscription.head + tail)
                 delivered += len(subscriptions)
                 continue
             for subscription in subscriptions:
                 frame = subscription.head + tail
-                if drop is not None and self._faults.chance(drop.spec.fraction):
-                    drop.fired += 1
+                if self._faults.fires(FaultKind.DROP_DELIVERIES):
                     counts.dropped += 1
                     self._stats.deliveries_dropped += 1
-                elif delay is not None and self._faults.chance(delay.spec.fraction):
-                    delay.fired += 1
+                    continue
+                delay = self._faults.fires(FaultKind.DELAY_DELIVERIES)
+                if delay is not None:
                     self._stats.deliveries_delayed += 1
                     subscription.recipient.deliver_later(delay.spec.delay_s, frame)
-                    delivered += 1
                 else:
                     subscription.recipient.deliver(frame)
-                    delivered += 1
+                delivered += 1
         counts.delivered += delivered
         self._stats.deliveries += delivered
         return delivered

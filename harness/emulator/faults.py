@@ -323,13 +323,27 @@ class FaultSet:
     def __iter__(self) -> Iterator[ActiveFault]:
         return iter(list(self._faults.values()))
 
-    def in_force(self, kind: FaultKind) -> ActiveFault | None:
-        """The first fault of ``kind`` in force now (cheap when there are none)."""
+    def active(self, *kinds: FaultKind) -> list[ActiveFault]:
+        """The lasting faults of these kinds in force now, oldest first (cheap when
+        there are none). Faults of one kind add up: each is decided on its own."""
         if not self._faults:
-            return None
+            return []
         now = self.clock()
-        for fault in self._faults.values():
-            if fault.spec.kind is kind and not fault.spec.one_shot and fault.in_force(now):
+        return [
+            fault
+            for fault in self._faults.values()
+            if fault.spec.kind in kinds and not fault.spec.one_shot and fault.in_force(now)
+        ]
+
+    def fires(
+        self, kind: FaultKind, applies: Callable[[FaultSpec], bool] | None = None
+    ) -> ActiveFault | None:
+        """Decide whether a fault of ``kind`` hits this one event: the first fault in
+        force (that ``applies``, if given) whose ``fraction`` draw succeeds, counted
+        as fired; None when none does."""
+        for fault in self.active(kind):
+            if (applies is None or applies(fault.spec)) and self.chance(fault.spec.fraction):
+                fault.fired += 1
                 return fault
         return None
 

@@ -150,9 +150,7 @@ class Operations:
     ) -> PublishOutcome:
         """Validate, authorize and fan out one publish (WebSocket, or HTTP with its
         ``raw_body``, which is what HTTP SigV4 signs)."""
-        throttle = self._faults.in_force(FaultKind.THROTTLE)
-        if throttle is not None and self._faults.chance(throttle.spec.fraction):
-            throttle.fired += 1
+        if self._faults.fires(FaultKind.THROTTLE):
             self._stats.publishes_throttled += 1
             raise OperationRefused("LimitExceededError", "Rate exceeded (injected fault)")
         channel = self._parse_publish_channel(channel_text)

@@ -186,9 +186,8 @@ class Emulator:
     async def handle_websocket(self, request: web.Request) -> web.StreamResponse:
         client_id = request.query.get("client_id") or request.headers.get(CLIENT_ID_HEADER)
         attempt = self.stats.record_attempt(str(request.remote), client_id)
-        refuse = self.faults.in_force(FaultKind.REFUSE)
-        if refuse is not None and refuse.spec.error_type is None:
-            refuse.fired += 1
+        refuse = self.faults.fires(FaultKind.REFUSE, lambda spec: spec.error_type is None)
+        if refuse is not None:
             attempt.outcome = AttemptOutcome.REFUSED
             attempt.detail = f"HTTP {refuse.spec.status} (injected fault)"
             status = refuse.spec.status
@@ -236,9 +235,8 @@ class Emulator:
 
         Auth comes from the ``header-`` subprotocol or, as the Swift and Kotlin
         SDKs send it, from the upgrade request's own headers (§2.2)."""
-        refuse = self.faults.in_force(FaultKind.REFUSE)
+        refuse = self.faults.fires(FaultKind.REFUSE, lambda spec: spec.error_type is not None)
         if refuse is not None and refuse.spec.error_type is not None:
-            refuse.fired += 1
             attempt.outcome = AttemptOutcome.REFUSED
             attempt.detail = f"{refuse.spec.error_type} (injected fault)"
             return ErrorDetail(refuse.spec.error_type, "Connection refused (injected fault)")
@@ -264,9 +262,7 @@ class Emulator:
         """``ka`` to every connection each interval, unless a fault withholds it (§2.5)."""
         while True:
             await asyncio.sleep(self.settings.keepalive_interval_s)
-            withhold = self.faults.in_force(FaultKind.WITHHOLD_KA)
-            if withhold is not None:
-                withhold.fired += 1
+            if self.faults.fires(FaultKind.WITHHOLD_KA):
                 continue
             for session in list(self.sessions.values()):
                 session.deliver(KEEPALIVE_FRAME)
@@ -287,10 +283,8 @@ class Emulator:
         """Run one-shot drops that are due, and rate drops for ``elapsed_s`` seconds.
         Connections are visited in the order they opened, so a seeded run repeats."""
         due = self.faults.due_one_shots()
-        rate_drop = self.faults.in_force(FaultKind.DROP)
-        if rate_drop is not None and rate_drop.spec.rate_per_s is None:
-            rate_drop = None
-        if not due and rate_drop is None:
+        rate_drops = self.faults.active(FaultKind.DROP)
+        if not due and not rate_drops:
             return
         sessions = list(self.sessions.values())  # insertion order is opening order
         for fault in due:
@@ -299,7 +293,7 @@ class Emulator:
                 if spec.kind is FaultKind.DISCONNECT_ALL or self.faults.chance(spec.fraction):
                     fault.fired += 1
                     session.close(spec.close_code, f"injected fault: {spec.text}", cause="fault")
-        if rate_drop is not None:
+        for rate_drop in rate_drops:  # lasting drops are the rate ones
             spec = rate_drop.spec
             assert spec.rate_per_s is not None
             probability = 1.0 - math.exp(-spec.rate_per_s * elapsed_s)

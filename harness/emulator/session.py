@@ -125,9 +125,10 @@ class Session:
 
     def _ack(self, kind: AckKind, message: Message) -> None:
         """Send an acknowledgement, late if a ``delay-acks`` fault covers it."""
-        fault = self._faults.in_force(FaultKind.DELAY_ACKS)
-        if fault is not None and fault.spec.ack in (kind, AckKind.ALL):
-            fault.fired += 1
+        fault = self._faults.fires(
+            FaultKind.DELAY_ACKS, lambda spec: spec.ack in (kind, AckKind.ALL)
+        )
+        if fault is not None:
             self.deliver_later(fault.spec.delay_s, frame_bytes(message))
         else:
             self.send(message)
