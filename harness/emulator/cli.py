@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import math
 import signal
 import sys
 import tomllib
@@ -38,6 +39,7 @@ from harness.signing import AuthMode, IamKey
 
 logger = logging.getLogger("harness.emulator")
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 _CREDENTIAL_OPTIONS = ("api_key", "iam", "jwt_secret", "lambda_token")
 
 
@@ -126,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--seed", type=int, help="seed for every fault decision (default: random, reported)")
     add(
         "--log-level",
-        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        choices=LOG_LEVELS,
         help="log level on stderr (default INFO)",
     )
     return parser
@@ -140,6 +142,8 @@ def parse_settings(argv: Sequence[str] | None = None) -> tuple[EmulatorSettings,
     options = _read_config(config_path, set(arguments)) if config_path else {}
     options.update({name: value for name, value in arguments.items() if value is not None})
     log_level = str(options.pop("log_level", "INFO")).upper()
+    if log_level not in LOG_LEVELS:
+        raise ConfigurationError("--log-level", f"must be one of {', '.join(LOG_LEVELS)}")
     return _settings_from(options), log_level
 
 
@@ -148,6 +152,8 @@ def _read_config(path: Path, known: set[str]) -> dict[str, Any]:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigurationError("--config", f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigurationError("--config", f"{path} is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigurationError("--config", f"{path} is not valid TOML: {exc}") from None
     options: dict[str, Any] = {}
@@ -223,7 +229,8 @@ class _OptionReader:
 
     def optional(self, kind: type, name: str) -> Any:
         value = self._options.get(name)
-        if value is not None and not isinstance(value, kind):
+        wrong_bool = isinstance(value, bool) and kind is not bool
+        if value is not None and (wrong_bool or not isinstance(value, kind)):
             raise self._fail(name, f"a {kind.__name__}")
         return value
 
@@ -231,6 +238,8 @@ class _OptionReader:
         value = self._options.get(name, default)
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self._fail(name, "a number")
+        if not math.isfinite(value):
+            raise self._fail(name, "a finite number")
         if kind is int and value != int(value):
             raise self._fail(name, "a whole number")
         return kind(value)
@@ -265,6 +274,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 async def serve(settings: EmulatorSettings) -> None:
     """Run until SIGINT or SIGTERM, then close every connection and return."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):  # before the ready line: a parent
+        loop.add_signal_handler(signum, stop.set)  # may signal as soon as it reads it
     emulator = Emulator(settings)
     info = await emulator.start()
     print(info.to_json(), flush=True)
@@ -274,10 +287,6 @@ async def serve(settings: EmulatorSettings) -> None:
         emulator.faults.seed,
         type(asyncio.get_running_loop()).__module__.split(".")[0],
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
     await stop.wait()
     logger.info("stopping: closing %d connection(s)", len(emulator.sessions))
     await emulator.stop()

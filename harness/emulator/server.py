@@ -25,6 +25,8 @@ from harness.emulator.operations import OperationRefused, Operations
 from harness.emulator.session import (
     CLOSE_TIMEOUT_S,
     KEEPALIVE_FRAME,
+    MAX_FRAME_BYTES,
+    READ_LIMIT_BYTES,
     Session,
     SessionContext,
     frame_bytes,
@@ -34,8 +36,6 @@ from harness.emulator.stats import AttemptOutcome, ConnectionAttempt, EmulatorSt
 from harness.errors import AuthorizationRejected
 from harness.protocol import (
     HTTP_PATH,
-    MAX_EVENT_BYTES,
-    MAX_EVENTS_PER_REQUEST,
     REALTIME_PATH,
     SUBPROTOCOL,
     ConnectionErrorMessage,
@@ -43,12 +43,10 @@ from harness.protocol import (
     compact_json,
 )
 from harness.signing import AuthVerifier, Operation, decode_subprotocol
-from harness.signing.wire import SUBPROTOCOL_PREFIX
+from harness.signing.wire import JSON_SURROGATE_ERRORS, SUBPROTOCOL_PREFIX
 
 logger = logging.getLogger(__name__)
 
-# A publish holds at most 5 events of 240 KB; JSON escaping can double a text.
-MAX_FRAME_BYTES = 2 * MAX_EVENTS_PER_REQUEST * MAX_EVENT_BYTES + 65536
 HOUSEKEEPING_INTERVAL_S = 0.05
 CLIENT_ID_HEADER = "x-harness-client-id"
 
@@ -173,12 +171,11 @@ class Emulator:
         except OperationRefused as refused:
             self.stats.errors_sent[refused.error_type] += 1
             return _json_error(refused.http_status, refused.error_type, refused.message)
-        return web.json_response(
+        return _json_response(
             {
                 "successful": [entry.to_wire() for entry in outcome.successful],
                 "failed": [entry.to_wire() for entry in outcome.failed],
-            },
-            dumps=compact_json,
+            }
         )
 
     # -- WebSocket (§2) --------------------------------------------------------------
@@ -204,7 +201,7 @@ class Emulator:
             autoping=True,
             heartbeat=None,
             compress=False,
-            max_msg_size=MAX_FRAME_BYTES,
+            max_msg_size=READ_LIMIT_BYTES,
             timeout=CLOSE_TIMEOUT_S,
         )
         if SUBPROTOCOL not in offered or not ws.can_prepare(request).ok:
@@ -345,9 +342,13 @@ def _parse_http_publish(body: bytes) -> tuple[str, list[str]]:
 
 
 def _json_error(status: int, error_type: str, message: str) -> web.Response:
-    return web.json_response(
-        {"errors": [{"errorType": error_type, "message": message}]}, status=status
-    )
+    return _json_response({"errors": [{"errorType": error_type, "message": message}]}, status)
+
+
+def _json_response(document: object, status: int = 200) -> web.Response:
+    """Compact JSON; a lone surrogate echoed from the client becomes an escape."""
+    body = compact_json(document).encode("utf-8", JSON_SURROGATE_ERRORS)
+    return web.Response(body=body, status=status, content_type="application/json")
 
 
 def _error_type_for(status: int) -> str:

@@ -24,6 +24,8 @@ from harness.emulator.operations import OperationRefused, Operations, check_id
 from harness.emulator.stats import EmulatorStats
 from harness.errors import MessageDecodeError
 from harness.protocol import (
+    MAX_EVENT_BYTES,
+    MAX_EVENTS_PER_REQUEST,
     MAX_PUBLISHES_PER_SECOND_PER_CONNECTION,
     MAX_SUBSCRIPTIONS_PER_CONNECTION,
     ConnectionAck,
@@ -50,6 +52,12 @@ from harness.signing.wire import JSON_SURROGATE_ERRORS
 logger = logging.getLogger(__name__)
 
 KEEPALIVE_FRAME = b'{"type":"ka"}'
+MAX_FRAME_BYTES = 2 * MAX_EVENTS_PER_REQUEST * MAX_EVENT_BYTES + 65536
+"""The largest frame answered: 5 events of 240 KB, doubled for JSON escaping, plus room."""
+READ_LIMIT_BYTES = 4 * MAX_FRAME_BYTES
+"""Frames up to this size are read whole before being refused (close code 1009); a
+larger one is cut off while it arrives."""
+MESSAGE_TOO_BIG = 1009
 CLOSE_TIMEOUT_S = 2.0
 SLOW_CONSUMER_CLOSE_CODE = 1013  # "try again later"
 _CLIENT_TYPES = frozenset(cls.TYPE for cls in (ConnectionInit, Subscribe, Unsubscribe, Publish))
@@ -183,10 +191,16 @@ class Session:
         writer = self._loop.create_task(self._write_loop())
         try:
             async for frame in self.ws:
-                if frame.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+                if frame.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+                    if frame.type is WSMsgType.ERROR:
+                        logger.debug("connection %d: %s", self.number, self.ws.exception())
+                elif _frame_too_large(frame.data):
+                    # Read whole, then refused: a client still sending sees the 1009
+                    # instead of a reset from unread data.
+                    self._stats.frames_rejected += 1
+                    self.close(MESSAGE_TOO_BIG, "frame too large", cause="too_large")
+                else:
                     self.handle_frame(frame.data)
-                elif frame.type is WSMsgType.ERROR:
-                    logger.debug("connection %d: %s", self.number, self.ws.exception())
         finally:
             self.closing = True
             writer.cancel()
@@ -269,6 +283,13 @@ class Session:
                 "publishes per second per connection",
             )
         times.append(now)
+
+
+def _frame_too_large(data: str | bytes) -> bool:
+    if len(data) * 4 <= MAX_FRAME_BYTES:  # a character is at most 4 UTF-8 bytes
+        return False
+    size = len(data) if isinstance(data, bytes) else len(data.encode("utf-8", "surrogatepass"))
+    return size > MAX_FRAME_BYTES
 
 
 def _decode_error_reply(obj: object, exc: MessageDecodeError) -> Message:

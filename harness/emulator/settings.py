@@ -8,6 +8,7 @@ reference §6).
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -124,12 +125,13 @@ class EmulatorSettings:
                 "no credentials: give at least one of --api-key, --iam, "
                 "--jwt-secret, --lambda-token (or none, for the default test credentials)",
             )
-        if self.keepalive_interval_s <= 0:
-            raise ConfigurationError("--keepalive-interval-s", "must be positive")
-        if self.connection_timeout_ms <= 0:
-            raise ConfigurationError("--connection-timeout-ms", "must be positive")
-        if self.max_connection_duration_s <= 0:
-            raise ConfigurationError("--max-connection-duration-s", "must be positive")
+        for option, value in (
+            ("--keepalive-interval-s", self.keepalive_interval_s),
+            ("--connection-timeout-ms", self.connection_timeout_ms),
+            ("--max-connection-duration-s", self.max_connection_duration_s),
+        ):
+            if not (math.isfinite(value) and value > 0):
+                raise ConfigurationError(option, f"must be a positive finite number, not {value}")
         if self.max_queued_frames <= 0:
             raise ConfigurationError("--max-queued-frames", "must be positive")
         if not self.namespaces:

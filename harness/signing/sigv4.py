@@ -71,6 +71,12 @@ IAM_CONSTANT_HEADERS: Mapping[str, str] = {
 """The constant headers every IAM auth object carries (§2.3)."""
 
 
+def _utf8(text: str) -> bytes:
+    """UTF-8, with lone surrogates passed through: a verifier hashes what a client
+    sent, and a lone surrogate there must fail the signature check, not the server."""
+    return text.encode("utf-8", "surrogatepass")
+
+
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -119,7 +125,7 @@ def credential_scope(date_stamp: str, region: str, service: str = SERVICE) -> st
 
 
 def string_to_sign(amz_datetime: str, scope: str, canonical: str) -> str:
-    return f"{ALGORITHM}\n{amz_datetime}\n{scope}\n{sha256_hex(canonical.encode('utf-8'))}"
+    return f"{ALGORITHM}\n{amz_datetime}\n{scope}\n{sha256_hex(_utf8(canonical))}"
 
 
 @lru_cache(maxsize=256)
@@ -127,12 +133,12 @@ def signing_key(secret_key: str, date_stamp: str, region: str, service: str) -> 
     """The derived SigV4 key; cached, as it changes once a day per credential."""
     key = ("AWS4" + secret_key).encode("utf-8")
     for part in (date_stamp, region, service, "aws4_request"):
-        key = hmac.new(key, part.encode("utf-8"), hashlib.sha256).digest()
+        key = hmac.new(key, _utf8(part), hashlib.sha256).digest()
     return key
 
 
 def signature(key: bytes, to_sign: str) -> str:
-    return hmac.new(key, to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+    return hmac.new(key, _utf8(to_sign), hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

@@ -244,7 +244,8 @@ class AuthVerifier:
             if session_token is not None:
                 raise _unauthorized("a session token was sent for long-term credentials")
         elif session_token is None or not hmac.compare_digest(
-            session_token.encode("utf-8"), key.session_token.encode("utf-8")
+            session_token.encode("utf-8", "surrogatepass"),
+            key.session_token.encode("utf-8", "surrogatepass"),
         ):
             raise _unauthorized("the session token is missing or does not match the access key id")
         return key
@@ -252,10 +253,10 @@ class AuthVerifier:
 
 def _known(value: str, accepted: Collection[str]) -> bool:
     """Constant-time membership test, so timing does not reveal how close a guess was."""
-    encoded = value.encode("utf-8")
+    encoded = value.encode("utf-8", "surrogatepass")  # a client's lone surrogate is no match
     found = False
     for candidate in accepted:
-        found |= hmac.compare_digest(encoded, candidate.encode("utf-8"))
+        found |= hmac.compare_digest(encoded, candidate.encode("utf-8", "surrogatepass"))
     return found
 
 
