@@ -60,11 +60,13 @@ class EmulatorProcess:
             line = _read_line(process, timeout_s)
             info = ReadyInfo(**json.loads(line))
         except (EmulatorStartError, ValueError, TypeError) as exc:
-            process.kill()
-            process.wait()
+            _kill(process)
             raise EmulatorStartError(
                 f"the emulator did not start: {exc}; its stderr said:\n{_tail(stderr)}"
             ) from None
+        except BaseException:  # Ctrl-C while waiting: leave no orphan behind
+            _kill(process)
+            raise
         return cls(process, stderr, info)
 
     @property
@@ -114,6 +116,11 @@ def _read_line(process: subprocess.Popen[str], timeout_s: float) -> str:
             raise EmulatorStartError(f"it exited with status {process.wait()}")
         if process.poll() is not None:
             raise EmulatorStartError(f"it exited with status {process.returncode}")
+
+
+def _kill(process: subprocess.Popen[str]) -> None:
+    process.kill()
+    process.wait()
 
 
 def _tail(stream: IO[bytes], limit: int = 4000) -> str:

@@ -58,6 +58,8 @@ READ_LIMIT_BYTES = 4 * MAX_FRAME_BYTES
 """Frames up to this size are read whole before being refused (close code 1009); a
 larger one is cut off while it arrives."""
 MESSAGE_TOO_BIG = 1009
+WRITE_BATCH_BYTES = 256 * 1024
+WRITE_BUFFER_HIGH_BYTES = 256 * 1024
 CLOSE_TIMEOUT_S = 2.0
 SLOW_CONSUMER_CLOSE_CODE = 1013  # "try again later"
 _CLIENT_TYPES = frozenset(cls.TYPE for cls in (ConnectionInit, Subscribe, Unsubscribe, Publish))
@@ -105,7 +107,7 @@ class Session:
         self._max_queued_frames = context.max_queued_frames
         self._outbox: deque[bytes] = deque()
         self._wake = asyncio.Event()
-        self._publish_times: deque[float] = deque(maxlen=MAX_PUBLISHES_PER_SECOND_PER_CONNECTION)
+        self._publish_times: deque[float] | None = None  # made on the first publish
         self._loop = asyncio.get_running_loop()
         self.closing = False
 
@@ -142,16 +144,30 @@ class Session:
             self.send(message)
 
     async def _write_loop(self) -> None:
-        ws = self.ws
+        """Write queued frames, many per system call: one ``write`` per frame cost
+        about two thirds of the emulator's time in a 1,000-subscriber fan-out.
+
+        The frames are framed here (server frames are unmasked, compression is
+        off) and written straight to the transport, which keeps each frame whole;
+        past :data:`WRITE_BUFFER_HIGH_BYTES` buffered, the loop waits for the
+        client to read, and the outbox backs up instead.
+        """
+        transport = self._transport
         outbox = self._outbox
-        try:
-            while True:
-                await self._wake.wait()
-                self._wake.clear()
-                while outbox:
-                    await ws.send_frame(outbox.popleft(), WSMsgType.TEXT)
-        except (ConnectionError, RuntimeError):
-            return  # the connection is gone; the read loop ends too
+        while transport is not None:
+            await self._wake.wait()
+            self._wake.clear()
+            while outbox:
+                if self.ws.closed or transport.is_closing():
+                    return  # the connection is ending; the read loop ends too
+                batch: list[bytes] = []
+                size = 0
+                while outbox and size < WRITE_BATCH_BYTES:
+                    frame = outbox.popleft()
+                    batch += (_text_frame_header(len(frame)), frame)
+                    size += len(frame)
+                transport.write(b"".join(batch))
+                await _drained(transport)
 
     # -- closing ---------------------------------------------------------------
 
@@ -275,6 +291,8 @@ class Session:
         """At most 25 publishes in any one second on a connection (§6)."""
         now = time.monotonic()
         times = self._publish_times
+        if times is None:
+            times = self._publish_times = deque(maxlen=MAX_PUBLISHES_PER_SECOND_PER_CONNECTION)
         if len(times) == times.maxlen and now - times[0] < 1.0:
             self._stats.publishes_throttled += 1
             raise OperationRefused(
@@ -283,6 +301,25 @@ class Session:
                 "publishes per second per connection",
             )
         times.append(now)
+
+
+def _text_frame_header(length: int) -> bytes:
+    """FIN + text opcode and the payload length, unmasked (RFC 6455 §5.2)."""
+    if length < 126:
+        return bytes((0x81, length))
+    if length < 1 << 16:
+        return bytes((0x81, 126)) + length.to_bytes(2, "big")
+    return bytes((0x81, 127)) + length.to_bytes(8, "big")
+
+
+async def _drained(transport: asyncio.Transport) -> None:
+    """Wait, polling with backoff, until the write buffer is below the high mark."""
+    pause = 0.001
+    while transport.get_write_buffer_size() > WRITE_BUFFER_HIGH_BYTES:
+        if transport.is_closing():
+            return
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 0.05)
 
 
 def _frame_too_large(data: str | bytes) -> bool:
