@@ -140,3 +140,19 @@ def test_http_publish_reaches_websocket_subscribers(emulator: LiveEmulator) -> N
         assert [entry["index"] for entry in answer["successful"]] == [0, 1]
         assert all(len(entry["identifier"]) == 36 for entry in answer["successful"])
         assert [m.event for m in subscriber.recv_all()] == ['{"via":"http"}', "2"]  # type: ignore[attr-defined]
+
+
+def test_frames_at_every_websocket_length_boundary_arrive_intact(emulator: LiveEmulator) -> None:
+    """The emulator frames data messages itself (RFC 6455 §5.2: 7-bit, 16-bit and 64-bit
+    lengths); a frame of ``{"type":"data","id":"s","event":<event>}`` is ``n + 39`` bytes
+    for an event ``"x" * n`` as a JSON string."""
+    totals = (125, 126, 127, 65_535, 65_536, 65_537)
+    events = [json.dumps("x" * (total - 39)) for total in totals]
+    with emulator.clients(2) as (subscriber, publisher):
+        subscriber.subscribe("s", "/default/frames")
+        for start in (0, 3):
+            publisher.publish(f"p{start}", "/default/frames", events[start : start + 3])
+            assert isinstance(publisher.recv(), PublishSuccess)
+        frames = [subscriber.recv_raw() for _ in totals]
+        assert [len(frame.encode()) for frame in frames] == list(totals)
+        assert [json.loads(frame)["event"] for frame in frames] == events

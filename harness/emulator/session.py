@@ -1,8 +1,8 @@
 """One WebSocket connection: its outbox, its subscriptions, and the messages it
 handles (protocol reference §2.5, §3).
 
-Frames to the client go through an outbox drained by one writer task, so a
-fan-out never waits on a slow reader; a reader that falls more than
+Frames to the client go through an outbox that a loop callback flushes, many
+frames per system call, so a fan-out never waits on a slow reader; a reader that falls more than
 ``--max-queued-frames`` behind is disconnected (close code 1013).
 """
 
@@ -60,6 +60,8 @@ larger one is cut off while it arrives."""
 MESSAGE_TOO_BIG = 1009
 WRITE_BATCH_BYTES = 256 * 1024
 WRITE_BUFFER_HIGH_BYTES = 256 * 1024
+MIN_FLUSH_RETRY_S = 0.001
+MAX_FLUSH_RETRY_S = 0.05
 CLOSE_TIMEOUT_S = 2.0
 SLOW_CONSUMER_CLOSE_CODE = 1013  # "try again later"
 _CLIENT_TYPES = frozenset(cls.TYPE for cls in (ConnectionInit, Subscribe, Unsubscribe, Publish))
@@ -106,7 +108,8 @@ class Session:
         self._connection_timeout_ms = context.connection_timeout_ms
         self._max_queued_frames = context.max_queued_frames
         self._outbox: deque[bytes] = deque()
-        self._wake = asyncio.Event()
+        self._flush_pending = False
+        self._flush_retry_s = MIN_FLUSH_RETRY_S
         self._publish_times: deque[float] | None = None  # made on the first publish
         self._loop = asyncio.get_running_loop()
         self.closing = False
@@ -122,7 +125,9 @@ class Session:
             self.close(SLOW_CONSUMER_CLOSE_CODE, "slow consumer: outbox full", cause="slow")
             return
         self._outbox.append(frame)
-        self._wake.set()
+        if not self._flush_pending:
+            self._flush_pending = True
+            self._loop.call_soon(self._flush)
 
     def deliver_later(self, delay_s: float, frame: bytes) -> None:
         self._loop.call_later(delay_s, self.deliver, frame)
@@ -143,31 +148,37 @@ class Session:
         else:
             self.send(message)
 
-    async def _write_loop(self) -> None:
-        """Write queued frames, many per system call: one ``write`` per frame cost
-        about two thirds of the emulator's time in a 1,000-subscriber fan-out.
+    def _flush(self) -> None:
+        """Write the queued frames, many per system call (one ``write`` per frame cost
+        about two thirds of the emulator's time in a 1,000-subscriber fan-out).
 
-        The frames are framed here (server frames are unmasked, compression is
-        off) and written straight to the transport, which keeps each frame whole;
-        past :data:`WRITE_BUFFER_HIGH_BYTES` buffered, the loop waits for the
-        client to read, and the outbox backs up instead.
+        Runs as a loop callback, scheduled by the first :meth:`deliver` after a
+        flush, so a fan-out's frames for one connection go out together. Frames
+        are framed here (server frames are unmasked, compression is off) and
+        written straight to the transport, which keeps each frame whole. While
+        more than :data:`WRITE_BUFFER_HIGH_BYTES` wait in the transport, the
+        client is not reading: the outbox backs up and the flush retries later.
         """
+        self._flush_pending = False
         transport = self._transport
         outbox = self._outbox
-        while transport is not None:
-            await self._wake.wait()
-            self._wake.clear()
-            while outbox:
-                if self.ws.closed or transport.is_closing():
-                    return  # the connection is ending; the read loop ends too
-                batch: list[bytes] = []
-                size = 0
-                while outbox and size < WRITE_BATCH_BYTES:
-                    frame = outbox.popleft()
-                    batch += (_text_frame_header(len(frame)), frame)
-                    size += len(frame)
-                transport.write(b"".join(batch))
-                await _drained(transport)
+        if transport is None or transport.is_closing() or self.ws.closed:
+            outbox.clear()  # the connection is ending; the read loop ends too
+            return
+        while outbox and transport.get_write_buffer_size() <= WRITE_BUFFER_HIGH_BYTES:
+            batch: list[bytes] = []
+            size = 0
+            while outbox and size < WRITE_BATCH_BYTES:
+                frame = outbox.popleft()
+                batch += (_text_frame_header(len(frame)), frame)
+                size += len(frame)
+            transport.write(b"".join(batch))
+        if outbox:
+            self._flush_pending = True
+            self._loop.call_later(self._flush_retry_s, self._flush)
+            self._flush_retry_s = min(self._flush_retry_s * 2, MAX_FLUSH_RETRY_S)
+        else:
+            self._flush_retry_s = MIN_FLUSH_RETRY_S
 
     # -- closing ---------------------------------------------------------------
 
@@ -204,7 +215,6 @@ class Session:
 
     async def run(self) -> None:
         """Read and answer frames until the connection ends, then forget its subscriptions."""
-        writer = self._loop.create_task(self._write_loop())
         try:
             async for frame in self.ws:
                 if frame.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
@@ -219,7 +229,7 @@ class Session:
                     self.handle_frame(frame.data)
         finally:
             self.closing = True
-            writer.cancel()
+            self._outbox.clear()
             for subscription in self.subscriptions.values():
                 self._broker.remove(subscription)
             self.subscriptions.clear()
@@ -310,16 +320,6 @@ def _text_frame_header(length: int) -> bytes:
     if length < 1 << 16:
         return bytes((0x81, 126)) + length.to_bytes(2, "big")
     return bytes((0x81, 127)) + length.to_bytes(8, "big")
-
-
-async def _drained(transport: asyncio.Transport) -> None:
-    """Wait, polling with backoff, until the write buffer is below the high mark."""
-    pause = 0.001
-    while transport.get_write_buffer_size() > WRITE_BUFFER_HIGH_BYTES:
-        if transport.is_closing():
-            return
-        await asyncio.sleep(pause)
-        pause = min(pause * 2, 0.05)
 
 
 def _frame_too_large(data: str | bytes) -> bool:
