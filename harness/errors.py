@@ -21,6 +21,10 @@ with ``raise ... from exc``.
                                       reason; ``wire_message`` is what a server returns
                                       to the client and is never part of ``str()``)
 
+The emulator answers a refused operation with
+``harness.emulator.operations.OperationRefused`` (a ``HarnessError``; field
+``error_type``, and ``message``, the text for the client, kept out of ``str()``).
+
 No message of these exceptions contains a secret: values that may be secret
 (keys, tokens, signatures) are named, never quoted.
 """

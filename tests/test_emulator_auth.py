@@ -371,3 +371,14 @@ def test_no_secret_reaches_the_emulator_log(start_emulator) -> None:  # type: ig
     )
     for secret in secrets:  # ...and none of them holds a credential
         assert secret not in log
+
+
+def test_a_refusal_keeps_the_client_facing_text_out_of_its_str_and_repr() -> None:
+    """The mismatch text echoes the canonical request, session token included."""
+    from harness.emulator.operations import OperationRefused
+
+    refused = OperationRefused("BadRequestException", "x-amz-security-token:SECRET-TOKEN")
+    assert refused.detail.message.endswith("SECRET-TOKEN")
+    for text in (str(refused), repr(refused), str(refused.args)):
+        assert "SECRET-TOKEN" not in text
+        assert "BadRequestException" in text

@@ -42,7 +42,13 @@ from harness.protocol import (
     validate_events,
     validate_operation_id,
 )
-from harness.signing import AuthMode, AuthVerifier, Operation, candidate_bodies
+from harness.signing import (
+    AuthMode,
+    AuthVerifier,
+    Operation,
+    candidate_bodies,
+    decode_subprotocol,
+)
 from harness.signing.sigv4 import ALGORITHM
 
 logger = logging.getLogger(__name__)
@@ -57,17 +63,24 @@ _STATUS_BY_TYPE = {
 
 
 class OperationRefused(HarnessError):
-    """An operation the emulator answers with an error (``*_error``, or an HTTP error)."""
+    """An operation the emulator answers with an error (``*_error``, or an HTTP error).
 
-    def __init__(self, error_type: str, message: str, *, error_code: int | None = None) -> None:
+    ``message`` is the text sent to the client. For a signature mismatch it echoes
+    the canonical request, which may hold the client's session token, so it is
+    kept out of ``str()`` and ``repr()``, as in :class:`AuthorizationRejected`.
+    """
+
+    def __init__(self, error_type: str, message: str) -> None:
         self.error_type = error_type
         self.message = message
-        self.error_code = error_code
-        super().__init__(f"{error_type}: {message}")
+        super().__init__(error_type)
+
+    def __repr__(self) -> str:
+        return f"OperationRefused(error_type={self.error_type!r})"
 
     @property
     def detail(self) -> ErrorDetail:
-        return ErrorDetail(self.error_type, self.message, self.error_code)
+        return ErrorDetail(self.error_type, self.message)
 
     @property
     def http_status(self) -> int:
@@ -118,6 +131,22 @@ class Operations:
             self._stats.auth_failures[exc.error_type] += 1
             logger.debug("%s refused: %s", operation.value, exc.reason)
             raise OperationRefused(exc.error_type, exc.wire_message) from None
+
+    def authorize_connect(
+        self, subprotocol_token: str | None, upgrade_headers: Mapping[str, str]
+    ) -> AuthMode:
+        """Check a connect's auth: the ``header-`` subprotocol when offered, else the
+        upgrade request's own headers, as the Swift and Kotlin SDKs send them (§2.2)."""
+        try:
+            headers = (
+                decode_subprotocol(subprotocol_token)
+                if subprotocol_token is not None
+                else upgrade_headers
+            )
+        except AuthorizationRejected as exc:
+            self._stats.auth_failures[exc.error_type] += 1
+            raise OperationRefused(exc.error_type, exc.wire_message) from None
+        return self.authorize(headers, self._settings.connection_modes, Operation.CONNECT, (b"{}",))
 
     def _modes(self, namespace_name: str, publish: bool) -> tuple[AuthMode, ...]:
         namespace = self._settings.namespace(namespace_name)

@@ -33,7 +33,6 @@ from harness.emulator.session import (
 )
 from harness.emulator.settings import EmulatorSettings
 from harness.emulator.stats import AttemptOutcome, ConnectionAttempt, EmulatorStats
-from harness.errors import AuthorizationRejected
 from harness.protocol import (
     HTTP_PATH,
     REALTIME_PATH,
@@ -42,7 +41,7 @@ from harness.protocol import (
     ErrorDetail,
     compact_json,
 )
-from harness.signing import AuthVerifier, Operation, decode_subprotocol
+from harness.signing import AuthVerifier, Operation
 from harness.signing.wire import JSON_SURROGATE_ERRORS, SUBPROTOCOL_PREFIX
 
 logger = logging.getLogger(__name__)
@@ -239,18 +238,12 @@ class Emulator:
             return ErrorDetail(refuse.spec.error_type, "Connection refused (injected fault)")
         token = next((p for p in offered if p.startswith(SUBPROTOCOL_PREFIX)), None)
         try:
-            headers = decode_subprotocol(token) if token is not None else request.headers
-            self.operations.authorize(
-                headers, self.settings.connection_modes, Operation.CONNECT, (b"{}",)
-            )
-        except (AuthorizationRejected, OperationRefused) as exc:
-            if isinstance(exc, AuthorizationRejected):
-                self.stats.auth_failures[exc.error_type] += 1
-                exc = OperationRefused(exc.error_type, exc.wire_message)
+            self.operations.authorize_connect(token, request.headers)
+        except OperationRefused as refused:
             attempt.outcome = AttemptOutcome.REJECTED
-            attempt.detail = exc.error_type
-            code = 401 if exc.error_type == "UnauthorizedException" else 400
-            return ErrorDetail(exc.error_type, exc.message, code)
+            attempt.detail = refused.error_type
+            code = 401 if refused.error_type == "UnauthorizedException" else 400
+            return ErrorDetail(refused.error_type, refused.message, code)
         return None
 
     # -- background loops --------------------------------------------------------------

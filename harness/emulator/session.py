@@ -2,8 +2,8 @@
 handles (protocol reference §2.5, §3).
 
 Frames to the client go through an outbox that a loop callback flushes, many
-frames per system call, so a fan-out never waits on a slow reader; a reader that falls more than
-``--max-queued-frames`` behind is disconnected (close code 1013).
+frames per system call, so a fan-out never waits on a slow reader; a reader that
+falls more than ``--max-queued-frames`` behind is disconnected (close code 1013).
 """
 
 from __future__ import annotations
