@@ -57,6 +57,7 @@ from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 import aiohttp
 from aiohttp import web
+from bench_signing import make_event  # the same events in both benchmarks
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
@@ -130,18 +131,6 @@ class Interrupted(Exception):
 # ---------------------------------------------------------------------------
 # Fixtures
 # ---------------------------------------------------------------------------
-
-
-def make_event(size: int, seq: int = 0) -> str:
-    """A JSON event text of exactly ``size`` UTF-8 bytes."""
-    skeleton = {"seq": seq, "kind": "chat", "body": ""}
-    padding = size - len(json.dumps(skeleton, separators=(",", ":")))
-    if padding < 0:
-        raise ValueError(f"an event cannot be as small as {size} bytes")
-    event = json.dumps({**skeleton, "body": "x" * padding}, separators=(",", ":"))
-    if len(event.encode("utf-8")) != size:
-        raise AssertionError(f"event is {len(event)} bytes, expected {size}")
-    return event
 
 
 def publish_body(events: Sequence[str]) -> bytes:

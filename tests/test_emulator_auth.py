@@ -13,6 +13,7 @@ import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import ReadOnlyCredentials
+from emulator_checks import raw_websocket, read_first_ws_frame
 from emulator_support import LiveEmulator, WsClient
 from websockets.exceptions import ConnectionClosed
 
@@ -105,38 +106,11 @@ def test_connect_auth_from_upgrade_headers(emulator: LiveEmulator, mode: AuthMod
     client.close()
 
 
-def raw_handshake(live: LiveEmulator, protocols: str) -> tuple[int, socket.socket]:
-    """An upgrade request written by hand, for subprotocol values that the websockets
-    client refuses to send (``=``, ``/``, ``+``); the status and the open socket."""
-    host, port = live.http_host.rsplit(":", 1)
-    sock = socket.create_connection((host, int(port)), timeout=5)
-    key = base64.b64encode(b"0123456789abcdef").decode()
-    sock.sendall(
-        (
-            f"GET /event/realtime HTTP/1.1\r\nHost: {live.http_host}\r\nUpgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-            f"Sec-WebSocket-Protocol: {protocols}\r\n\r\n"
-        ).encode()
-    )
-    head = b""
-    while b"\r\n\r\n" not in head:
-        head += sock.recv(4096)
-    return int(head.split(b" ", 2)[1]), sock
-
-
-def first_frame_after_init(sock: socket.socket) -> dict[str, object]:
-    """Send a masked ``connection_init`` text frame; decode the first server frame."""
-    payload = b'{"type":"connection_init"}'
+def send_masked_text(sock: socket.socket, payload: bytes) -> None:
+    """One client text frame, masked as RFC 6455 §5.3 requires (payload < 126 bytes)."""
     mask = b"\x01\x02\x03\x04"
     masked = bytes(byte ^ mask[index % 4] for index, byte in enumerate(payload))
     sock.sendall(bytes([0x81, 0x80 | len(payload)]) + mask + masked)
-    header = sock.recv(2)
-    length = header[1] & 0x7F
-    assert header[0] == 0x81 and length < 126, header
-    body = b""
-    while len(body) < length:
-        body += sock.recv(length - len(body))
-    return dict(json.loads(body))
 
 
 def test_header_subprotocol_may_be_padded_or_use_the_standard_alphabet(
@@ -148,13 +122,12 @@ def test_header_subprotocol_may_be_padded_or_use_the_standard_alphabet(
     standard = base64.b64encode(raw).decode()
     assert "=" in standard and "/" in standard  # the note makes both appear
     for encoded in (standard, base64.urlsafe_b64encode(raw).decode()):
-        status, sock = raw_handshake(emulator, f"header-{encoded}, {SUBPROTOCOL}")
-        assert status == 101
-        assert first_frame_after_init(sock) == {
-            "type": "connection_ack",
-            "connectionTimeoutMs": 300000,
-        }
-        sock.close()
+        sock, received = raw_websocket(emulator, [f"header-{encoded}", SUBPROTOCOL])
+        with sock:
+            send_masked_text(sock, b'{"type":"connection_init"}')
+            frame = read_first_ws_frame(sock, received)
+        assert frame is not None
+        assert json.loads(frame[1]) == {"type": "connection_ack", "connectionTimeoutMs": 300000}
 
 
 def test_server_selects_only_the_event_subprotocol(emulator: LiveEmulator) -> None:

@@ -125,6 +125,18 @@ def test_tls_is_refused_by_a_client_that_does_not_trust_the_ca(
 # -- the ready line -----------------------------------------------------------------------
 
 
+def spawn_emulator(*arguments: str) -> subprocess.Popen[str]:
+    """``python -m harness.emulator ARGUMENTS`` with its output piped, not waited for."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "harness.emulator", *arguments],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO_ROOT,
+    )
+
+
 def _read_ready_line(process: subprocess.Popen[str]) -> str:
     assert process.stdout is not None
     deadline = time.monotonic() + 30
@@ -139,14 +151,7 @@ def _read_ready_line(process: subprocess.Popen[str]) -> str:
 @pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
 def test_the_ready_line_is_one_json_line_with_exactly_the_documented_keys(tls: bool) -> None:
     arguments = ["--log-level", "INFO", *(["--tls"] if tls else [])]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "harness.emulator", *arguments],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=REPO_ROOT,
-    )
+    process = spawn_emulator(*arguments)
     try:
         line = _read_ready_line(process)
         assert line.endswith("\n") and line.count("\n") == 1, repr(line)
@@ -185,14 +190,7 @@ def test_a_signal_right_after_the_ready_line_still_exits_0(signum: signal.Signal
     Five emulators, each signalled the moment its ready line arrives."""
     statuses = []
     for _ in range(5):
-        process = subprocess.Popen(
-            [sys.executable, "-m", "harness.emulator", "--log-level", "INFO"],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=REPO_ROOT,
-        )
+        process = spawn_emulator("--log-level", "INFO")
         try:
             assert json.loads(_read_ready_line(process))["http_url"]
         finally:
@@ -368,14 +366,7 @@ def bad_option_runs(
             else:
                 path.write_text(toml_text, encoding="utf-8")
             command = ["--config", str(path), *command]
-        processes[name] = subprocess.Popen(
-            [sys.executable, "-m", "harness.emulator", *command],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=REPO_ROOT,
-        )
+        processes[name] = spawn_emulator(*command)
     ready_lines = dict.fromkeys(processes, "")
     pending = dict(processes)
     deadline = time.monotonic() + CLI_TIMEOUT_S
