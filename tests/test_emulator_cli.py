@@ -332,6 +332,15 @@ BAD_OPTIONS: dict[str, tuple[list[str], str | None, str]] = {
     "keepalive-nan": (["--keepalive-interval-s", "nan"], None, "--keepalive-interval-s"),
     "lifetime-nan": (["--max-connection-duration-s", "nan"], None, "--max-connection-duration-s"),
     "port-range": (["--port", "70000"], None, "--port"),
+    "port-just-over": (["--port", "65536"], None, "--port"),
+    "queued-frames-zero": (["--max-queued-frames", "0"], None, "--max-queued-frames"),
+    "namespace-51-chars": (["--namespace", "n" * 51], None, "--namespace"),
+    "namespace-publish-twice": (
+        ["--namespace", "chat:publish=API_KEY:publish=API_KEY"],
+        None,
+        "--namespace",
+    ),
+    "toml-seed-bool": ([], "seed = true\n", "--seed"),
     "log-level": (["--log-level", "LOUD"], None, "--log-level"),
     "unknown-option": (["--no-such-option"], None, "--no-such-option"),
     "config-missing": (["--config", "/nonexistent/emulator.toml"], None, "--config"),
@@ -498,3 +507,18 @@ def test_namespace_auth_modes_are_enforced_per_namespace(start_emulator: StartEm
     status, body = live.http_publish("/chat/room", ['{"a":1}'], AuthMode.AWS_IAM)
     assert status == 401 and body["errors"][0]["errorType"] == "UnauthorizedException", body
     round_trip(live, iam)  # connecting with IAM works: connect takes every configured mode
+
+
+def test_an_ipv6_loopback_address_serves_and_authorizes(start_emulator: StartEmulator) -> None:
+    """The auth ``host`` of an IPv6 endpoint is its bracketed authority, ``[::1]:PORT``."""
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        pytest.skip("this machine has no IPv6 loopback")
+    live = start_emulator("--host", "::1")
+    assert live.process.info.http_url.startswith("http://[::1]:")
+    assert live.http_host.startswith("[::1]:")
+    for mode in (AuthMode.API_KEY, AuthMode.AWS_IAM):
+        with live.clients(1, mode) as (client,):
+            assert client.subscribe("s", "/default/v6") == SubscribeSuccess("s")

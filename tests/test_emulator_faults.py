@@ -10,6 +10,7 @@ least 0.4 s) and orderings, never tight upper bounds; every wait is bounded.
 from __future__ import annotations
 
 import json
+import random
 import time
 from collections.abc import Callable
 from typing import Any
@@ -18,7 +19,7 @@ import pytest
 from emulator_support import LiveEmulator, WsClient
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from harness.emulator.faults import AckKind, FaultKind, FaultSpec
+from harness.emulator.faults import AckKind, FaultKind, FaultSet, FaultSpec
 from harness.emulator.process import EmulatorProcess
 from harness.errors import ConfigurationError
 from harness.protocol import (
@@ -224,6 +225,15 @@ def test_refuse_with_status_fails_new_handshakes_for_its_duration(
         assert refused.value.response.status_code == 503
         body = json.loads(refused.value.response.body or b"{}")
         assert body["errors"][0]["errorType"] == "ServiceUnavailableException"
+        live.clear_faults()
+        live.add_fault("refuse:status=429")
+        with pytest.raises(InvalidStatus) as throttled:
+            live.open(protocols)
+        assert throttled.value.response.status_code == 429
+        body = json.loads(throttled.value.response.body or b"{}")
+        assert body["errors"][0]["errorType"] == "TooManyRequestsException"
+        live.clear_faults()
+        added = live.add_fault("refuse:status=503,duration=1s")
         # The connection opened before the fault is unaffected.
         assert existing.subscribe("s1", CHANNEL) == SubscribeSuccess("s1")
         wait_for_state(live, added["id"], "ended")
@@ -234,6 +244,7 @@ def test_refuse_with_status_fails_new_handshakes_for_its_duration(
     assert outcomes == [
         ("accepted", None),
         ("refused", "HTTP 503 (injected fault)"),
+        ("refused", "HTTP 429 (injected fault)"),
         ("accepted", None),
     ]
 
@@ -285,6 +296,21 @@ def test_delay_acks_for_connection_delays_connection_ack(start_emulator: StartEm
     assert client.recv() == SubscribeSuccess("s1")
     assert isinstance(client.recv(), ConnectionAck)
     assert time.monotonic() - started >= 0.4
+    client.close()
+
+
+def test_delay_acks_without_ack_delays_every_acknowledgement(
+    start_emulator: StartEmulator,
+) -> None:
+    live = start_emulator()
+    live.add_fault("delay-acks:delay=400ms")
+    client = live.client(init=False)
+    started = time.monotonic()
+    client.send({"type": "connection_init"})
+    assert isinstance(client.recv(), ConnectionAck)
+    client.send(subscribe_frame(client, "s1", CHANNEL))
+    assert client.recv() == SubscribeSuccess("s1")
+    assert time.monotonic() - started >= 0.7  # two acknowledgements, each held 400 ms
     client.close()
 
 
@@ -365,18 +391,19 @@ def test_a_fault_with_a_duration_ends_by_itself(start_emulator: StartEmulator) -
 
 def test_drop_deliveries_drops_every_delivery(start_emulator: StartEmulator) -> None:
     live = start_emulator()
-    with live.clients(2) as (subscriber, publisher):
+    with live.clients(3) as (subscriber, other, publisher):
         assert subscriber.subscribe("s1", CHANNEL) == SubscribeSuccess("s1")
+        assert other.subscribe("s2", CHANNEL) == SubscribeSuccess("s2")
         added = live.add_fault("drop-deliveries:fraction=1")
         publisher.publish("p1", CHANNEL, ['"a"', '"b"', '"c"'])
         ack = publisher.recv()
         assert isinstance(ack, PublishSuccess) and len(ack.successful) == 3
-        assert subscriber.recv_all() == []
+        assert subscriber.recv_all() == [] and other.recv_all() == []
         stats = live.stats()
-        assert stats["deliveries"]["dropped"] == 3
+        assert stats["deliveries"]["dropped"] == 6
         assert stats["deliveries"]["sent"] == 0
-        assert stats["channels"][CHANNEL] == {"published": 3, "delivered": 0, "dropped": 3}
-        assert fault(live, added["id"])["fired"] == 3
+        assert stats["channels"][CHANNEL] == {"published": 3, "delivered": 0, "dropped": 6}
+        assert fault(live, added["id"])["fired"] == 6
         delete_fault(live, added["id"])
         publisher.publish("p2", CHANNEL, ['"d"'])
         assert isinstance(publisher.recv(), PublishSuccess)
@@ -555,6 +582,26 @@ def test_more_than_25_publishes_a_second_are_refused(start_emulator: StartEmulat
         assert live.stats()["publishes"]["throttled"] == 5
 
 
+def test_the_publish_rate_window_is_one_second(start_emulator: StartEmulator) -> None:
+    """25 publishes fill the window; a 26th 0.6 s later is still refused, and one more
+    once a second has passed since the first is accepted."""
+    live = start_emulator()
+    with live.clients(1) as (client,):
+        frames = [publish_frame(client, f"p{n}", CHANNEL, [str(n)]) for n in range(27)]
+        started = time.monotonic()
+        for frame in frames[:25]:
+            client.send(frame)
+        assert all(isinstance(client.recv(), PublishSuccess) for _ in range(25))
+        time.sleep(max(0.0, started + 0.6 - time.monotonic()))
+        client.send(frames[25])
+        refused = client.recv()
+        assert time.monotonic() - started < 0.95, "too slow to test a one-second window"
+        assert isinstance(refused, PublishError), refused
+        time.sleep(max(0.0, started + 1.2 - time.monotonic()))
+        client.send(frames[26])
+        assert isinstance(client.recv(), PublishSuccess)
+
+
 def test_connections_close_at_the_maximum_duration(start_emulator: StartEmulator) -> None:
     live = start_emulator("--max-connection-duration-s", "0.5")
     started = time.monotonic()
@@ -586,6 +633,9 @@ def test_connections_close_at_the_maximum_duration(start_emulator: StartEmulator
         ("delay-acks:delay=1h", "delay='1h' must be a duration"),
         ("drop:code=1005", "code='1005' must be a close code"),
         ("drop:code=5000", "code='5000' must be a close code"),
+        ("drop:code=1015", "code='1015' must be a close code"),  # TLS failure: never sent
+        ("drop:rate=inf", "rate='inf' must be a positive number"),
+        ("refuse:error=Limit_Exceeded", "error='Limit_Exceeded' must be an errorType"),
         ("disconnect-all:code=normal", "code='normal' must be a close code"),
         ("drop:fraction=0.5,rate=1", "drop takes fraction= or rate=, not both"),
         ("drop:rate=0", "rate='0' must be a positive number"),
@@ -613,6 +663,39 @@ def test_fault_spec_parse_errors_name_the_given_option() -> None:
         FaultSpec.parse("explode", option="spec")
     assert raised.value.option == "spec"
     assert str(raised.value).startswith("spec: ")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "drop:code=4999",
+        "drop:code=3000",
+        "drop:code=1000",
+        "refuse:status=400",
+        "refuse:status=599",
+        "throttle:fraction=0",
+        "drop-deliveries:fraction=1",
+        "refuse:error=L",
+    ],
+)
+def test_fault_spec_parse_accepts_the_edges(text: str) -> None:
+    assert FaultSpec.parse(text).text == text
+
+
+def test_fault_decisions_of_certain_outcome_draw_no_random_number() -> None:
+    """Fractions 0 and 1 decide without drawing, so adding a certain fault does not
+    shift the seeded sequence that every other fault decision follows."""
+    faults = FaultSet(seed=7)
+    assert faults.chance(1.0) and not faults.chance(0.0)
+    assert faults.random.random() == random.Random(7).random()
+
+
+def test_a_fault_lasts_its_duration_after_its_delayed_start(start_emulator: StartEmulator) -> None:
+    live = start_emulator()
+    added = live.add_fault("throttle:after=1s,duration=2s")
+    assert added["state"] == "pending"
+    assert 0.5 < added["starts_in_s"] <= 1.0
+    assert added["ends_in_s"] - added["starts_in_s"] == pytest.approx(2.0, abs=0.01)
 
 
 def test_fault_spec_parse_reads_every_key() -> None:

@@ -181,6 +181,7 @@ def test_malformed_ids_are_refused(emulator: LiveEmulator, op_id: str) -> None:
     answer = client.subscribe(op_id, "/default/ids")
     assert isinstance(answer, SubscribeError) and answer.id == op_id
     assert error_of(answer)[0] == "BadRequestException"
+    assert error_of(answer)[1].startswith("Invalid id: must be 1 to 128 characters")
     client.publish(op_id, "/default/ids", ["1"])
     answer = client.recv()
     assert isinstance(answer, PublishError) and answer.id == op_id

@@ -66,13 +66,26 @@ def test_one_data_message_per_event_per_matching_subscription(emulator: LiveEmul
 
 
 def test_events_keep_their_exact_json_text(emulator: LiveEmulator) -> None:
-    """The event string is relayed as sent: spacing, unicode, a lone surrogate escape."""
-    texts = ['{ "spaced" : [1, 2] }', '"caf\u00e9 \u2603 \U0001f600"', '"\\ud800"', "12.50", "null"]
+    """The event string is relayed as sent: spacing, unicode, a lone surrogate escape,
+    and a lone surrogate itself (legal in a JSON text, not in UTF-8)."""
+    texts = [
+        '{ "spaced" : [1, 2] }',
+        '"caf\u00e9 \u2603 \U0001f600"',
+        '"\\ud800"',
+        '"\ud800"',
+        "12.50",
+        "null",
+    ]
     with emulator.clients(2) as (subscriber, publisher):
         subscriber.subscribe("s", "/default/text")
-        publisher.publish("p", "/default/text", texts)
-        assert isinstance(publisher.recv(), PublishSuccess)
-        assert [m.event for m in subscriber.recv_all() if isinstance(m, Data)] == texts
+        publisher.publish("p", "/default/text", texts[:3])
+        publisher.publish("q", "/default/text", texts[3:])
+        publisher.recv_all()
+        frames = [subscriber.recv_raw() for _ in texts]
+        assert [json.loads(frame)["event"] for frame in frames] == texts
+        # Written as JSON.stringify writes it: non-ASCII raw, a lone surrogate escaped.
+        assert '"event":"\\"caf\u00e9 \u2603 \U0001f600\\""}' in frames[1]
+        assert frames[3].endswith('"event":"\\"\\ud800\\""}')
 
 
 def test_operations_work_without_connection_init(emulator: LiveEmulator) -> None:

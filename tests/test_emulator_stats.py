@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 
+import pytest
 from emulator_support import LiveEmulator, WsClient
+from websockets.exceptions import InvalidStatus
 
-from harness.protocol import PublishSuccess
+from harness.protocol import (
+    MAX_EVENT_BYTES,
+    SUBPROTOCOL,
+    ConnectionErrorMessage,
+    PublishSuccess,
+)
+from harness.signing import encode_subprotocol
 
 
 def test_stats_count_connections_subscriptions_and_deliveries(
@@ -102,3 +111,41 @@ def test_bad_attempts_since_is_a_clear_error(emulator: LiveEmulator) -> None:
     status, body = emulator.request("GET", "/_emulator/stats?attempts_since=soon")
     assert status == 400
     assert "attempts_since" in body["error"]
+
+
+def test_refusals_rejections_and_keepalives_are_counted(
+    start_emulator: Callable[..., LiveEmulator],
+) -> None:
+    live = start_emulator("--keepalive-interval-s", "0.2")
+    # Handshakes: one without the event subprotocol, one with a bad API key, one whose
+    # header- value is not base64.
+    with pytest.raises(InvalidStatus):
+        live.open(["graphql-ws"])
+    for token in (
+        encode_subprotocol({"host": live.http_host, "x-api-key": "da2-wrong"}),
+        "header-%%%not-base64%%%",
+    ):
+        refused = WsClient(live.open([SUBPROTOCOL, token]), None)
+        assert isinstance(refused.recv(), ConnectionErrorMessage)
+        refused.close()
+    client = live.client()
+    client.send("not json")  # a frame rejected
+    client.recv()
+    client.subscribe("s", "/nowhere/x")  # ResourceNotFound
+    client.publish("p", "/default/big", ['"small"', json.dumps("x" * MAX_EVENT_BYTES)])
+    assert isinstance(client.recv(), PublishSuccess)
+    kas = [client.recv(2, skip_ka=False) for _ in range(2)]
+    assert all(message.TYPE == "ka" for message in kas)
+    stats = live.stats()
+    outcomes = [attempt["outcome"] for attempt in stats["connection_attempts"]]
+    assert outcomes == ["bad_request", "rejected", "rejected", "accepted"]
+    assert stats["auth_failures"] == {"UnauthorizedException": 2}
+    assert stats["errors_sent"] == {
+        "UnauthorizedException": 2,
+        "BadRequestException": 1,
+        "ResourceNotFound": 1,
+    }
+    assert stats["frames_rejected"] == 1
+    assert stats["publishes"]["events"] == 1 and stats["publishes"]["events_failed"] == 1
+    assert stats["keepalives_sent"] >= 2
+    client.close()

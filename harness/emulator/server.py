@@ -108,7 +108,8 @@ class Emulator:
         site = web.TCPSite(self._runner, settings.host, settings.port, ssl_context=ssl_context)
         await site.start()
         port = self._runner.addresses[0][1]
-        hosts = frozenset(f"{name}:{port}" for name in names)
+        # The auth "host" is the URL's authority: an IPv6 address is in brackets.
+        hosts = frozenset(f"{_url_host(name)}:{port}" for name in names)
         verifier = AuthVerifier(settings.verifier_config(hosts))
         self._context = SessionContext(
             Operations(settings, verifier, self.broker, self.stats, self.faults),
