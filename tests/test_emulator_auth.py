@@ -14,7 +14,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import ReadOnlyCredentials
 from emulator_checks import raw_websocket, read_first_ws_frame
-from emulator_support import LiveEmulator, WsClient
+from emulator_support import LiveEmulator, WsClient, default_authorizer
 from websockets.exceptions import ConnectionClosed
 
 from harness.emulator import defaults
@@ -307,6 +307,27 @@ def test_http_publish_with_bad_signature_or_key(emulator: LiveEmulator) -> None:
         "POST", "/event", body, {"x-api-key": "da2-wrong", "content-type": "application/json"}
     )
     assert (status, answer["errors"][0]["errorType"]) == (401, "UnauthorizedException")
+
+
+def test_localhost_is_also_this_apis_host(emulator: LiveEmulator) -> None:
+    port = emulator.http_host.rsplit(":", 1)[1]
+    authorizer = default_authorizer(AuthMode.AWS_IAM, f"localhost:{port}")
+    client = WsClient(emulator.open(authorizer.connect_subprotocols()), authorizer)
+    assert isinstance(client.init(), ConnectionAck)
+    assert client.subscribe("s", "/default/localhost") == SubscribeSuccess("s")
+    client.close()
+
+
+def test_a_mismatch_echoing_bytes_that_are_not_utf8_is_still_json(emulator: LiveEmulator) -> None:
+    """A signed header holding a byte that is not UTF-8 (0xff) fails the signature, and
+    the mismatch text that echoes it is still valid JSON (as an escape)."""
+    body = b'{"channel":"/default/h","events":["1"]}'
+    headers = botocore_headers(emulator.http_host, body)
+    headers["accept"] = "application/json\xff"  # http.client sends it as the byte 0xff
+    status, answer = emulator.request("POST", "/event", body, headers)
+    assert status == 400, answer
+    assert answer["errors"][0]["errorType"] == "BadRequestException"
+    assert "accept:application/json\udcff" in answer["errors"][0]["message"]
 
 
 def test_auth_failures_are_counted_by_type(start_emulator) -> None:  # type: ignore[no-untyped-def]

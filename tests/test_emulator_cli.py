@@ -27,7 +27,7 @@ from emulator_checks import (
     run_cli,
     unique,
 )
-from emulator_support import RECV_TIMEOUT_S, LiveEmulator, WsClient
+from emulator_support import RECV_TIMEOUT_S, LiveEmulator, WsClient, default_authorizer
 from websockets.sync.client import connect
 
 from harness.emulator import defaults
@@ -95,6 +95,25 @@ def test_tls_serves_https_and_wss_with_a_generated_ca(start_emulator: StartEmula
         assert status == 200 and len(body["successful"]) == 1, body
         assert subscriber.recv() == Data("s1", '{"over":"https"}')
     assert live.stats()["connections"]["accepted"] >= 2  # the admin API is on https too
+
+    # TLS 1.2 is accepted (as on AppSync custom domains), and the certificate names
+    # localhost too, which is also a valid auth host.
+    port = live.http_host.rsplit(":", 1)[1]
+    tls12 = ssl.create_default_context(cafile=info.ca_cert)
+    tls12.maximum_version = ssl.TLSVersion.TLSv1_2
+    for host, context in ((f"127.0.0.1:{port}", tls12), (f"localhost:{port}", None)):
+        authorizer = default_authorizer(AuthMode.API_KEY, host)
+        ws = connect(
+            f"wss://{host}/event/realtime",
+            subprotocols=authorizer.connect_subprotocols(),  # type: ignore[arg-type]
+            ssl=context or live.ssl_context(),
+            proxy=None,
+            open_timeout=10,
+            legacy=True,
+        )
+        client = WsClient(ws, authorizer)
+        assert isinstance(client.init(), ConnectionAck)
+        client.close()
 
     assert live.process.stop() == 0
     assert not ca_cert.exists(), "the generated CA file outlived the emulator"
@@ -341,6 +360,7 @@ BAD_OPTIONS: dict[str, tuple[list[str], str | None, str]] = {
         "--namespace",
     ),
     "toml-seed-bool": ([], "seed = true\n", "--seed"),
+    "toml-config-key": ([], 'config = "other.toml"\n', "--config"),
     "log-level": (["--log-level", "LOUD"], None, "--log-level"),
     "unknown-option": (["--no-such-option"], None, "--no-such-option"),
     "config-missing": (["--config", "/nonexistent/emulator.toml"], None, "--config"),
@@ -433,6 +453,15 @@ def test_a_busy_port_is_a_cannot_listen_error() -> None:
 # -- credentials, region, namespaces -------------------------------------------------------
 
 
+def test_a_lambda_token_alone_replaces_the_default_credentials(
+    start_emulator: StartEmulator,
+) -> None:
+    live = start_emulator("--lambda-token", "my-lambda-token")
+    assert connection_refusal(live, live.authorizer())[0] == ["UnauthorizedException"]
+    token = make_authorizer(AuthMode.AWS_LAMBDA, live.http_host, token="my-lambda-token")
+    round_trip(live, token)
+
+
 def test_api_key_replaces_the_default_credentials(start_emulator: StartEmulator) -> None:
     live = start_emulator("--api-key", "da2-custom-key-0001")
     custom = api_key_authorizer(live, "da2-custom-key-0001")
@@ -522,3 +551,10 @@ def test_an_ipv6_loopback_address_serves_and_authorizes(start_emulator: StartEmu
     for mode in (AuthMode.API_KEY, AuthMode.AWS_IAM):
         with live.clients(1, mode) as (client,):
             assert client.subscribe("s", "/default/v6") == SubscribeSuccess("s")
+
+
+def test_log_level_from_the_config_file_in_any_case(write_config: Callable[[str], Path]) -> None:
+    from harness.emulator.cli import parse_settings
+
+    _, level = parse_settings(["--config", str(write_config('log-level = "debug"\n'))])
+    assert level == "DEBUG"

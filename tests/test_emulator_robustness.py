@@ -185,6 +185,13 @@ def test_a_frame_declared_huge_is_closed_with_1009_at_once(emulator: LiveEmulato
     assert int.from_bytes(payload[:2], "big") == 1009, payload
 
 
+def test_the_frame_limit_counts_utf8_bytes_not_characters(emulator: LiveEmulator) -> None:
+    """Two-byte characters: fewer characters than MAX_FRAME_BYTES, more bytes."""
+    client = emulator.client()
+    client.send("\u00e9" * (MAX_FRAME_BYTES // 2 + 1))
+    assert client.closed_with(timeout=10) == 1009
+
+
 def test_a_client_still_sending_an_oversized_frame_sees_1009_not_a_reset(
     emulator: LiveEmulator,
 ) -> None:

@@ -24,6 +24,7 @@ def test_stats_count_connections_subscriptions_and_deliveries(
 ) -> None:
     live = start_emulator()
     stats = live.stats()
+    assert stats["uptime_s"] > 0
     assert stats["connections"] == {
         "open": 0,
         "accepted": 0,
@@ -99,12 +100,15 @@ def test_reset_zeroes_counters_but_keeps_connections(
     client.subscribe("s", "/default/r")
     live.reset_stats()
     stats = live.stats()
+    assert 0 <= stats["uptime_s"] < 5
     assert stats["connections"]["open"] == 1
     assert stats["subscriptions"]["live"] == 1
     assert stats["connections"]["accepted"] == 0
     assert stats["connection_attempts"] == []
+    WsClient(live.open(live.authorizer().connect_subprotocols()), None).close()
+    assert [attempt["seq"] for attempt in live.stats()["connection_attempts"]] == [1]
     client.close()
-    live.wait_for(lambda s: s["connections"]["closed"] == 1)
+    live.wait_for(lambda s: s["connections"]["closed"] == 2)
 
 
 def test_bad_attempts_since_is_a_clear_error(emulator: LiveEmulator) -> None:
