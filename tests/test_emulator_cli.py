@@ -31,6 +31,7 @@ from emulator_support import RECV_TIMEOUT_S, LiveEmulator, WsClient, default_aut
 from websockets.sync.client import connect
 
 from harness.emulator import defaults
+from harness.emulator.process import EmulatorProcess, EmulatorStartError
 from harness.protocol import (
     ConnectionAck,
     Data,
@@ -558,3 +559,9 @@ def test_log_level_from_the_config_file_in_any_case(write_config: Callable[[str]
 
     _, level = parse_settings(["--config", str(write_config('log-level = "debug"\n'))])
     assert level == "DEBUG"
+
+
+def test_a_start_failure_names_the_exit_status_and_the_option() -> None:
+    with pytest.raises(EmulatorStartError, match="exited with status 2") as failed:
+        EmulatorProcess.start(["--port", "70000"])
+    assert "--port" in str(failed.value)

@@ -715,3 +715,24 @@ def test_fault_spec_parse_reads_every_key() -> None:
     assert (refuse.status, refuse.error_type) == (503, None)
     assert FaultSpec.parse("drop").one_shot and FaultSpec.parse("drop").fraction == 1.0
     assert FaultSpec.parse("disconnect-all").one_shot
+
+
+@pytest.mark.parametrize(
+    ("status", "error_type"),
+    [
+        (401, "UnauthorizedException"),
+        (403, "ForbiddenException"),
+        (404, "BadRequestException"),
+        (429, "TooManyRequestsException"),
+        (500, "ServiceUnavailableException"),
+    ],
+)
+def test_refuse_status_names_its_error_type(
+    start_emulator: StartEmulator, status: int, error_type: str
+) -> None:
+    live = start_emulator()
+    live.add_fault(f"refuse:status={status}")
+    with pytest.raises(InvalidStatus) as refused:
+        live.open(live.authorizer().connect_subprotocols())
+    assert refused.value.response.status_code == status
+    assert json.loads(refused.value.response.body or b"{}")["errors"][0]["errorType"] == error_type

@@ -214,3 +214,22 @@ def test_a_client_that_stops_reading_is_disconnected(
     assert stalled.closed_with(timeout=10) in (1013, None)
     with live.clients(1) as (healthy,):
         assert healthy.subscribe("s", "/default/flood") == SubscribeSuccess("s")
+
+
+@pytest.mark.parametrize(("limit", "overflows"), [(5, False), (4, True)])
+def test_the_queued_frames_limit_is_exact(
+    start_emulator: Callable[..., LiveEmulator], limit: int, overflows: bool
+) -> None:
+    """One fan-out queues all its frames before the flush runs: 5 events fit a limit
+    of 5 and overflow a limit of 4."""
+    live = start_emulator("--max-queued-frames", str(limit))
+    subscriber = live.client()
+    subscriber.subscribe("s", "/default/queue")
+    events = [f'"{number}"' for number in range(5)]
+    assert live.http_publish("/default/queue", events)[0] == 200
+    if overflows:
+        assert subscriber.closed_with() == 1013
+        assert live.stats()["deliveries"]["overflowed"] == 1
+    else:
+        assert [m.event for m in subscriber.recv_all()] == events  # type: ignore[attr-defined]
+        subscriber.close()
