@@ -1,12 +1,9 @@
-"""Entry point of ``locust -f locustfile.py``.
+"""AppSync Events load test: ``locust -f locustfile.py --headless -u 20 -r 20 -t 10s``.
 
-The Locust users (signed connects, subscriptions and publishes against the
-embedded emulator or a real API) are not built yet; this checkout holds the
-foundation they stand on: the wire protocol (``harness/protocol/``) and
-authorization (``harness/signing/``). See README.md, "Status".
+With no ``--host`` the harness starts its own emulator on 127.0.0.1. Options:
+``locust -f locustfile.py --help`` (group "AppSync Events harness") or README.
 """
 
-raise SystemExit(
-    "appsync-events-harness: the Locust users are not built yet; this version has the "
-    "protocol and signing foundation only (see README.md, 'Status')."
-)
+from harness.users import Publisher, PubSubUser, Subscriber
+
+__all__ = ["PubSubUser", "Publisher", "Subscriber"]

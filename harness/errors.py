@@ -16,10 +16,19 @@ with ``raise ... from exc``.
     |                                 channel, operation id, events
     |                                 (fields: field, reason, error_type)
     +-- AuthError                     authorization could not be produced or was refused
-        +-- SigningError              the client cannot sign (no credentials, bad token source)
-        +-- AuthorizationRejected     the verifier refused a request (fields: error_type,
-                                      reason; ``wire_message`` is what a server returns
-                                      to the client and is never part of ``str()``)
+    |   +-- SigningError              the client cannot sign (no credentials, bad token source)
+    |   +-- AuthorizationRejected     the verifier refused a request (fields: error_type,
+    |                                 reason; ``wire_message`` is what a server returns
+    |                                 to the client and is never part of ``str()``)
+    +-- ClientError                   an operation of the load client failed (fields:
+        |                             operation, error_type, detail)
+        +-- HandshakeFailed           the TCP, TLS or WebSocket upgrade failed (field: status)
+        +-- OperationRejected         the server answered with an error (connection_error,
+        |                             subscribe_error, publish_error, HTTP errors, ...)
+        +-- OperationTimeout          no answer within the operation's timeout
+        +-- ConnectionLost            the connection ended (fields: close_code; error_type
+                                      ``ConnectionClosed``, ``KeepAliveTimeout`` or
+                                      ``NetworkError``)
 
 The emulator answers a refused operation with
 ``harness.emulator.operations.OperationRefused`` (a ``HarnessError``; field
@@ -114,3 +123,51 @@ class AuthorizationRejected(AuthError):
 
     def __repr__(self) -> str:
         return f"AuthorizationRejected(error_type={self.error_type!r}, reason={self.reason!r})"
+
+
+class ClientError(HarnessError):
+    """An operation of the load client failed.
+
+    ``operation`` is ``connect``, ``subscribe``, ``unsubscribe``, ``publish`` or
+    ``http_publish``; ``error_type`` is the AppSync ``errorType`` when the
+    server named one, else a harness label (``Timeout``, ``ConnectionClosed``,
+    ...), so retry decisions can go by type. ``detail`` is short and
+    secret-free: server texts are cut to their first line, which for a
+    signature mismatch stops before the echoed canonical request.
+    """
+
+    def __init__(self, operation: str, error_type: str, detail: str = "") -> None:
+        self.operation = operation
+        self.error_type = error_type
+        self.detail = detail
+        super().__init__(f"{operation} failed: {error_type}" + (f": {detail}" if detail else ""))
+
+
+class HandshakeFailed(ClientError):
+    """The TCP connect, TLS or WebSocket upgrade failed; ``status`` is the HTTP status, if any."""
+
+    def __init__(self, error_type: str, detail: str = "", *, status: int | None = None) -> None:
+        self.status = status
+        super().__init__("connect", error_type, detail)
+
+
+class OperationRejected(ClientError):
+    """The server refused the operation with an error message or status."""
+
+
+class OperationTimeout(ClientError):
+    """No answer arrived within the operation's timeout."""
+
+    def __init__(self, operation: str, timeout_s: float) -> None:
+        self.timeout_s = timeout_s
+        super().__init__(operation, "Timeout", f"no answer within {timeout_s:g} s")
+
+
+class ConnectionLost(ClientError):
+    """The connection ended; ``close_code`` is the WebSocket close code, if one was received."""
+
+    def __init__(
+        self, operation: str, error_type: str, detail: str = "", *, close_code: int | None = None
+    ) -> None:
+        self.close_code = close_code
+        super().__init__(operation, error_type, detail)

@@ -1,0 +1,533 @@
+"""The gevent-friendly AppSync Events WebSocket client (protocol reference §2, §3).
+
+websockets' sans-I/O :class:`~websockets.client.ClientProtocol` does the
+WebSocket framing; this module drives it over one gevent socket. Measured on a
+2-core machine (``bench/bench_client.py``), that costs one file descriptor and
+about a third of the memory of ``websockets.sync.client``, which needs a
+thread-like background reader and a socket pair per connection.
+
+One :class:`EventsClient` is one connection. Its calls block the calling
+greenlet until the server answers or the operation's timeout passes; a reader
+greenlet per connection dispatches every frame: ``data`` goes to the
+``on_data`` callback, answers resolve the pending-operation table. Any frame
+counts as liveness; silence longer than ``connectionTimeoutMs`` (§2.5) ends
+the connection as ``KeepAliveTimeout``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+from urllib.parse import urlsplit
+
+import gevent
+from gevent import socket as gsocket
+from gevent import ssl as gssl
+from gevent.event import AsyncResult
+from gevent.lock import Semaphore
+from websockets.client import ClientProtocol
+from websockets.exceptions import InvalidHandshake, InvalidStatus
+from websockets.frames import Frame, Opcode
+from websockets.http11 import Response
+from websockets.protocol import State
+from websockets.typing import Subprotocol
+from websockets.uri import parse_uri
+
+from harness.errors import (
+    ClientError,
+    ConnectionLost,
+    HandshakeFailed,
+    OperationRejected,
+    OperationTimeout,
+)
+from harness.protocol import Endpoints, compact_json
+from harness.signing import Authorizer
+
+logger = logging.getLogger(__name__)
+
+DataHandler = Callable[[str, str, int], None]
+"""``on_data(subscription_id, event_json, received_wall_ns)``."""
+LossHandler = Callable[[ConnectionLost], None]
+
+USER_AGENT = "appsync-events-harness"
+CLIENT_ID_HEADER = "x-harness-client-id"
+READ_CHUNK_BYTES = 65536
+FRAMES_BETWEEN_YIELDS = 64
+"""A reader that never blocks starves other greenlets (design: gotchas); yield this often."""
+CLOSE_TIMEOUT_S = 2.0
+DETAIL_LIMIT = 200
+
+
+def server_detail(message: object) -> str:
+    """A server's error text cut to its first line.
+
+    AppSync's signature-mismatch text continues with the canonical request it
+    expected (§4), which may hold a session token; the first line never does.
+    """
+    text = str(message or "").strip().splitlines()
+    first = text[0] if text else ""
+    return first if len(first) <= DETAIL_LIMIT else first[: DETAIL_LIMIT - 3] + "..."
+
+
+@dataclass(frozen=True, slots=True)
+class ClientOptions:
+    """Per-connection settings; times in seconds."""
+
+    connect_timeout_s: float = 15.0
+    """TCP + TLS + upgrade + ``connection_ack``; amplify-js uses 15 s (§2.5)."""
+    operation_timeout_s: float = 10.0
+    ca_file: str | None = None
+    """PEM bundle to trust for ``wss://``; the system store when ``None``."""
+    client_id: str | None = None
+    """Sent as ``x-harness-client-id`` so the emulator can group attempts per client."""
+    max_message_bytes: int = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class PublishOutcome:
+    """A ``publish_success``: per-event results by index (§3)."""
+
+    successful: tuple[int, ...]
+    failed: tuple[tuple[int, str, str], ...]
+    """``(index, code, message first line)`` of every refused event."""
+
+
+class ClientState(Enum):
+    NEW = "new"
+    CONNECTING = "connecting"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+@dataclass(slots=True)
+class ClientCounters:
+    """What a connection saw besides answers to its own operations."""
+
+    data_received: int = 0
+    keepalives: int = 0
+    broadcast_errors: int = 0
+    late_answers: int = 0
+    """Answers whose operation had already timed out."""
+    stray_data: int = 0
+    """``data`` for a subscription id this client does not hold (e.g. after unsubscribe)."""
+    unexpected: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Pending:
+    operation: str
+    channel: str | None = None
+    result: AsyncResult = field(default_factory=AsyncResult)
+
+
+class EventsClient:
+    """One AppSync Events WebSocket connection, driven from gevent greenlets."""
+
+    def __init__(
+        self,
+        endpoints: Endpoints,
+        authorizer: Authorizer,
+        options: ClientOptions | None = None,
+        *,
+        on_data: DataHandler | None = None,
+        on_lost: LossHandler | None = None,
+    ) -> None:
+        self.endpoints = endpoints
+        self.authorizer = authorizer
+        self.options = options or ClientOptions()
+        self.on_data = on_data
+        self.on_lost = on_lost
+        self.state = ClientState.NEW
+        self.connection_timeout_ms: int | None = None
+        self.subscriptions: dict[str, str] = {}
+        """Acknowledged subscriptions: id to channel (or wildcard pattern)."""
+        self.counters = ClientCounters()
+        self.lost: ConnectionLost | None = None
+        self._pending: dict[str, _Pending] = {}
+        self._ids = itertools.count(1)
+        self._sock: Any = None
+        self._protocol: ClientProtocol | None = None
+        self._send_lock = Semaphore()
+        self._reader: gevent.Greenlet[Any, Any] | None = None
+        self._closing = False
+
+    # -- public operations -------------------------------------------------
+
+    @property
+    def pending_operations(self) -> int:
+        return len(self._pending)
+
+    def connect(self) -> None:
+        """Open the socket, upgrade with the auth subprotocol (§2.1), send
+        ``connection_init`` and wait for ``connection_ack`` (§2.5)."""
+        if self.state is not ClientState.NEW:
+            raise RuntimeError(f"connect() on a {self.state.value} client")
+        self.state = ClientState.CONNECTING
+        timeout_s = self.options.connect_timeout_s
+        deadline = time.monotonic() + timeout_s
+        # Filed before the upgrade: a connection_error may share the 101's read.
+        pending = self._register(_ACK_KEY, "connect")
+        try:
+            with gevent.Timeout(timeout_s, False):
+                self._open_socket()
+                self._upgrade()
+            if not pending.result.ready():
+                protocol = self._protocol
+                if protocol is None or protocol.state is not State.OPEN:
+                    raise OperationTimeout("connect", timeout_s)
+                self._reader = gevent.spawn(self._read_loop)
+                self._send_text('{"type":"connection_init"}', "connect")
+            ack = self._await(_ACK_KEY, pending, max(0.0, deadline - time.monotonic()))
+        except BaseException:
+            self._abort()
+            raise
+        timeout_ms = ack.get("connectionTimeoutMs") if isinstance(ack, dict) else None
+        self.connection_timeout_ms = timeout_ms if isinstance(timeout_ms, int) else None
+        if self.connection_timeout_ms and self.connection_timeout_ms > 0:
+            self._sock.settimeout(self.connection_timeout_ms / 1000.0)
+        else:
+            self._sock.settimeout(None)
+        self.state = ClientState.OPEN
+
+    def subscribe(self, channel: str) -> str:
+        """Subscribe to ``channel`` (a channel or wildcard pattern); returns the
+        subscription id once ``subscribe_success`` arrived."""
+        sub_id = f"s{next(self._ids)}"
+        message = {
+            "type": "subscribe",
+            "id": sub_id,
+            "channel": channel,
+            "authorization": self.authorizer.message_authorization(channel),
+        }
+        self._request(sub_id, compact_json(message), "subscribe", channel=channel)
+        return sub_id
+
+    def unsubscribe(self, sub_id: str) -> None:
+        """Unsubscribe an acknowledged subscription; waits for ``unsubscribe_success``."""
+        if sub_id not in self.subscriptions:
+            raise KeyError(f"no acknowledged subscription {sub_id!r}")
+        self._request(sub_id, compact_json({"type": "unsubscribe", "id": sub_id}), "unsubscribe")
+
+    def publish(self, channel: str, events: Sequence[str]) -> PublishOutcome:
+        """Publish 1-5 JSON-encoded events over the WebSocket (§3); waits for the answer."""
+        pub_id = f"p{next(self._ids)}"
+        message = {
+            "type": "publish",
+            "id": pub_id,
+            "channel": channel,
+            "events": list(events),
+            "authorization": self.authorizer.message_authorization(channel, events),
+        }
+        answer = self._request(pub_id, compact_json(message), "publish")
+        return publish_outcome(answer)
+
+    def close(self) -> None:
+        """Close with 1000 and wait (bounded) for the server's close; idempotent."""
+        if self.state is ClientState.CLOSED:
+            return
+        self._closing = True
+        protocol = self._protocol
+        if protocol is not None and protocol.state is State.OPEN and self._sock is not None:
+            try:
+                with self._send_lock:
+                    protocol.send_close(1000)
+                    self._flush(protocol)
+                if self._reader is not None:
+                    self._reader.join(timeout=CLOSE_TIMEOUT_S)
+            except OSError:
+                pass
+        self._abort()
+
+    # -- internals -----------------------------------------------------------
+
+    def _open_socket(self) -> None:
+        parts = urlsplit(self.endpoints.realtime_url)
+        secure = parts.scheme == "wss"
+        host = parts.hostname or ""
+        port = parts.port or (443 if secure else 80)
+        try:
+            sock = gsocket.create_connection((host, port), timeout=self.options.connect_timeout_s)
+            sock.setsockopt(gsocket.IPPROTO_TCP, gsocket.TCP_NODELAY, 1)
+            if secure:
+                context = gssl.create_default_context(cafile=self.options.ca_file)
+                sock = context.wrap_socket(sock, server_hostname=host)
+        except gssl.SSLError as exc:
+            raise HandshakeFailed("TlsError", type(exc).__name__ + ": " + str(exc.reason)) from exc
+        except OSError as exc:
+            raise HandshakeFailed("NetworkError", f"{type(exc).__name__}: {exc}") from exc
+        self._sock = sock
+
+    def _upgrade(self) -> None:
+        protocol = ClientProtocol(
+            parse_uri(self.endpoints.realtime_url),
+            subprotocols=[Subprotocol(p) for p in self.authorizer.connect_subprotocols()],
+            max_size=self.options.max_message_bytes,
+        )
+        request = protocol.connect()
+        request.headers["User-Agent"] = USER_AGENT
+        if self.options.client_id:
+            request.headers[CLIENT_ID_HEADER] = self.options.client_id
+        protocol.send_request(request)
+        self._protocol = protocol
+        try:
+            self._flush(protocol)
+            while True:
+                data = self._sock.recv(READ_CHUNK_BYTES)
+                if not data:
+                    protocol.receive_eof()
+                else:
+                    protocol.receive_data(data)
+                events = protocol.events_received()
+                if events or not data:
+                    break
+        except OSError as exc:
+            raise HandshakeFailed("NetworkError", f"{type(exc).__name__}: {exc}") from exc
+        if protocol.handshake_exc is not None:
+            raise _handshake_error(protocol.handshake_exc)
+        if not events or not isinstance(events[0], Response):
+            raise HandshakeFailed("NetworkError", "the server closed during the upgrade")
+        self._handle_frames([e for e in events[1:] if isinstance(e, Frame)])
+
+    def _request(
+        self,
+        key: str,
+        frame: str,
+        operation: str,
+        timeout_s: float | None = None,
+        *,
+        channel: str | None = None,
+    ) -> Any:
+        """Send ``frame`` and wait for the answer filed under ``key``."""
+        if self.lost is not None:
+            raise ConnectionLost(operation, self.lost.error_type, self.lost.detail)
+        if self._protocol is None or self._protocol.state is not State.OPEN:
+            raise ConnectionLost(operation, "ConnectionClosed", "the client is not connected")
+        pending = self._register(key, operation, channel)
+        try:
+            self._send_text(frame, operation)
+        except BaseException:
+            self._pending.pop(key, None)
+            raise
+        return self._await(key, pending, timeout_s)
+
+    def _register(self, key: str, operation: str, channel: str | None = None) -> _Pending:
+        pending = _Pending(operation, channel)
+        self._pending[key] = pending
+        return pending
+
+    def _await(self, key: str, pending: _Pending, timeout_s: float | None) -> Any:
+        timeout = self.options.operation_timeout_s if timeout_s is None else timeout_s
+        try:
+            return pending.result.get(timeout=timeout)
+        except gevent.Timeout:
+            raise OperationTimeout(pending.operation, timeout) from None
+        finally:
+            if self._pending.get(key) is pending:
+                del self._pending[key]
+
+    def _send_text(self, frame: str, operation: str) -> None:
+        protocol = self._protocol
+        assert protocol is not None
+        try:
+            with self._send_lock:
+                protocol.send_text(frame.encode("utf-8"))
+                self._flush(protocol)
+        except OSError as exc:
+            raise ConnectionLost(operation, "NetworkError", type(exc).__name__) from exc
+
+    def _flush(self, protocol: ClientProtocol) -> None:
+        chunks = protocol.data_to_send()
+        payload = b"".join(chunks)
+        if payload:
+            self._sock.sendall(payload)
+
+    def _read_loop(self) -> None:
+        protocol = self._protocol
+        assert protocol is not None
+        loss: ConnectionLost | None = None
+        try:
+            while protocol.state is not State.CLOSED:
+                data = self._sock.recv(READ_CHUNK_BYTES)
+                if data:
+                    protocol.receive_data(data)
+                else:
+                    protocol.receive_eof()
+                frames = [e for e in protocol.events_received() if isinstance(e, Frame)]
+                if frames:
+                    self._handle_frames(frames)
+                if protocol.writes:
+                    with self._send_lock:
+                        self._flush(protocol)
+                if not data:
+                    break
+        except TimeoutError:
+            loss = ConnectionLost(
+                "connection",
+                "KeepAliveTimeout",
+                f"nothing received for {self.connection_timeout_ms} ms",
+            )
+        except OSError as exc:
+            loss = ConnectionLost("connection", "NetworkError", type(exc).__name__)
+        if loss is None:
+            code = protocol.close_rcvd.code if protocol.close_rcvd else None
+            reason = protocol.close_rcvd.reason if protocol.close_rcvd else ""
+            loss = ConnectionLost(
+                "connection", "ConnectionClosed", server_detail(reason), close_code=code
+            )
+        self._connection_ended(loss)
+
+    def _handle_frames(self, frames: list[Frame]) -> None:
+        handled = 0
+        for frame in frames:
+            if frame.opcode is not Opcode.TEXT and frame.opcode is not Opcode.BINARY:
+                continue
+            self._handle_message(bytes(frame.data))
+            handled += 1
+            if handled % FRAMES_BETWEEN_YIELDS == 0:
+                gevent.sleep(0)
+
+    def _handle_message(self, payload: bytes) -> None:
+        try:
+            message = json.loads(payload)
+            kind = message["type"]
+        except (ValueError, TypeError, KeyError):
+            self._count_unexpected("<not a message>")
+            return
+        if kind == "data":
+            self._handle_data(message)
+        elif kind == "ka":
+            self.counters.keepalives += 1
+        elif kind == "connection_ack":
+            self._resolve(_ACK_KEY, message)
+        elif kind == "connection_error":
+            self._reject(_ACK_KEY, message)
+        elif kind in _SUCCESS_TYPES:
+            self._resolve(message.get("id"), message)
+        elif kind in _ERROR_TYPES:
+            self._reject(message.get("id"), message)
+        elif kind == "broadcast_error":
+            self.counters.broadcast_errors += 1
+        else:
+            self._count_unexpected(str(kind))
+
+    def _handle_data(self, message: dict[str, Any]) -> None:
+        self.counters.data_received += 1
+        sub_id = message.get("id")
+        if sub_id not in self.subscriptions:
+            self.counters.stray_data += 1
+            return
+        if self.on_data is not None:
+            self.on_data(sub_id, message.get("event", ""), time.time_ns())
+
+    def _resolve(self, key: object, message: dict[str, Any]) -> None:
+        pending = self._pending.pop(key, None) if isinstance(key, str) else None
+        if pending is None:
+            self.counters.late_answers += 1
+            return
+        # Bookkeeping here, not in the waiting greenlet: a ``data`` in the same
+        # read as the ``subscribe_success`` must already find its subscription.
+        if pending.operation == "subscribe" and pending.channel is not None:
+            self.subscriptions[key] = pending.channel  # type: ignore[index]
+        elif pending.operation == "unsubscribe":
+            self.subscriptions.pop(key, None)  # type: ignore[call-overload]
+        pending.result.set(message)
+
+    def _reject(self, key: object, message: dict[str, Any]) -> None:
+        pending = self._pending.pop(key, None) if isinstance(key, str) else None
+        if pending is None:
+            if key is None and message.get("type") == "error":
+                error_type, detail = first_error(message)
+                self._fail_all(lambda op: OperationRejected(op, error_type, detail))
+            else:
+                self.counters.late_answers += 1
+            return
+        pending.result.set_exception(_rejection(pending.operation, message))
+
+    def _count_unexpected(self, kind: str) -> None:
+        self.counters.unexpected[kind] = self.counters.unexpected.get(kind, 0) + 1
+
+    def _fail_all(self, make_error: Callable[[str], ClientError]) -> None:
+        pending, self._pending = self._pending, {}
+        for entry in pending.values():
+            entry.result.set_exception(make_error(entry.operation))
+
+    def _connection_ended(self, loss: ConnectionLost) -> None:
+        already_closed = self.state is ClientState.CLOSED
+        if not self._closing:
+            self.lost = loss
+        self._fail_all(
+            lambda op: ConnectionLost(op, loss.error_type, loss.detail, close_code=loss.close_code)
+        )
+        self._close_socket()
+        self.state = ClientState.CLOSED
+        if not self._closing and not already_closed and self.on_lost is not None:
+            self.on_lost(loss)
+
+    def _abort(self) -> None:
+        self._closing = True
+        reader = self._reader
+        if reader is not None and not reader.dead and reader is not gevent.getcurrent():
+            reader.kill(block=False)
+        self._close_socket()
+        self._fail_all(lambda op: ConnectionLost(op, "ConnectionClosed", "closed by the client"))
+        self.state = ClientState.CLOSED
+
+    def _close_socket(self) -> None:
+        if self._sock is not None:
+            with contextlib.suppress(OSError):
+                self._sock.close()
+
+
+_ACK_KEY = "connection_init"
+_SUCCESS_TYPES = frozenset({"subscribe_success", "unsubscribe_success", "publish_success"})
+_ERROR_TYPES = frozenset({"subscribe_error", "unsubscribe_error", "publish_error", "error"})
+
+
+def first_error(message: dict[str, Any], default_type: str = "UnknownError") -> tuple[str, str]:
+    """``(errorType, first line of message)`` of an answer's first ``errors`` entry (§4)."""
+    errors = message.get("errors")
+    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+        first = errors[0]
+        return str(first.get("errorType") or default_type), server_detail(first.get("message"))
+    return default_type, ""
+
+
+def _rejection(operation: str, message: dict[str, Any]) -> OperationRejected:
+    error_type, detail = first_error(message)
+    return OperationRejected(operation, error_type, detail)
+
+
+def _handshake_error(exc: Exception) -> HandshakeFailed:
+    if isinstance(exc, InvalidStatus):
+        status = exc.response.status_code
+        body = exc.response.body.decode("utf-8", "replace") if exc.response.body else ""
+        return HandshakeFailed(f"HTTP{status}", server_detail(body), status=status)
+    if isinstance(exc, InvalidHandshake):
+        return HandshakeFailed("InvalidHandshake", server_detail(exc))
+    return HandshakeFailed("NetworkError", type(exc).__name__)
+
+
+def publish_outcome(answer: dict[str, Any]) -> PublishOutcome:
+    """The per-event results of a ``publish_success`` or an HTTP publish answer (§3, §5)."""
+    successful = tuple(
+        entry["index"]
+        for entry in answer.get("successful") or ()
+        if isinstance(entry, dict) and isinstance(entry.get("index"), int)
+    )
+    failed = tuple(
+        (
+            int(entry["index"]) if isinstance(entry.get("index"), int) else -1,
+            str(entry.get("code") or entry.get("errorType") or "UnknownError"),
+            server_detail(entry.get("message")),
+        )
+        for entry in answer.get("failed") or ()
+        if isinstance(entry, dict)
+    )
+    return PublishOutcome(successful, failed)

@@ -1,0 +1,68 @@
+"""Events that can be traced end to end.
+
+Every published event is one compact JSON object::
+
+    {"run":"<run id>","pub":"<publisher id>","ch":"<channel>","seq":7,"t":<ns>,"pad":"..."}
+
+- ``run`` tells this run's events from anyone else's on a shared API;
+- ``pub`` and ``seq`` (per publisher and channel, from 1) let a subscriber
+  count lost, duplicated and reordered events;
+- ``ch`` is the concrete channel, which a ``data`` message does not carry
+  (§3), so a wildcard subscriber still knows where an event went;
+- ``t`` is the *intended* send time (wall clock, ns): latency is measured from
+  the schedule, not from when a late publisher got round to sending
+  (coordinated omission; design: conventions);
+- ``pad`` brings the event up to ``--payload-bytes``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+_BASE_FORMAT = '{{"run":{run},"pub":{pub},"ch":{ch},"seq":{seq},"t":{t}'
+
+
+@dataclass(frozen=True, slots=True)
+class TraceStamp:
+    """What a subscriber reads back from a traced event."""
+
+    run: str
+    publisher: str
+    channel: str
+    seq: int
+    intended_ns: int
+
+
+def make_event(stamp: TraceStamp, payload_bytes: int = 0) -> str:
+    """The event's JSON text, padded to ``payload_bytes`` UTF-8 bytes when that is
+    more than the stamp alone needs."""
+    head = _BASE_FORMAT.format(
+        run=json.dumps(stamp.run),
+        pub=json.dumps(stamp.publisher),
+        ch=json.dumps(stamp.channel),
+        seq=stamp.seq,
+        t=stamp.intended_ns,
+    )
+    padding = payload_bytes - len(head.encode("utf-8")) - len(',"pad":""}')
+    if padding <= 0:
+        return head + "}"
+    return f'{head},"pad":"{"x" * padding}"}}'
+
+
+def read_event(event: str) -> TraceStamp | None:
+    """The stamp of a traced event; ``None`` for anything else (another producer's events)."""
+    try:
+        value = json.loads(event)
+        stamp = TraceStamp(value["run"], value["pub"], value["ch"], value["seq"], value["t"])
+    except (ValueError, TypeError, KeyError):
+        return None
+    if not (
+        isinstance(stamp.run, str)
+        and isinstance(stamp.publisher, str)
+        and isinstance(stamp.channel, str)
+        and type(stamp.seq) is int
+        and type(stamp.intended_ns) is int
+    ):
+        return None
+    return stamp
