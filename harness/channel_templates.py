@@ -106,7 +106,7 @@ def _expand_group(group: str, name: str, option: str) -> list[str]:
     if bounds:
         first, last = bounds.groups()
         step = 1 if int(last) >= int(first) else -1
-        width = max(len(first), len(last)) if first.startswith("0") or last.startswith("0") else 0
+        width = max(len(first), len(last)) if _zero_padded(first) or _zero_padded(last) else 0
         span = abs(int(last) - int(first)) + 1
         if span > MAX_CHANNELS:
             raise ConfigurationError(option, f"{{{group}}} in {name!r} has {span:,} values")
@@ -115,6 +115,12 @@ def _expand_group(group: str, name: str, option: str) -> list[str]:
     if "" in values:
         raise ConfigurationError(option, f"{{{group}}} in {name!r} has an empty choice")
     return values
+
+
+def _zero_padded(bound: str) -> bool:
+    """Like bash: ``{01..10}`` and ``{-05..5}`` pad, ``{0..10}`` does not."""
+    digits = bound.lstrip("-")
+    return len(digits) > 1 and digits.startswith("0")
 
 
 def _wildcard_of(name: str) -> str | None:

@@ -151,6 +151,8 @@ class EventsClient:
         self.counters = ClientCounters()
         self.lost: ConnectionLost | None = None
         self._pending: dict[str, _Pending] = {}
+        self._abandoned_subscribes: dict[str, str] = {}
+        """Subscribes that timed out, by id: adopted if their success still arrives."""
         self._ids = itertools.count(1)
         self._sock: Any = None
         self._protocol: ClientProtocol | None = None
@@ -182,18 +184,18 @@ class EventsClient:
                 protocol = self._protocol
                 if protocol is None or protocol.state is not State.OPEN:
                     raise OperationTimeout("connect", timeout_s)
+                # Until the ack the wait below keeps the deadline; after it the
+                # reader applies connectionTimeoutMs (see _on_connection_ack).
+                self._sock.settimeout(None)
                 self._reader = gevent.spawn(self._read_loop)
                 self._send_text('{"type":"connection_init"}', "connect")
             ack = self._await(_ACK_KEY, pending, max(0.0, deadline - time.monotonic()))
         except BaseException:
             self._abort()
+            self.lost = None  # the connect's own error is the report, not a loss
             raise
-        timeout_ms = ack.get("connectionTimeoutMs") if isinstance(ack, dict) else None
-        self.connection_timeout_ms = timeout_ms if isinstance(timeout_ms, int) else None
-        if self.connection_timeout_ms and self.connection_timeout_ms > 0:
-            self._sock.settimeout(self.connection_timeout_ms / 1000.0)
-        else:
-            self._sock.settimeout(None)
+        if self.connection_timeout_ms is None:  # the ack came with the 101, before the reader
+            self._on_connection_ack(ack)
         self.state = ClientState.OPEN
 
     def subscribe(self, channel: str) -> str:
@@ -327,6 +329,8 @@ class EventsClient:
         try:
             return pending.result.get(timeout=timeout)
         except gevent.Timeout:
+            if pending.operation == "subscribe" and pending.channel is not None:
+                self._abandoned_subscribes[key] = pending.channel
             raise OperationTimeout(pending.operation, timeout) from None
         finally:
             if self._pending.get(key) is pending:
@@ -376,11 +380,7 @@ class EventsClient:
         except OSError as exc:
             loss = ConnectionLost("connection", "NetworkError", type(exc).__name__)
         if loss is None:
-            code = protocol.close_rcvd.code if protocol.close_rcvd else None
-            reason = protocol.close_rcvd.reason if protocol.close_rcvd else ""
-            loss = ConnectionLost(
-                "connection", "ConnectionClosed", server_detail(reason), close_code=code
-            )
+            loss = _closed(protocol)
         self._connection_ended(loss)
 
     def _handle_frames(self, frames: list[Frame]) -> None:
@@ -405,6 +405,7 @@ class EventsClient:
         elif kind == "ka":
             self.counters.keepalives += 1
         elif kind == "connection_ack":
+            self._on_connection_ack(message)
             self._resolve(_ACK_KEY, message)
         elif kind == "connection_error":
             self._reject(_ACK_KEY, message)
@@ -426,10 +427,26 @@ class EventsClient:
         if self.on_data is not None:
             self.on_data(sub_id, message.get("event", ""), time.time_ns())
 
+    def _on_connection_ack(self, message: dict[str, Any]) -> None:
+        """Start the keep-alive watchdog: the socket's read timeout is
+        ``connectionTimeoutMs`` (§2.5); any frame resets it, silence ends the connection.
+
+        Set here, in the reader, so its very next ``recv`` already uses it."""
+        timeout_ms = message.get("connectionTimeoutMs")
+        valid = isinstance(timeout_ms, int) and not isinstance(timeout_ms, bool) and timeout_ms > 0
+        self.connection_timeout_ms = timeout_ms if valid else 0
+        if self._sock is not None:
+            self._sock.settimeout(timeout_ms / 1000.0 if valid else None)
+
     def _resolve(self, key: object, message: dict[str, Any]) -> None:
         pending = self._pending.pop(key, None) if isinstance(key, str) else None
         if pending is None:
             self.counters.late_answers += 1
+            channel = self._abandoned_subscribes.pop(key, None) if isinstance(key, str) else None
+            if channel is not None and message.get("type") == "subscribe_success":
+                # The server holds it although we gave up waiting: adopt it, so its
+                # data is delivered and close-time cleanup unsubscribes it.
+                self.subscriptions[key] = channel  # type: ignore[index]
             return
         # Bookkeeping here, not in the waiting greenlet: a ``data`` in the same
         # read as the ``subscribe_success`` must already find its subscription.
@@ -459,7 +476,9 @@ class EventsClient:
             entry.result.set_exception(make_error(entry.operation))
 
     def _connection_ended(self, loss: ConnectionLost) -> None:
-        already_closed = self.state is ClientState.CLOSED
+        # Only an established connection can be lost: a refused connect (the server
+        # closes right after its connection_error) is connect()'s error alone.
+        was_open = self.state is ClientState.OPEN
         if not self._closing:
             self.lost = loss
         self._fail_all(
@@ -467,7 +486,7 @@ class EventsClient:
         )
         self._close_socket()
         self.state = ClientState.CLOSED
-        if not self._closing and not already_closed and self.on_lost is not None:
+        if not self._closing and was_open and self.on_lost is not None:
             self.on_lost(loss)
 
     def _abort(self) -> None:
@@ -504,11 +523,32 @@ def _rejection(operation: str, message: dict[str, Any]) -> OperationRejected:
     return OperationRejected(operation, error_type, detail)
 
 
+def _closed(protocol: ClientProtocol) -> ConnectionLost:
+    """The loss of a closed connection: the server's close, or our own (a frame over
+    ``max_message_bytes`` makes websockets close with 1009)."""
+    if protocol.close_rcvd is not None:
+        code, reason = protocol.close_rcvd.code, server_detail(protocol.close_rcvd.reason)
+    elif protocol.close_sent is not None:
+        code = protocol.close_sent.code
+        reason = f"closed by the client: {server_detail(protocol.close_sent.reason)}"
+    else:
+        code, reason = None, ""
+    return ConnectionLost("connection", "ConnectionClosed", reason, close_code=code)
+
+
 def _handshake_error(exc: Exception) -> HandshakeFailed:
     if isinstance(exc, InvalidStatus):
         status = exc.response.status_code
-        body = exc.response.body.decode("utf-8", "replace") if exc.response.body else ""
-        return HandshakeFailed(f"HTTP{status}", server_detail(body), status=status)
+        try:
+            answer = json.loads(exc.response.body or b"")
+        except ValueError:
+            answer = None
+        if isinstance(answer, dict):
+            error_type, detail = first_error(answer, f"HTTP{status}")
+        else:
+            error_type = f"HTTP{status}"
+            detail = server_detail((exc.response.body or b"").decode("utf-8", "replace"))
+        return HandshakeFailed(error_type, detail, status=status)
     if isinstance(exc, InvalidHandshake):
         return HandshakeFailed("InvalidHandshake", server_detail(exc))
     return HandshakeFailed("NetworkError", type(exc).__name__)

@@ -350,6 +350,13 @@ def settings_from_options(options: Any, *, host: str | None = None) -> HarnessSe
                 f"no wildcard covers {', '.join(uncovered)} (a wildcard needs /namespace/... "
                 "before the first brace group)",
             )
+    wildcards = {t.wildcard for t in templates if t.wildcard}
+    if values["wildcard_subscriptions"] > len(wildcards):
+        raise ConfigurationError(
+            "--wildcard-subscriptions",
+            f"is {values['wildcard_subscriptions']}, but --channels has only {len(wildcards)} "
+            f"distinct wildcard(s): {', '.join(sorted(wildcards))}",
+        )
     per_connection = values["subscriptions_per_user"] + values["wildcard_subscriptions"]
     if per_connection > MAX_SUBSCRIPTIONS_PER_CONNECTION:
         raise ConfigurationError(

@@ -11,6 +11,7 @@ server named (or ``HTTP<status>``) and the status.
 from __future__ import annotations
 
 import json
+import ssl
 from collections.abc import Sequence
 from http.client import HTTPException
 from typing import Any
@@ -70,6 +71,8 @@ class HttpPublisher:
                 status = response.status_code
         except gevent.Timeout:
             raise OperationTimeout(OPERATION, self.timeout_s) from None
+        except ssl.SSLError as exc:
+            raise ConnectionLost(OPERATION, "TlsError", type(exc).__name__) from exc
         except (OSError, HTTPException) as exc:
             raise ConnectionLost(OPERATION, "NetworkError", type(exc).__name__) from exc
         answer = _json_object(payload)

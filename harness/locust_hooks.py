@@ -82,11 +82,18 @@ def _on_quit(**_: Any) -> None:
 
 
 def stop_emulators() -> None:
-    """Stop every embedded emulator this process started."""
-    while _emulators:
-        emulator = _emulators.pop()
+    """Stop every embedded emulator this process started.
+
+    Safe to call again while a first call waits: Locust's SIGTERM/Ctrl-C path
+    can run its shutdown twice, and the second may end the process while the
+    first is still waiting, so an emulator leaves the list only once stopped
+    (``atexit`` then finishes the job).
+    """
+    for emulator in list(_emulators):
         status = emulator.stop()
-        logger.info("embedded emulator stopped (exit status %s)", status)
+        if emulator in _emulators:
+            _emulators.remove(emulator)
+            logger.info("embedded emulator stopped (exit status %s)", status)
 
 
 for _hook, _listener in (

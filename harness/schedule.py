@@ -9,6 +9,7 @@ gets a random phase so users spawned together do not publish in bursts
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Callable
@@ -43,14 +44,16 @@ class PublishSchedule:
             raise ValueError("rate_per_s must be positive")
         phase = self.rng.random() / self.rate_per_s
         self._start_monotonic = self.monotonic() + phase
-        self._start_wall_ns = self.wall_ns() + int(phase * 1e9)
+        self._start_wall_ns = self.wall_ns() + round(phase * 1e9)
 
     def next_slot(self) -> Slot:
         """The next slot; callers sleep until ``slot.monotonic_s`` (or not, if late)."""
         index = self._next_index
         self._next_index += 1
         offset = index / self.rate_per_s
-        return Slot(index, self._start_monotonic + offset, self._start_wall_ns + int(offset * 1e9))
+        return Slot(
+            index, self._start_monotonic + offset, self._start_wall_ns + round(offset * 1e9)
+        )
 
     def skip_missed(self) -> int:
         """Drop slots already in the past (after an outage); returns how many.
@@ -59,7 +62,7 @@ class PublishSchedule:
         missed slots are reported as skipped instead of sent in a burst later.
         """
         now = self.monotonic()
-        due = int((now - self._start_monotonic) * self.rate_per_s) + 1
+        due = math.floor((now - self._start_monotonic) * self.rate_per_s) + 1
         skipped = max(0, due - self._next_index)
         self._next_index += skipped
         return skipped

@@ -35,8 +35,9 @@ class TraceStamp:
 
 
 def make_event(stamp: TraceStamp, payload_bytes: int = 0) -> str:
-    """The event's JSON text, padded to ``payload_bytes`` UTF-8 bytes when that is
-    more than the stamp alone needs."""
+    """The event's JSON text, padded to exactly ``payload_bytes`` UTF-8 bytes when
+    there is room for the ``pad`` field (9 bytes beyond the stamp); a smaller
+    ``payload_bytes`` leaves the event unpadded."""
     head = _BASE_FORMAT.format(
         run=json.dumps(stamp.run),
         pub=json.dumps(stamp.publisher),
@@ -45,7 +46,7 @@ def make_event(stamp: TraceStamp, payload_bytes: int = 0) -> str:
         t=stamp.intended_ns,
     )
     padding = payload_bytes - len(head.encode("utf-8")) - len(',"pad":""}')
-    if padding <= 0:
+    if padding < 0:
         return head + "}"
     return f'{head},"pad":"{"x" * padding}"}}'
 

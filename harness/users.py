@@ -171,7 +171,7 @@ class AppSyncUser(User):
         every_channel = [c for t in settings.channels for c in t.channels]
         count = min(settings.subscriptions_per_user, len(every_channel))
         picked = runtime.rng.sample(every_channel, count)
-        wildcards = [t.wildcard for t in settings.channels if t.wildcard]
+        wildcards = list(dict.fromkeys(t.wildcard for t in settings.channels if t.wildcard))
         for index in range(settings.wildcard_subscriptions):
             picked.append(wildcards[index % len(wildcards)])
         return picked

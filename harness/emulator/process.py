@@ -37,6 +37,7 @@ class EmulatorProcess:
         self.process = process
         self.info = info
         self._stderr = stderr
+        self._terminate_sent = False
 
     @classmethod
     def start(
@@ -77,9 +78,15 @@ class EmulatorProcess:
         return _tail(self._stderr, limit=1_000_000)
 
     def stop(self, timeout_s: float = 10.0) -> int:
-        """SIGTERM, wait, and SIGKILL if it does not exit; returns the exit status."""
+        """SIGTERM, wait, and SIGKILL if it does not exit; returns the exit status.
+
+        A second call while the first waits sends no second SIGTERM (which
+        would interrupt the emulator's clean shutdown) and just waits too.
+        """
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+            if not self._terminate_sent:
+                self._terminate_sent = True
+                self.process.send_signal(signal.SIGTERM)
             try:
                 self.process.wait(timeout_s)
             except subprocess.TimeoutExpired:

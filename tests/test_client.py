@@ -1,0 +1,1054 @@
+"""The load client (``harness.client.EventsClient``) against real emulator processes.
+
+Nothing is mocked: every test drives a real ``python -m harness.emulator`` over
+loopback, either the shared session ``emulator`` (default credentials; a test that
+adds a fault clears it in a ``finally``) or one started for the test with its own
+options. The client runs on gevent (``conftest`` imports locust first, which
+monkey-patches), so its reader greenlet runs whenever a test blocks.
+
+Where a test checks that an error's ``detail`` is "the server's first line", the
+server's text is read independently over a raw WebSocket (``emulator_support``)
+and cut to its first line here.
+
+Timeouts are short (fractions of a second); timing checks use lower bounds and
+generous upper bounds; every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import gevent
+import pytest
+from emulator_support import LiveEmulator, WsClient, default_authorizer
+
+from harness.client import (
+    ClientOptions,
+    ClientState,
+    EventsClient,
+    PublishOutcome,
+)
+from harness.emulator import defaults
+from harness.errors import (
+    ClientError,
+    ConnectionLost,
+    HandshakeFailed,
+    OperationRejected,
+    OperationTimeout,
+)
+from harness.protocol import Endpoints
+from harness.signing import AuthMode, Authorizer, CredentialSource, make_authorizer
+
+StartEmulator = Callable[..., LiveEmulator]
+
+WAIT_S = 3.0
+"""The longest any single wait in this file may take."""
+FAST = ClientOptions(connect_timeout_s=3.0, operation_timeout_s=2.0)
+EVENT_TOO_LARGE_TEXT = "Transformed event is larger than 240KB"
+INVALID_CHANNEL_TEXT = "Invalid Channel Format"
+# Temporary credentials for the IAM mismatch tests: the emulator knows the access key
+# and the session token, the client signs with a wrong secret.
+TEMP_ACCESS_KEY = "ASIAHARNESSCLIENTT01"
+TEMP_SECRET_KEY = "clientTestTemporarySecretKey/0123456789ab"
+WRONG_SECRET_KEY = "clientTestWrongSecretKeyXXXXXXXXXXXXXXXXX"
+SESSION_TOKEN = "ZZdistinctiveSessionTokenForClientTests0123456789ZZ"
+
+
+# -- helpers --------------------------------------------------------------------------
+
+
+def wait_until(condition: Callable[[], Any], timeout: float = WAIT_S, what: str = "") -> Any:
+    """Poll ``condition`` (yielding to other greenlets) until it is truthy; its value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
+        gevent.sleep(0.01)
+
+
+def channel(namespace: str = "default", *more: str) -> str:
+    """A channel of its own for one test, so tests sharing an emulator never cross."""
+    return "/" + "/".join((namespace, "c" + uuid.uuid4().hex[:16], *more))
+
+
+@dataclass(frozen=True)
+class Delivery:
+    sub_id: str
+    event: str
+    received_ns: int
+
+
+class Inbox:
+    """An ``on_data`` callback that records every delivery."""
+
+    def __init__(self) -> None:
+        self.items: list[Delivery] = []
+
+    def __call__(self, sub_id: str, event: str, received_ns: int) -> None:
+        self.items.append(Delivery(sub_id, event, received_ns))
+
+    def wait(self, count: int, timeout: float = WAIT_S) -> list[Delivery]:
+        wait_until(lambda: len(self.items) >= count, timeout, f"{count} deliveries")
+        return list(self.items)
+
+    def events_for(self, sub_id: str) -> list[str]:
+        return [item.event for item in self.items if item.sub_id == sub_id]
+
+
+class Losses:
+    """An ``on_lost`` callback that records every call."""
+
+    def __init__(self) -> None:
+        self.items: list[ConnectionLost] = []
+
+    def __call__(self, loss: ConnectionLost) -> None:
+        self.items.append(loss)
+
+    def wait(self, timeout: float = WAIT_S) -> ConnectionLost:
+        wait_until(lambda: self.items, timeout, "on_lost")
+        return self.items[0]
+
+
+@contextmanager
+def connected(
+    live: LiveEmulator,
+    mode: AuthMode = AuthMode.API_KEY,
+    options: ClientOptions = FAST,
+    *,
+    authorizer: Authorizer | None = None,
+    inbox: Inbox | None = None,
+    losses: Losses | None = None,
+) -> Iterator[EventsClient]:
+    """A connected client, closed at the end whatever happens."""
+    client = EventsClient(
+        live.endpoints,
+        authorizer or live.authorizer(mode),
+        options,
+        on_data=inbox,
+        on_lost=losses,
+    )
+    try:
+        client.connect()
+        yield client
+    finally:
+        client.close()
+
+
+def open_connections(live: LiveEmulator) -> int:
+    return int(live.stats()["connections"]["open"])
+
+
+def wait_for_open(live: LiveEmulator, count: int) -> dict[str, Any]:
+    return live.wait_for(lambda stats: stats["connections"]["open"] == count, WAIT_S)
+
+
+def first_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    return lines[0] if lines else ""
+
+
+def server_error(message: str) -> dict[str, Any]:
+    """The first ``errors`` entry of a raw server frame."""
+    decoded = json.loads(message)
+    errors = decoded["errors"]
+    assert isinstance(errors, list) and errors, decoded
+    return dict(errors[0])
+
+
+def raw_connect_error(live: LiveEmulator, authorizer: Authorizer) -> dict[str, Any]:
+    """What the emulator answers a raw connect with ``authorizer``: its first error entry."""
+    ws = live.open(authorizer.connect_subprotocols())
+    try:
+        raw = WsClient(ws, authorizer)
+        frame = raw.recv_raw()
+        assert json.loads(frame)["type"] == "connection_error", frame
+        return server_error(frame)
+    finally:
+        ws.close()
+
+
+def raw_operation_error(live: LiveEmulator, frame: dict[str, Any]) -> dict[str, Any]:
+    """Send one operation frame on a raw API-key connection; the answer's first error."""
+    raw = live.client(AuthMode.API_KEY)
+    try:
+        raw.send(frame)
+        answer = raw.recv_raw()
+        decoded = json.loads(answer)
+        assert decoded["type"].endswith("_error"), answer
+        return server_error(answer)
+    finally:
+        raw.close()
+
+
+def assert_client_error(
+    exc: ClientError, cls: type[ClientError], operation: str, error_type: str, detail: str
+) -> None:
+    assert type(exc) is cls, repr(exc)
+    assert exc.operation == operation
+    assert exc.error_type == error_type
+    assert exc.detail == detail
+    assert error_type in str(exc)
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def endpoints_on(port: int) -> Endpoints:
+    return Endpoints.from_http_url(f"http://127.0.0.1:{port}/event")
+
+
+def temporary_credentials_authorizer(
+    live: LiveEmulator, secret_key: str, mode: AuthMode = AuthMode.AWS_IAM
+) -> Authorizer:
+    return make_authorizer(
+        mode,
+        live.http_host,
+        region=defaults.DEFAULT_REGION,
+        credentials=CredentialSource.static(TEMP_ACCESS_KEY, secret_key, SESSION_TOKEN),
+        sigv4_engine="fast",
+    )
+
+
+# -- every auth mode, end to end ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", list(AuthMode), ids=lambda mode: mode.value)
+def test_every_mode_subscribes_publishes_receives_and_closes(
+    emulator: LiveEmulator, mode: AuthMode
+) -> None:
+    base = emulator.stats()
+    base_open = base["connections"]["open"]
+    base_live = base["subscriptions"]["live"]
+    inbox, losses = Inbox(), Losses()
+    path = channel()
+    # Exact text: inner spaces, non-ASCII, HTML-ish characters and a bare string survive.
+    events = ['{"text": "h\\u00e9llo <b>&amp;</b>",  "n": [1, 2.5]}', '"just a string"', "42"]
+    client = EventsClient(
+        emulator.endpoints, emulator.authorizer(mode), FAST, on_data=inbox, on_lost=losses
+    )
+    assert client.state is ClientState.NEW
+    try:
+        client.connect()
+        assert client.state is ClientState.OPEN
+        assert client.connection_timeout_ms == 300_000  # the emulator's default (§2.5)
+        wait_for_open(emulator, base_open + 1)
+
+        sub_id = client.subscribe(path)
+        other_id = client.subscribe(channel())  # left subscribed: close() must drop it
+        assert sub_id != other_id
+        assert client.subscriptions == {sub_id: path, other_id: client.subscriptions[other_id]}
+        emulator.wait_for(lambda stats: stats["subscriptions"]["live"] == base_live + 2)
+
+        before_ns = time.time_ns()
+        outcome = client.publish(path, events)
+        assert outcome == PublishOutcome(successful=(0, 1, 2), failed=())
+        received = inbox.wait(len(events))
+        after_ns = time.time_ns()
+        assert [item.event for item in received] == events
+        assert {item.sub_id for item in received} == {sub_id}
+        for item in received:
+            assert before_ns <= item.received_ns <= after_ns
+        assert client.counters.data_received == len(events)
+        assert client.counters.stray_data == 0
+
+        client.unsubscribe(sub_id)
+        assert sub_id not in client.subscriptions
+        emulator.wait_for(lambda stats: stats["subscriptions"]["live"] == base_live + 1)
+    finally:
+        client.close()
+    assert client.state is ClientState.CLOSED
+    assert client.lost is None
+    assert losses.items == []
+    assert client.pending_operations == 0
+    after = emulator.wait_for(
+        lambda stats: (
+            stats["connections"]["open"] == base_open
+            and stats["subscriptions"]["live"] == base_live
+        ),
+        WAIT_S,
+    )
+    assert after["connections"]["closed"] == base["connections"]["closed"] + 1
+    assert after["subscriptions"]["live"] == 0
+    assert after["connections"]["open"] == 0
+
+
+def test_iam_only_namespace_works_with_iam(emulator: LiveEmulator) -> None:
+    inbox = Inbox()
+    path = channel("iamonly")
+    with connected(emulator, AuthMode.AWS_IAM, inbox=inbox) as client:
+        sub_id = client.subscribe(path)
+        assert client.publish(path, ['{"iam":true}']).successful == (0,)
+        assert inbox.wait(1) == [Delivery(sub_id, '{"iam":true}', inbox.items[0].received_ns)]
+
+
+def test_a_mode_the_namespace_does_not_allow_is_rejected(emulator: LiveEmulator) -> None:
+    path = channel("iamonly")
+    with connected(emulator, AuthMode.API_KEY) as client:
+        with pytest.raises(OperationRejected) as caught:
+            client.subscribe(path)
+        assert caught.value.operation == "subscribe"
+        assert caught.value.error_type == "UnauthorizedException"
+        assert client.subscriptions == {}
+        with pytest.raises(OperationRejected) as caught:
+            client.publish(path, ["1"])
+        assert caught.value.operation == "publish"
+        assert caught.value.error_type == "UnauthorizedException"
+
+
+# -- fan-out -----------------------------------------------------------------------------
+
+
+def test_wildcard_subscription_receives_deeper_channels_only(emulator: LiveEmulator) -> None:
+    inbox = Inbox()
+    parent = channel()
+    with connected(emulator, inbox=inbox) as client:
+        sub_id = client.subscribe(parent + "/*")
+        assert client.subscriptions[sub_id] == parent + "/*"
+        # The parent first: were it delivered, it would arrive before the others.
+        client.publish(parent, ['{"where":"parent"}'])
+        client.publish(parent + "/a", ['{"where":"a"}'])
+        client.publish(parent + "/a/b/c", ['{"where":"a/b/c"}'])
+        received = inbox.wait(2)
+        gevent.sleep(0.1)  # a stray parent delivery would be in by now
+        assert [item.event for item in inbox.items] == ['{"where":"a"}', '{"where":"a/b/c"}']
+        assert {item.sub_id for item in received} == {sub_id}
+
+
+def test_a_batch_of_five_arrives_as_five_data_messages_in_order(emulator: LiveEmulator) -> None:
+    inbox = Inbox()
+    path = channel()
+    events = [json.dumps({"seq": index, "pad": "x" * index}) for index in range(5)]
+    with connected(emulator, inbox=inbox) as client:
+        sub_id = client.subscribe(path)
+        assert client.publish(path, events) == PublishOutcome((0, 1, 2, 3, 4), ())
+        inbox.wait(5)
+        gevent.sleep(0.05)
+        assert inbox.events_for(sub_id) == events
+        assert client.counters.data_received == 5
+
+
+def test_two_subscriptions_to_one_channel_each_get_every_event(emulator: LiveEmulator) -> None:
+    inbox = Inbox()
+    path = channel()
+    with connected(emulator, inbox=inbox) as client:
+        first = client.subscribe(path)
+        second = client.subscribe(path)
+        client.publish(path, ["1", "2"])
+        inbox.wait(4)
+        assert inbox.events_for(first) == ["1", "2"]
+        assert inbox.events_for(second) == ["1", "2"]
+
+
+def test_events_from_another_connection_arrive(emulator: LiveEmulator) -> None:
+    inbox = Inbox()
+    path = channel()
+    with (
+        connected(emulator, inbox=inbox) as subscriber,
+        connected(emulator, AuthMode.AWS_LAMBDA) as publisher,
+    ):
+        sub_id = subscriber.subscribe(path)
+        publisher.publish(path, ['{"from":"elsewhere"}'])
+        assert [(d.sub_id, d.event) for d in inbox.wait(1)] == [(sub_id, '{"from":"elsewhere"}')]
+        assert publisher.counters.data_received == 0
+
+
+def test_connection_timeout_ms_is_read_from_connection_ack(start_emulator: StartEmulator) -> None:
+    live = start_emulator("--connection-timeout-ms", "12345")
+    with connected(live) as client:
+        assert client.connection_timeout_ms == 12345
+
+
+def test_keepalives_are_counted_and_keep_the_connection(start_emulator: StartEmulator) -> None:
+    live = start_emulator("--keepalive-interval-s", "0.1", "--connection-timeout-ms", "400")
+    losses = Losses()
+    with connected(live, losses=losses) as client:
+        gevent.sleep(0.9)  # more than twice the timeout: only the ka messages keep it
+        assert losses.items == []
+        assert client.lost is None
+        assert client.counters.keepalives >= 3
+        path = channel()
+        client.subscribe(path)
+        assert client.publish(path, ["1"]).successful == (0,)
+
+
+# -- errors ------------------------------------------------------------------------------
+
+
+def test_wrong_api_key_is_rejected_on_connect(emulator: LiveEmulator) -> None:
+    authorizer = make_authorizer(AuthMode.API_KEY, emulator.http_host, api_key="da2-wrongkey000")
+    expected = raw_connect_error(emulator, authorizer)
+    assert expected["errorType"] == "UnauthorizedException"
+    base_open = open_connections(emulator)
+    losses = Losses()
+    client = EventsClient(emulator.endpoints, authorizer, FAST, on_lost=losses)
+    with pytest.raises(OperationRejected) as caught:
+        client.connect()
+    assert_client_error(
+        caught.value,
+        OperationRejected,
+        "connect",
+        "UnauthorizedException",
+        first_line(expected["message"]),
+    )
+    assert "da2-wrongkey000" not in str(caught.value) + repr(caught.value)
+    assert client.state is ClientState.CLOSED
+    gevent.sleep(0.1)
+    assert losses.items == [], "a refused connect is not a lost connection"
+    assert client.lost is None
+    client.close()  # harmless after a failed connect
+    wait_for_open(emulator, base_open)
+
+
+def test_a_second_connect_is_refused_locally(emulator: LiveEmulator) -> None:
+    with connected(emulator) as client, pytest.raises(RuntimeError):
+        client.connect()
+
+
+def test_subscribe_to_an_invalid_channel_is_rejected(emulator: LiveEmulator) -> None:
+    bad = "/default/not a channel!"
+    expected = raw_operation_error(
+        emulator,
+        {
+            "type": "subscribe",
+            "id": "raw1",
+            "channel": bad,
+            "authorization": emulator.authorizer().message_authorization(bad),
+        },
+    )
+    with connected(emulator) as client:
+        with pytest.raises(OperationRejected) as caught:
+            client.subscribe(bad)
+        assert_client_error(
+            caught.value,
+            OperationRejected,
+            "subscribe",
+            "BadRequestException",
+            first_line(expected["message"]),
+        )
+        assert caught.value.detail == INVALID_CHANNEL_TEXT
+        assert client.subscriptions == {}
+        assert client.pending_operations == 0
+        # The connection is still good.
+        path = channel()
+        sub_id = client.subscribe(path)
+        assert client.subscriptions == {sub_id: path}
+
+
+def test_subscribe_to_an_unknown_namespace_is_rejected(emulator: LiveEmulator) -> None:
+    with connected(emulator) as client:
+        with pytest.raises(OperationRejected) as caught:
+            client.subscribe(channel("nosuchnamespace"))
+        assert caught.value.operation == "subscribe"
+        assert caught.value.error_type == "ResourceNotFound"
+        assert caught.value.detail == "Namespace not found"
+
+
+def test_unsubscribe_of_an_unknown_id_is_refused_locally(emulator: LiveEmulator) -> None:
+    with connected(emulator) as client, pytest.raises(KeyError):
+        client.unsubscribe("s999")
+
+
+def test_publish_of_six_events_is_rejected(emulator: LiveEmulator) -> None:
+    path = channel()
+    events = [str(index) for index in range(6)]
+    expected = raw_operation_error(
+        emulator,
+        {
+            "type": "publish",
+            "id": "raw1",
+            "channel": path,
+            "events": events,
+            "authorization": emulator.authorizer().message_authorization(path, events),
+        },
+    )
+    inbox = Inbox()
+    with connected(emulator, inbox=inbox) as client:
+        client.subscribe(path)
+        with pytest.raises(OperationRejected) as caught:
+            client.publish(path, events)
+        assert_client_error(
+            caught.value,
+            OperationRejected,
+            "publish",
+            "BadRequestException",
+            first_line(expected["message"]),
+        )
+        assert client.pending_operations == 0
+        assert client.publish(path, ["7"]).successful == (0,)
+        assert [item.event for item in inbox.wait(1)] == ["7"], "none of the six was delivered"
+
+
+@pytest.mark.parametrize("bad", ["/default/*", "/default/has space", "/default/a/b/c/d/e/f"])
+def test_publish_to_a_bad_channel_is_rejected(emulator: LiveEmulator, bad: str) -> None:
+    expected = raw_operation_error(
+        emulator,
+        {
+            "type": "publish",
+            "id": "raw1",
+            "channel": bad,
+            "events": ["1"],
+            "authorization": emulator.authorizer().message_authorization(bad, ["1"]),
+        },
+    )
+    with connected(emulator) as client:
+        with pytest.raises(OperationRejected) as caught:
+            client.publish(bad, ["1"])
+        assert_client_error(
+            caught.value,
+            OperationRejected,
+            "publish",
+            "BadRequestException",
+            first_line(expected["message"]),
+        )
+        assert caught.value.detail == INVALID_CHANNEL_TEXT
+
+
+@pytest.fixture
+def temporary_iam_emulator(start_emulator: StartEmulator) -> LiveEmulator:
+    """An emulator that knows only the temporary credentials (with their session token)."""
+    return start_emulator("--iam", f"{TEMP_ACCESS_KEY}:{TEMP_SECRET_KEY}:{SESSION_TOKEN}")
+
+
+def assert_mismatch_without_secrets(exc: ClientError, operation: str, server_text: str) -> None:
+    # The server's text carries the canonical request with the session token; the
+    # client's error keeps only its first line.
+    assert SESSION_TOKEN in server_text
+    assert "Canonical String" in server_text
+    assert_client_error(
+        exc, OperationRejected, operation, "BadRequestException", first_line(server_text)
+    )
+    assert exc.detail.startswith("The request signature we calculated does not match")
+    for text in (str(exc), repr(exc), exc.detail):
+        assert SESSION_TOKEN not in text
+        assert "Canonical String" not in text
+        assert "String-to-Sign" not in text
+        assert WRONG_SECRET_KEY not in text
+        assert "\n" not in text
+
+
+def test_iam_wrong_secret_on_connect_gives_only_the_first_line(
+    temporary_iam_emulator: LiveEmulator,
+) -> None:
+    live = temporary_iam_emulator
+    wrong = temporary_credentials_authorizer(live, WRONG_SECRET_KEY)
+    expected = raw_connect_error(live, wrong)
+    assert expected["errorType"] == "BadRequestException"
+    client = EventsClient(live.endpoints, wrong, FAST)
+    with pytest.raises(OperationRejected) as caught:
+        client.connect()
+    assert_mismatch_without_secrets(caught.value, "connect", expected["message"])
+    # The right secret connects (so the refusal above was the signature only).
+    with connected(live, authorizer=temporary_credentials_authorizer(live, TEMP_SECRET_KEY)):
+        pass
+
+
+def test_iam_wrong_secret_on_subscribe_and_publish_gives_only_the_first_line(
+    temporary_iam_emulator: LiveEmulator,
+) -> None:
+    live = temporary_iam_emulator
+    right = temporary_credentials_authorizer(live, TEMP_SECRET_KEY)
+    wrong = temporary_credentials_authorizer(live, WRONG_SECRET_KEY)
+    path = channel()
+    with connected(live, authorizer=right) as client:
+        # Per-message authorization comes from the client's authorizer: swap in the bad one.
+        client.authorizer = wrong
+        raw = WsClient(live.open(right.connect_subprotocols()), wrong)
+        try:
+            assert raw.init().TYPE == "connection_ack"
+            raw.send(
+                {
+                    "type": "publish",
+                    "id": "raw1",
+                    "channel": path,
+                    "events": ["1"],
+                    "authorization": wrong.message_authorization(path, ["1"]),
+                }
+            )
+            server_text = server_error(raw.recv_raw())["message"]
+        finally:
+            raw.close()
+        with pytest.raises(OperationRejected) as caught:
+            client.subscribe(path)
+        assert_mismatch_without_secrets(caught.value, "subscribe", server_text)
+        with pytest.raises(OperationRejected) as caught:
+            client.publish(path, ["1"])
+        assert_mismatch_without_secrets(caught.value, "publish", server_text)
+        client.authorizer = right
+        assert client.publish(path, ["1"]).successful == (0,)
+
+
+def test_an_event_over_240_kb_is_a_failed_entry(emulator: LiveEmulator) -> None:
+    inbox = Inbox()
+    path = channel()
+    too_large = json.dumps("x" * (245_760 + 10))
+    with connected(emulator, inbox=inbox) as client:
+        sub_id = client.subscribe(path)
+        outcome = client.publish(path, ['{"small":1}', too_large, '{"small":2}'])
+        assert outcome.successful == (0, 2)
+        assert outcome.failed == ((1, "EventTooLargeException", EVENT_TOO_LARGE_TEXT),)
+        inbox.wait(2)
+        gevent.sleep(0.05)
+        assert inbox.events_for(sub_id) == ['{"small":1}', '{"small":2}']
+
+
+# -- timeouts ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("ack", ["publish", "subscribe"])
+def test_a_delayed_answer_times_out_and_counts_as_late(emulator: LiveEmulator, ack: str) -> None:
+    timeout_s = 0.3
+    path = channel()
+    with connected(emulator, options=ClientOptions(operation_timeout_s=timeout_s)) as client:
+        emulator.add_fault(f"delay-acks:delay=700ms,ack={ack}")
+        try:
+            started = time.monotonic()
+            with pytest.raises(OperationTimeout) as caught:
+                if ack == "publish":
+                    client.publish(path, ["1"])
+                else:
+                    client.subscribe(path)
+            elapsed = time.monotonic() - started
+        finally:
+            emulator.clear_faults()
+        assert type(caught.value) is OperationTimeout
+        assert caught.value.operation == ack
+        assert caught.value.error_type == "Timeout"
+        assert caught.value.timeout_s == timeout_s
+        assert timeout_s * 0.9 <= elapsed < timeout_s + 0.35
+        assert client.pending_operations == 0
+        assert client.counters.late_answers == 0
+        wait_until(lambda: client.counters.late_answers == 1, what="the late answer")
+        if ack == "subscribe":
+            # The server holds the subscription after all: the client adopts it, so
+            # its data arrives and close-time cleanup unsubscribes it.
+            assert list(client.subscriptions.values()) == [path]
+        else:
+            assert client.subscriptions == {}
+        # The connection still works once the fault is gone.
+        assert client.publish(path, ["2"]).successful == (0,)
+        assert client.lost is None
+
+
+def test_a_connect_without_connection_ack_times_out(emulator: LiveEmulator) -> None:
+    base_open = open_connections(emulator)
+    timeout_s = 0.4
+    client = EventsClient(
+        emulator.endpoints,
+        emulator.authorizer(),
+        ClientOptions(connect_timeout_s=timeout_s, operation_timeout_s=timeout_s),
+    )
+    emulator.add_fault("delay-acks:delay=1500ms,ack=connection")
+    try:
+        started = time.monotonic()
+        with pytest.raises(OperationTimeout) as caught:
+            client.connect()
+        elapsed = time.monotonic() - started
+    finally:
+        emulator.clear_faults()
+    assert caught.value.operation == "connect"
+    assert caught.value.error_type == "Timeout"
+    assert timeout_s * 0.9 <= elapsed < timeout_s + 0.4
+    assert client.state is ClientState.CLOSED
+    assert client.lost is None
+    wait_for_open(emulator, base_open)  # the client gave the connection up
+
+
+def test_a_server_that_never_answers_the_upgrade_times_out() -> None:
+    """A listener that accepts TCP and says nothing (no emulator can be made to do
+    this): the connect still ends within connect_timeout_s."""
+    timeout_s = 0.4
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(4)
+        port = listener.getsockname()[1]
+        client = EventsClient(
+            endpoints_on(port),
+            default_authorizer(AuthMode.API_KEY, f"127.0.0.1:{port}"),
+            ClientOptions(connect_timeout_s=timeout_s),
+        )
+        started = time.monotonic()
+        with pytest.raises(OperationTimeout) as caught:
+            client.connect()
+        elapsed = time.monotonic() - started
+    assert caught.value.operation == "connect"
+    assert timeout_s * 0.9 <= elapsed < timeout_s + 0.4
+    assert client.state is ClientState.CLOSED
+
+
+# -- losing the connection ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("spec", "close_code"), [("disconnect-all", None), ("disconnect-all:code=1012", 1012)]
+)
+def test_disconnect_all_loses_the_connection(
+    emulator: LiveEmulator, spec: str, close_code: int | None
+) -> None:
+    losses = Losses()
+    path = channel()
+    client = EventsClient(
+        emulator.endpoints,
+        emulator.authorizer(),
+        ClientOptions(operation_timeout_s=2.0),
+        on_lost=losses,
+    )
+    try:
+        client.connect()
+        client.subscribe(path)
+        # A publish held open by a delayed ack is pending when the connection goes.
+        emulator.add_fault("delay-acks:delay=5s,ack=publish")
+        try:
+            pending = gevent.spawn(client.publish, path, ["1"])
+            wait_until(lambda: client.pending_operations == 1, what="the pending publish")
+            emulator.add_fault(spec)
+            loss = losses.wait()
+            pending.join(WAIT_S)
+        finally:
+            emulator.clear_faults()
+        assert pending.ready()
+        assert isinstance(pending.exception, ConnectionLost), repr(pending.exception)
+        assert pending.exception.operation == "publish"
+        assert pending.exception.error_type == loss.error_type
+
+        assert isinstance(loss, ConnectionLost)
+        assert loss.operation == "connection"
+        assert loss.close_code == close_code
+        if close_code is None:
+            assert loss.error_type in ("ConnectionClosed", "NetworkError")
+        else:
+            assert loss.error_type == "ConnectionClosed"
+        assert client.lost is loss
+        assert client.state is ClientState.CLOSED
+        assert client.pending_operations == 0
+
+        for operation, call in [
+            ("subscribe", lambda: client.subscribe(path)),
+            ("publish", lambda: client.publish(path, ["2"])),
+        ]:
+            with pytest.raises(ConnectionLost) as caught:
+                call()
+            assert caught.value.operation == operation
+            assert caught.value.error_type == loss.error_type
+    finally:
+        client.close()
+    gevent.sleep(0.1)
+    assert len(losses.items) == 1, "on_lost is called once, and not again by close()"
+    assert client.lost is losses.items[0]
+    wait_for_open(emulator, 0)
+
+
+def test_silence_past_connection_timeout_is_a_keepalive_timeout(
+    start_emulator: StartEmulator,
+) -> None:
+    live = start_emulator("--connection-timeout-ms", "300", "--fault", "withhold-ka")
+    losses = Losses()
+    # connect_timeout_s is well above connectionTimeoutMs: the watchdog must use the
+    # latter (§2.5) from the connection_ack on.
+    options = ClientOptions(connect_timeout_s=2.0, operation_timeout_s=1.0)
+    client = EventsClient(live.endpoints, live.authorizer(), options, on_lost=losses)
+    try:
+        client.connect()
+        assert client.connection_timeout_ms == 300
+        connected_at = time.monotonic()
+        loss = losses.wait()
+        silent_for = time.monotonic() - connected_at
+    finally:
+        client.close()
+    assert loss.operation == "connection"
+    assert loss.error_type == "KeepAliveTimeout"
+    assert "300 ms" in loss.detail
+    assert 0.25 <= silent_for < 1.0, f"lost after {silent_for:.2f} s of silence, not ~0.3 s"
+    assert client.lost is loss
+    assert client.state is ClientState.CLOSED
+    assert len(losses.items) == 1
+    with pytest.raises(ConnectionLost) as caught:
+        client.subscribe(channel())
+    assert caught.value.error_type == "KeepAliveTimeout"
+    wait_for_open(live, 0)
+
+
+def test_an_idle_connection_outlives_the_connect_timeout(emulator: LiveEmulator) -> None:
+    """connect_timeout_s bounds the connect only (§2.5: TCP + TLS + upgrade + ack); once
+    connected, only silence longer than connectionTimeoutMs (300 s here) is a loss."""
+    losses = Losses()
+    options = ClientOptions(connect_timeout_s=0.3, operation_timeout_s=1.0)
+    with connected(emulator, options=options, losses=losses) as client:
+        assert client.connection_timeout_ms == 300_000
+        gevent.sleep(0.8)
+        assert losses.items == [], f"lost while idle: {losses.items}"
+        assert client.lost is None
+        path = channel()
+        client.subscribe(path)
+        assert client.publish(path, ["1"]).successful == (0,)
+
+
+def test_the_server_closing_at_the_maximum_duration_is_a_loss(
+    start_emulator: StartEmulator,
+) -> None:
+    live = start_emulator("--max-connection-duration-s", "0.3")
+    losses = Losses()
+    client = EventsClient(live.endpoints, live.authorizer(), FAST, on_lost=losses)
+    try:
+        client.connect()
+        loss = losses.wait()
+    finally:
+        client.close()
+    assert loss.error_type == "ConnectionClosed"
+    assert loss.close_code == 1000
+    assert client.lost is loss
+
+
+def test_a_normal_close_is_not_a_loss_and_is_idempotent(emulator: LiveEmulator) -> None:
+    base_open = open_connections(emulator)
+    losses = Losses()
+    client = EventsClient(emulator.endpoints, emulator.authorizer(), FAST, on_lost=losses)
+    client.connect()
+    client.subscribe(channel())
+    started = time.monotonic()
+    client.close()
+    assert time.monotonic() - started < 1.0, "the server answers the close at once"
+    client.close()
+    client.close()
+    assert client.state is ClientState.CLOSED
+    gevent.sleep(0.1)
+    assert losses.items == []
+    assert client.lost is None
+    with pytest.raises(ConnectionLost) as caught:
+        client.publish(channel(), ["1"])
+    assert caught.value.operation == "publish"
+    assert caught.value.error_type == "ConnectionClosed"
+    stats = wait_for_open(emulator, base_open)
+    assert stats["subscriptions"]["live"] == 0
+
+
+def test_close_fails_a_pending_operation_without_a_loss(emulator: LiveEmulator) -> None:
+    losses = Losses()
+    path = channel()
+    client = EventsClient(emulator.endpoints, emulator.authorizer(), FAST, on_lost=losses)
+    client.connect()
+    emulator.add_fault("delay-acks:delay=3s,ack=publish")
+    try:
+        pending = gevent.spawn(client.publish, path, ["1"])
+        wait_until(lambda: client.pending_operations == 1, what="the pending publish")
+        client.close()
+        pending.join(WAIT_S)
+    finally:
+        emulator.clear_faults()
+    assert isinstance(pending.exception, ConnectionLost), repr(pending.exception)
+    assert pending.exception.operation == "publish"
+    assert pending.exception.error_type == "ConnectionClosed"
+    assert losses.items == []
+    assert client.lost is None
+
+
+def test_a_message_over_max_message_bytes_ends_the_connection(emulator: LiveEmulator) -> None:
+    """The client refuses (close 1009) a frame over its own limit: a loss, reported once."""
+    losses = Losses()
+    path = channel()
+    options = ClientOptions(max_message_bytes=1000, operation_timeout_s=2.0)
+    with connected(emulator, options=options, losses=losses) as client:
+        client.subscribe(path)
+        # The data frame (over 2,000 bytes) comes before publish_success: the publish is
+        # still pending when the connection ends.
+        with pytest.raises(ConnectionLost) as caught:
+            client.publish(path, [json.dumps("y" * 2000)])
+        assert caught.value.operation == "publish"
+        loss = losses.wait()
+        assert client.lost is loss
+        assert client.state is ClientState.CLOSED
+    assert len(losses.items) == 1
+    wait_for_open(emulator, 0)
+
+
+def test_close_before_connect(emulator: LiveEmulator) -> None:
+    client = EventsClient(emulator.endpoints, emulator.authorizer(), FAST)
+    client.close()
+    assert client.state is ClientState.CLOSED
+    with pytest.raises(ConnectionLost):
+        client.subscribe(channel())
+
+
+# -- handshake failures ------------------------------------------------------------------
+
+
+def test_a_refused_handshake_carries_the_http_status(emulator: LiveEmulator) -> None:
+    client_id = "refused-" + uuid.uuid4().hex[:8]
+    since = emulator.stats()["connections"]["attempts"]
+    client = EventsClient(
+        emulator.endpoints, emulator.authorizer(), ClientOptions(client_id=client_id)
+    )
+    emulator.add_fault("refuse:status=429")
+    try:
+        with pytest.raises(HandshakeFailed) as caught:
+            client.connect()
+    finally:
+        emulator.clear_faults()
+    assert type(caught.value) is HandshakeFailed
+    assert caught.value.status == 429
+    assert caught.value.operation == "connect"
+    assert caught.value.error_type == "TooManyRequestsException"
+    assert "\n" not in caught.value.detail
+    assert client.state is ClientState.CLOSED
+    attempts = emulator.stats_since(since)["connection_attempts"]
+    assert [(a["client_id"], a["outcome"]) for a in attempts] == [(client_id, "refused")]
+
+
+def test_a_refused_handshake_names_the_servers_error_type(emulator: LiveEmulator) -> None:
+    """The emulator answers a refused upgrade with ``{"errors":[{"errorType":...,
+    "message":...}]}``, the shape of every AppSync error (§4, §5). ClientError's contract
+    (harness/errors.py): ``error_type`` is the AppSync errorType when the server named
+    one, and ``detail`` the first line of the server's message, as HttpPublisher does
+    for the same body."""
+    emulator.add_fault("refuse:status=429")
+    try:
+        raw_status, raw_body = emulator.request("GET", "/event/realtime")
+        client = EventsClient(emulator.endpoints, emulator.authorizer(), FAST)
+        with pytest.raises(HandshakeFailed) as caught:
+            client.connect()
+    finally:
+        emulator.clear_faults()
+    assert raw_status == 429
+    expected = raw_body["errors"][0]
+    assert caught.value.status == 429
+    assert caught.value.error_type == expected["errorType"]  # TooManyRequestsException
+    assert caught.value.detail == first_line(expected["message"])
+
+
+def test_a_closed_port_is_a_network_error() -> None:
+    port = closed_port()
+    client = EventsClient(
+        endpoints_on(port), default_authorizer(AuthMode.API_KEY, f"127.0.0.1:{port}"), FAST
+    )
+    started = time.monotonic()
+    with pytest.raises(HandshakeFailed) as caught:
+        client.connect()
+    assert time.monotonic() - started < 1.0
+    assert type(caught.value) is HandshakeFailed
+    assert caught.value.operation == "connect"
+    assert caught.value.error_type == "NetworkError"
+    assert caught.value.status is None
+    assert "ConnectionRefusedError" in caught.value.detail
+    assert client.state is ClientState.CLOSED
+
+
+def test_tls_works_with_the_emulators_ca_and_fails_without(
+    start_emulator: StartEmulator,
+) -> None:
+    live = start_emulator("--tls")
+    ca_cert = live.process.info.ca_cert
+    assert ca_cert is not None
+    assert live.endpoints.realtime_url.startswith("wss://")
+
+    inbox = Inbox()
+    path = channel()
+    with connected(
+        live, AuthMode.AWS_IAM, ClientOptions(ca_file=ca_cert, operation_timeout_s=2), inbox=inbox
+    ) as client:
+        sub_id = client.subscribe(path)
+        assert client.publish(path, ['{"tls":true}']).successful == (0,)
+        assert [(d.sub_id, d.event) for d in inbox.wait(1)] == [(sub_id, '{"tls":true}')]
+
+    untrusting = EventsClient(live.endpoints, live.authorizer(), FAST)
+    with pytest.raises(HandshakeFailed) as caught:
+        untrusting.connect()
+    assert caught.value.error_type == "TlsError"
+    assert caught.value.operation == "connect"
+    assert caught.value.status is None
+    assert "CERTIFICATE_VERIFY_FAILED" in caught.value.detail
+    assert untrusting.state is ClientState.CLOSED
+    wait_for_open(live, 0)
+
+
+def test_plain_websocket_to_a_tls_emulator_fails_cleanly(start_emulator: StartEmulator) -> None:
+    live = start_emulator("--tls")
+    plain = Endpoints.from_http_url(live.endpoints.http_url.replace("https://", "http://"))
+    client = EventsClient(plain, live.authorizer(), ClientOptions(connect_timeout_s=1.0))
+    with pytest.raises(ClientError) as caught:
+        client.connect()
+    assert isinstance(caught.value, HandshakeFailed | OperationTimeout), repr(caught.value)
+    assert caught.value.operation == "connect"
+    assert client.state is ClientState.CLOSED
+
+
+# -- stray data ----------------------------------------------------------------------------
+
+
+def test_no_data_reaches_on_data_after_unsubscribe(emulator: LiveEmulator) -> None:
+    inbox = Inbox()
+    path = channel()
+    with connected(emulator, inbox=inbox) as client:
+        gone = client.subscribe(path)
+        kept = client.subscribe(path)  # a marker: its delivery shows the publish went out
+        client.publish(path, ["1"])
+        inbox.wait(2)
+        client.unsubscribe(gone)
+        client.publish(path, ["2"])
+        client.publish(path, ["3"])
+        wait_until(lambda: inbox.events_for(kept) == ["1", "2", "3"], what="the marker")
+        gevent.sleep(0.05)
+        assert inbox.events_for(gone) == ["1"]
+        assert client.counters.data_received == 4  # the server stopped sending too
+        assert client.counters.stray_data == 0
+
+
+def test_data_for_a_subscription_the_client_does_not_hold_is_stray(
+    emulator: LiveEmulator,
+) -> None:
+    """A subscribe that timed out is live on the server but not held by the client:
+    its data is counted as stray and never reaches on_data."""
+    inbox = Inbox()
+    path = channel()
+    options = ClientOptions(operation_timeout_s=0.2)
+    with connected(emulator, options=options, inbox=inbox) as client:
+        emulator.add_fault("delay-acks:delay=400ms,ack=subscribe")
+        try:
+            with pytest.raises(OperationTimeout):
+                client.subscribe(path)
+        finally:
+            emulator.clear_faults()
+        kept = client.subscribe(path)
+        client.publish(path, ["1", "2"])
+        wait_until(lambda: inbox.events_for(kept) == ["1", "2"], what="the held subscription")
+        wait_until(lambda: client.counters.stray_data == 2, what="two stray deliveries")
+        assert {item.sub_id for item in inbox.items} == {kept}
+        assert client.counters.data_received == 4
+
+
+# -- the connection-attempt log ------------------------------------------------------------
+
+
+def test_client_id_appears_in_the_connection_attempt_log(emulator: LiveEmulator) -> None:
+    client_id = "load-client-" + uuid.uuid4().hex[:8]
+    since = emulator.stats()["connections"]["attempts"]
+    with connected(emulator, options=ClientOptions(client_id=client_id)):
+        pass
+    rejected = EventsClient(
+        emulator.endpoints,
+        make_authorizer(AuthMode.API_KEY, emulator.http_host, api_key="da2-wrong"),
+        ClientOptions(client_id=client_id + "-bad"),
+    )
+    with pytest.raises(OperationRejected):
+        rejected.connect()
+    with connected(emulator):  # no client_id
+        pass
+    attempts = emulator.stats_since(since)["connection_attempts"]
+    assert [(a["client_id"], a["outcome"]) for a in attempts] == [
+        (client_id, "accepted"),
+        (client_id + "-bad", "rejected"),
+        (None, "accepted"),
+    ]
+    assert all(a["remote"] == "127.0.0.1" for a in attempts)

@@ -1,0 +1,196 @@
+"""``locust -f locustfile.py ...`` as a user runs it: a subprocess, the embedded emulator."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EMULATOR_LINE = re.compile(r"embedded AppSync Events emulator at http://127\.0\.0\.1:(\d+)/event")
+RUN_TIMEOUT_S = 90
+
+
+def locust_command(*arguments: str) -> list[str]:
+    return [sys.executable, "-m", "locust", "-f", "locustfile.py", *arguments]
+
+
+def run_locust(
+    *arguments: str, timeout_s: float = RUN_TIMEOUT_S
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        locust_command(*arguments),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        env=_environment(),
+    )
+
+
+def _environment() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOCUST_")}
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def emulator_port(output: str) -> int:
+    match = EMULATOR_LINE.search(output)
+    assert match, output[-3000:]
+    return int(match.group(1))
+
+
+def port_is_closed(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(1.0)
+        return probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def stats_rows(output: str) -> dict[str, tuple[int, int]]:
+    """``request type -> (# reqs, # fails)`` from the last stats table Locust printed."""
+    rows: dict[str, tuple[int, int]] = {}
+    for match in re.finditer(r"^(\w+)\s+(\S+)\s+(\d+)\s+(\d+)\(", output, re.MULTILINE):
+        rows[match.group(1)] = (int(match.group(3)), int(match.group(4)))
+    return rows
+
+
+def test_the_readme_headless_run_exits_cleanly_with_stats_for_every_request_type() -> None:
+    readme = (ROOT / "README.md").read_text()
+    command = "locust -f locustfile.py --headless -u 20 -r 20 -t 10s"
+    assert command in readme
+
+    result = run_locust("--headless", "-u", "20", "-r", "20", "-t", "10s")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    rows = stats_rows(output)
+    for request_type in ("connect", "subscribe", "publish", "deliver", "unsubscribe"):
+        assert request_type in rows, (request_type, output[-3000:])
+        requests, failures = rows[request_type]
+        assert requests > 0 and failures == 0, (request_type, rows)
+    assert "Aggregated" in output
+    assert "Response time percentiles" in output
+    assert port_is_closed(emulator_port(output))
+
+
+@pytest.mark.parametrize(
+    ("arguments", "option"),
+    [
+        (["--auth-mode", "KERBEROS"], "--auth-mode"),
+        (["--publish-rate", "0"], "--publish-rate"),
+        (["--events-per-publish", "6"], "--events-per-publish"),
+        (["--channels", "/default/bad_name"], "--channels"),
+        (["--publish-via", "smoke-signals"], "--publish-via"),
+        (["--payload-bytes", "-1"], "--payload-bytes"),
+        (["--subscriptions-per-user", "201"], "--subscriptions-per-user"),
+    ],
+)
+def test_a_bad_option_stops_before_anything_starts(arguments: list[str], option: str) -> None:
+    result = run_locust("--headless", "-u", "1", "-t", "5s", *arguments, timeout_s=30)
+    assert result.returncode == 2
+    assert f"argument {option}:" in result.stderr
+    assert "embedded AppSync Events emulator" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("arguments", "option"),
+    [
+        (["--host", "https://api.example.com/event"], "--api-key"),
+        (["--host", "https://api.example.com/event", "--auth-mode", "AWS_LAMBDA"], "--auth-token"),
+        (["--host", "https://api.example.com/graphql"], "--host"),
+        (["--wildcard-subscriptions", "1", "--channels", "/{a,b}/c"], "--wildcard-subscriptions"),
+        (
+            ["--subscriptions-per-user", "200", "--wildcard-subscriptions", "1"],
+            "--subscriptions-per-user",
+        ),
+    ],
+)
+def test_a_bad_combination_stops_before_any_user_starts(arguments: list[str], option: str) -> None:
+    result = run_locust("--headless", "-u", "1", "-t", "5s", *arguments, timeout_s=30)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert f"invalid settings: {option}:" in result.stderr
+    assert "Ramping to" not in result.stderr
+
+
+def test_options_come_from_environment_variables() -> None:
+    env = _environment()
+    env["LOCUST_PUBLISH_VIA"] = "http"
+    env["LOCUST_CHANNELS"] = "/default/from-env-{1..3}"
+    result = subprocess.run(
+        locust_command("--headless", "-u", "4", "-r", "4", "-t", "3s"),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
+        env=env,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert "http_publish /default/from-env-{1..3}" in re.sub(r" +", " ", output)
+
+
+@pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_run_stops_the_embedded_emulator(signal_number: int) -> None:
+    process = subprocess.Popen(
+        locust_command("--headless", "-u", "10", "-r", "10", "-t", "60s"),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=_environment(),
+    )
+    assert process.stdout is not None
+    seen: list[str] = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        seen.append(line)
+        if "All users spawned" in line:
+            break
+    time.sleep(1.0)
+    process.send_signal(signal_number)
+    try:
+        rest, _ = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise
+    output = "".join(seen) + rest
+    assert process.returncode in (0, 1), output[-3000:]
+    assert "embedded emulator stopped" in output
+    assert port_is_closed(emulator_port(output))
+    assert re.search(r"^unsubscribe\s", output, re.MULTILINE), output[-3000:]
+
+
+def test_a_distributed_run_shares_the_masters_emulator() -> None:
+    result = run_locust(
+        "--headless",
+        "--processes",
+        "2",
+        "-u",
+        "6",
+        "-r",
+        "6",
+        "-t",
+        "4s",
+        "--channels",
+        "/default/shared",
+        timeout_s=120,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert len(EMULATOR_LINE.findall(output)) == 1
+    rows = stats_rows(output)
+    # Four subscribers and a PubSubUser, spread over two workers, all on one channel:
+    # events published in one worker process are delivered in the other.
+    assert rows["publish"][0] > 0, rows
+    assert rows["deliver"][0] >= 4 * rows["publish"][0] and rows["deliver"][1] == 0, rows
+    assert rows["connect"] == (6, 0), rows
+    assert port_is_closed(emulator_port(output))
