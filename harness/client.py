@@ -433,10 +433,13 @@ class EventsClient:
 
         Set here, in the reader, so its very next ``recv`` already uses it."""
         timeout_ms = message.get("connectionTimeoutMs")
-        valid = isinstance(timeout_ms, int) and not isinstance(timeout_ms, bool) and timeout_ms > 0
-        self.connection_timeout_ms = timeout_ms if valid else 0
+        read_timeout_s: float | None = None
+        self.connection_timeout_ms = 0
+        if isinstance(timeout_ms, int) and not isinstance(timeout_ms, bool) and timeout_ms > 0:
+            self.connection_timeout_ms = timeout_ms
+            read_timeout_s = timeout_ms / 1000.0
         if self._sock is not None:
-            self._sock.settimeout(timeout_ms / 1000.0 if valid else None)
+            self._sock.settimeout(read_timeout_s)
 
     def _resolve(self, key: object, message: dict[str, Any]) -> None:
         pending = self._pending.pop(key, None) if isinstance(key, str) else None

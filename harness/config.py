@@ -53,7 +53,7 @@ class HarnessSettings:
     payload_bytes: int
     publish_via: str
     ca_file: str | None
-    sigv4_engine: str
+    iam_signer: str
     connect_timeout_s: float
     operation_timeout_s: float
     emulator_args: tuple[str, ...]
@@ -255,7 +255,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
         metavar="PEM",
     ),
     OptionSpec(
-        "--sigv4-engine",
+        "--iam-signer",
         "fast",
         "AWS_IAM signer: fast (cached signing keys, proven identical to botocore) or botocore",
         _choice(tuple(ENGINES)),
@@ -334,13 +334,27 @@ def _argparse_type(spec: OptionSpec) -> Callable[[str], Any]:
     return parse
 
 
+EMBEDDED_URL_ATTRIBUTE = "harness_embedded_emulator_url"
+EMBEDDED_CA_ATTRIBUTE = "harness_embedded_emulator_ca"
+"""Set on the parsed options by the master that started the embedded emulator. Not
+options: the web UI's form neither shows nor resets them, and workers receive them
+with the other custom values of the spawn message."""
+
+
+def configured_host(options: Any) -> str:
+    """``--host`` as the user meant it: empty when it is the embedded emulator's URL
+    (Locust's web UI puts the URL it shows back into ``options.host``)."""
+    host = str(getattr(options, "host", "") or "")
+    return "" if host and host == getattr(options, EMBEDDED_URL_ATTRIBUTE, None) else host
+
+
 def settings_from_options(options: Any, *, host: str | None = None) -> HarnessSettings:
-    """Check every option and the combinations; ``host`` overrides ``options.host``."""
+    """Check every option and the combinations; ``host`` overrides ``--host``."""
     values = {
         spec.dest: spec.check(spec.flag, getattr(options, spec.dest, spec.default))
         for spec in OPTIONS
     }
-    http_url = _host("--host", host if host is not None else getattr(options, "host", ""))
+    http_url = _host("--host", host if host is not None else configured_host(options))
     templates: tuple[ChannelTemplate, ...] = values["channels"]
     if values["wildcard_subscriptions"]:
         uncovered = [t.name for t in templates if t.wildcard is None]
@@ -381,8 +395,9 @@ def settings_from_options(options: Any, *, host: str | None = None) -> HarnessSe
         events_per_publish=values["events_per_publish"],
         payload_bytes=values["payload_bytes"],
         publish_via=values["publish_via"],
-        ca_file=values["ca_file"] or None,
-        sigv4_engine=values["sigv4_engine"],
+        ca_file=values["ca_file"]
+        or (getattr(options, EMBEDDED_CA_ATTRIBUTE, None) if not http_url else None),
+        iam_signer=values["iam_signer"],
         connect_timeout_s=values["connect_timeout"],
         operation_timeout_s=values["operation_timeout"],
         emulator_args=values["emulator_args"],

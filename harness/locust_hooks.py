@@ -22,10 +22,17 @@ import logging
 import sys
 from typing import Any
 
+import gevent
 from locust import events
 from locust.runners import WorkerRunner
 
-from harness.config import publish_rate_warning, register_options, settings_from_options
+from harness.config import (
+    EMBEDDED_CA_ATTRIBUTE,
+    EMBEDDED_URL_ATTRIBUTE,
+    publish_rate_warning,
+    register_options,
+    settings_from_options,
+)
 from harness.emulator.process import EmulatorProcess, EmulatorStartError
 from harness.errors import ConfigurationError, SigningError
 from harness.runtime import forget_runtime
@@ -54,8 +61,8 @@ def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:
             emulator = start_embedded_emulator(settings)
             _emulators.append(emulator)
             environment.host = emulator.info.http_url
-            if emulator.info.ca_cert:
-                options.ca_file = emulator.info.ca_cert
+            setattr(options, EMBEDDED_URL_ATTRIBUTE, emulator.info.http_url)
+            setattr(options, EMBEDDED_CA_ATTRIBUTE, emulator.info.ca_cert)
             settings = settings_from_options(options, host="")
         # Builds the authorizer once, so missing AWS credentials stop the run now.
         Target.from_settings(settings, environment.host).authorizer(settings)
@@ -70,6 +77,16 @@ def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:
 
 def _on_test_start(environment: Any, **_: Any) -> None:
     forget_runtime(environment)
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner) or environment.parsed_options is None:
+        return
+    # The web UI's start form may have changed any option: check again, and stop a
+    # run whose settings are bad instead of letting every user fail on its own.
+    try:
+        settings_from_options(environment.parsed_options)
+    except ConfigurationError as exc:
+        logger.error("invalid settings: %s; the run is stopped", exc)
+        gevent.spawn(runner.stop)
 
 
 def _on_spawning_complete(**_: Any) -> None:

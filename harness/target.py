@@ -76,7 +76,7 @@ class Target:
             token=token,
             region=region,
             credentials=credentials,
-            sigv4_engine=settings.sigv4_engine,
+            sigv4_engine=settings.iam_signer,
         )
 
     def _credentials(self, settings: HarnessSettings) -> CredentialSource:

@@ -23,7 +23,8 @@ from locust import User, constant, task
 
 import harness.locust_hooks  # noqa: F401  (installs the options and listeners)
 from harness.client import ClientOptions, EventsClient, PublishOutcome
-from harness.errors import ClientError, ConfigurationError, HarnessError, OperationRejected
+from harness.config import HarnessSettings
+from harness.errors import ClientError, HarnessError, OperationRejected
 from harness.http_publish import HttpPublisher
 from harness.protocol import REALTIME_PATH
 from harness.runtime import HarnessRuntime, runtime_for
@@ -125,7 +126,7 @@ class AppSyncUser(User):
     # -- connection -------------------------------------------------------------
 
     @property
-    def _settings(self) -> Any:
+    def _settings(self) -> HarnessSettings:
         assert self.runtime is not None
         return self.runtime.settings
 
@@ -242,11 +243,10 @@ class AppSyncUser(User):
         exception: Exception | None = None
         try:
             call()
-        except ClientError as exc:
+        except HarnessError as exc:
             exception = exc
-        except (ConfigurationError, HarnessError) as exc:
-            exception = exc
-            logger.error("%s %s: %s", request_type, name, exc)
+            if not isinstance(exc, ClientError):  # e.g. credentials that stopped refreshing
+                logger.error("%s %s: %s", request_type, name, exc)
         self.environment.events.request.fire(
             request_type=request_type,
             name=name,

@@ -558,7 +558,7 @@ def test_a_bad_auth_mode_names_the_option() -> None:
                 "region": REGION,
                 "sigv4_engine": "x",
             },
-            "--sigv4-engine",
+            "--iam-signer",
         ),
     ],
 )

@@ -16,9 +16,12 @@ from locust.argument_parser import LocustArgumentParser, get_parser
 
 import harness.users  # noqa: F401  (registers the harness options on Locust's parser)
 from harness.config import (
+    EMBEDDED_CA_ATTRIBUTE,
+    EMBEDDED_URL_ATTRIBUTE,
     OPTIONS,
     HarnessSettings,
     OptionSpec,
+    configured_host,
     publish_rate_warning,
     settings_from_options,
 )
@@ -85,7 +88,7 @@ def test_the_defaults_make_valid_settings(options: argparse.Namespace) -> None:
     assert settings.payload_bytes == 200
     assert settings.publish_via == "ws"
     assert settings.ca_file is None
-    assert settings.sigv4_engine == "fast"
+    assert settings.iam_signer == "fast"
     assert settings.connect_timeout_s == 15.0
     assert settings.operation_timeout_s == 10.0
     assert settings.emulator_args == ()
@@ -107,7 +110,7 @@ def test_values_are_checked_and_normalised() -> None:
         payload_bytes=str(MAX_EVENT_BYTES),
         publish_via="HTTP",
         ca_file=" /etc/ca.pem ",
-        sigv4_engine="BOTOCORE",
+        iam_signer="BOTOCORE",
         connect_timeout="1e-3",
         operation_timeout=30,
         emulator_args="  --fault drop:rate=0.5   --seed 3 ",
@@ -123,7 +126,7 @@ def test_values_are_checked_and_normalised() -> None:
     assert settings.payload_bytes == MAX_EVENT_BYTES
     assert settings.publish_via == "http"
     assert settings.ca_file == "/etc/ca.pem"
-    assert settings.sigv4_engine == "botocore"
+    assert settings.iam_signer == "botocore"
     assert settings.connect_timeout_s == 0.001
     assert settings.operation_timeout_s == 30.0
     assert settings.emulator_args == ("--fault", "drop:rate=0.5", "--seed", "3")
@@ -190,8 +193,8 @@ BAD_VALUES = [
     ("--publish-via", "wss", "must be one of ws, http, not 'wss'"),
     ("--publish-via", "https", "must be one of ws, http, not 'https'"),
     ("--publish-via", "", "must be one of ws, http, not ''"),
-    ("--sigv4-engine", "slow", "must be one of botocore, fast, not 'slow'"),
-    ("--sigv4-engine", "", "not ''"),
+    ("--iam-signer", "slow", "must be one of botocore, fast, not 'slow'"),
+    ("--iam-signer", "", "not ''"),
     ("--connect-timeout", "0", "must be a finite number above 0, not '0'"),
     ("--connect-timeout", "-5", "must be a finite number above 0, not '-5'"),
     ("--connect-timeout", "nan", "must be a finite number above 0, not 'nan'"),
@@ -504,7 +507,7 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "--payload-bytes": ("512", 512),
     "--publish-via": ("http", "http"),
     "--ca-file": ("/tmp/ca.pem", "/tmp/ca.pem"),
-    "--sigv4-engine": ("botocore", "botocore"),
+    "--iam-signer": ("botocore", "botocore"),
     "--connect-timeout": ("3.5", 3.5),
     "--operation-timeout": ("4", 4.0),
     "--emulator-args": ("--seed 7 --tls", "--seed 7 --tls"),
@@ -787,3 +790,30 @@ def test_every_option_has_help(spec: OptionSpec) -> None:
 def test_every_option_is_in_the_readme(flag: str) -> None:
     readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
     assert re.search(re.escape(flag) + r"(?![\w-])", readme), f"{flag} is not in README.md"
+
+
+# -- the embedded emulator seen through the web UI -----------------------------------------
+
+
+def test_the_embedded_emulators_url_in_host_still_means_the_embedded_emulator() -> None:
+    """Locust's web UI writes the host it shows (the emulator's URL) into options.host."""
+    url = "http://127.0.0.1:40001/event"
+    options = namespace(host=url, **{EMBEDDED_URL_ATTRIBUTE: url, EMBEDDED_CA_ATTRIBUTE: None})
+    assert configured_host(options) == ""
+    settings = settings_from_options(options)
+    assert settings.embedded
+    # Another host is a real API, with its requirements.
+    other = namespace(host="http://127.0.0.1:40002/event", **{EMBEDDED_URL_ATTRIBUTE: url})
+    assert configured_host(other) == "http://127.0.0.1:40002/event"
+    assert refused(other).option == "--api-key"
+
+
+def test_the_embedded_emulators_ca_is_trusted_unless_ca_file_is_given() -> None:
+    url = "https://127.0.0.1:40001/event"
+    extra = {EMBEDDED_URL_ATTRIBUTE: url, EMBEDDED_CA_ATTRIBUTE: "/tmp/emulator-ca.pem"}
+    assert settings_from_options(namespace(host=url, **extra)).ca_file == "/tmp/emulator-ca.pem"
+    mine = namespace(host=url, ca_file="/tmp/mine.pem", **extra)
+    assert settings_from_options(mine).ca_file == "/tmp/mine.pem"
+    # A real API never gets the emulator's CA.
+    real = namespace(host="https://api.example.com/event", api_key="k", **extra)
+    assert settings_from_options(real).ca_file is None

@@ -194,3 +194,30 @@ def test_a_distributed_run_shares_the_masters_emulator() -> None:
     assert rows["deliver"][0] >= 4 * rows["publish"][0] and rows["deliver"][1] == 0, rows
     assert rows["connect"] == (6, 0), rows
     assert port_is_closed(emulator_port(output))
+
+
+def test_a_killed_locust_leaves_no_emulator_behind() -> None:
+    process = subprocess.Popen(
+        locust_command("--headless", "-u", "2", "-r", "2", "-t", "60s"),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=_environment(),
+    )
+    assert process.stdout is not None
+    port = None
+    deadline = time.monotonic() + 30
+    while port is None and time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        if match := EMULATOR_LINE.search(line):
+            port = int(match.group(1))
+    assert port is not None and not port_is_closed(port)
+    process.kill()
+    process.communicate(timeout=30)
+    deadline = time.monotonic() + 10
+    while not port_is_closed(port) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert port_is_closed(port)

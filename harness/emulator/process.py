@@ -56,6 +56,7 @@ class EmulatorProcess:
             stderr=stderr,
             text=True,
             env=env if env is not None else os.environ.copy(),
+            preexec_fn=_terminate_with_parent if sys.platform == "linux" else None,
         )
         try:
             line = _read_line(process, timeout_s)
@@ -123,6 +124,16 @@ def _read_line(process: subprocess.Popen[str], timeout_s: float) -> str:
             raise EmulatorStartError(f"it exited with status {process.wait()}")
         if process.poll() is not None:
             raise EmulatorStartError(f"it exited with status {process.returncode}")
+
+
+def _terminate_with_parent() -> None:
+    """In the child, before exec: SIGTERM when the parent dies (Linux ``PR_SET_PDEATHSIG``),
+    so a Locust killed with SIGKILL leaves no emulator behind."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
 
 
 def _kill(process: subprocess.Popen[str]) -> None:

@@ -124,7 +124,7 @@ class IamAuthorizer(Authorizer):
         if isinstance(engine, str):
             if engine not in ENGINES:
                 raise ConfigurationError(
-                    "--sigv4-engine",
+                    "--iam-signer",
                     f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}",
                 )
             engine = ENGINES[engine]()

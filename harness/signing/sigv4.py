@@ -280,4 +280,4 @@ ENGINES: Mapping[str, Callable[[], SigV4Engine]] = {
     "botocore": BotocoreSigner,
     "fast": FastSigner,
 }
-"""Signing engines by the name the ``--sigv4-engine`` setting takes."""
+"""Signing engines by the name the ``--iam-signer`` option takes."""
