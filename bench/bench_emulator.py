@@ -39,35 +39,29 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib.metadata
 import itertools
 import json
-import os
-import platform
-import resource
-import select
 import signal
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, NoReturn, TypeVar
+from typing import TypeVar
 
 import aiohttp
+import bench_support as support
 from aiohttp import web
 from bench_signing import make_event  # the same events in both benchmarks
+from bench_support import BenchError, positive_int
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
-from harness.emulator import defaults
 from harness.emulator.process import EmulatorProcess, EmulatorStartError
 from harness.errors import MessageDecodeError
 from harness.protocol import (
     HTTP_PATH,
-    MAX_EVENTS_PER_REQUEST,
     REALTIME_PATH,
     SUBPROTOCOL,
     ConnectionAck,
@@ -76,18 +70,9 @@ from harness.protocol import (
     Endpoints,
     Subscribe,
     SubscribeSuccess,
-    compact_json,
     decode,
     encode,
 )
-from harness.signing import AuthMode, Authorizer, make_authorizer
-
-if TYPE_CHECKING:
-    from types import FrameType
-
-CHANNEL = "/default/bench"
-EVENTS_PER_PUBLISH = MAX_EVENTS_PER_REQUEST
-DATA_PREFIX = b'{"type":"data"'
 
 BATCHES = 7
 """Timed batches per server; the median batch is reported."""
@@ -95,11 +80,6 @@ WARMUP_SHARE = 0.25
 """Warm-up before the batches, as a share of ``--seconds`` (bounded below)."""
 MIN_WARMUP_S = 0.1
 MAX_WARMUP_S = 2.0
-
-MEMORY_WARMUP_CONNECTIONS = 16
-"""Connections opened before the "before" RSS, so one-time costs stay out of the figure."""
-SETTLE_S = 0.3
-RSS_SAMPLES = 3
 
 START_TIMEOUT_S = 30.0
 OPEN_TIMEOUT_S = 10.0
@@ -114,31 +94,17 @@ MAX_SKIPPED_FRAMES = 10
 """Frames (``ka``) a reply may be preceded by before the check gives up."""
 
 HTTP_TIMEOUT = aiohttp.ClientTimeout(total=REPLY_TIMEOUT_S)
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 M = TypeVar("M")
 T = TypeVar("T")
 
 
-class CheckFailed(Exception):
+class CheckFailed(BenchError):
     """A server answered wrongly before timing; the benchmark refuses to time it."""
 
 
 class Interrupted(Exception):
     """Ctrl-C or SIGTERM during a measurement (raised once its cleanup has run)."""
-
-
-# ---------------------------------------------------------------------------
-# Fixtures
-# ---------------------------------------------------------------------------
-
-
-def publish_body(events: Sequence[str]) -> bytes:
-    return compact_json({"channel": CHANNEL, "events": list(events)}).encode("utf-8")
-
-
-def emulator_authorizer(http_host: str) -> Authorizer:
-    return make_authorizer(AuthMode.API_KEY, http_host, api_key=defaults.DEFAULT_API_KEY)
 
 
 # ---------------------------------------------------------------------------
@@ -181,7 +147,7 @@ def serve_baseline(event_bytes: int) -> int:
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
         port = runner.addresses[0][1]
-        print(json.dumps({"http_url": f"http://127.0.0.1:{port}{HTTP_PATH}"}), flush=True)
+        support.emit({"http_url": f"http://127.0.0.1:{port}{HTTP_PATH}"})
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -228,70 +194,10 @@ def running_emulator() -> Iterator[Target]:
 
 @contextlib.contextmanager
 def running_baseline(event_bytes: int) -> Iterator[Target]:
-    command = [sys.executable, os.path.abspath(__file__), "--serve-baseline"]
-    process = subprocess.Popen(
-        [*command, "--event-bytes", str(event_bytes)],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        ready = json.loads(read_ready_line(process, START_TIMEOUT_S))
-        yield Target("aiohttp broadcast", process.pid, ready["http_url"], speaks_protocol=False)
-    finally:
-        stop_process(process)
-
-
-def read_ready_line(process: subprocess.Popen[str], timeout_s: float) -> str:
-    assert process.stdout is not None
-    deadline = time.monotonic() + timeout_s
-    while (remaining := deadline - time.monotonic()) > 0:
-        readable, _, _ = select.select([process.stdout], [], [], min(remaining, 0.5))
-        if readable:
-            line = process.stdout.readline()
-            if line:
-                return line
-            break
-        if process.poll() is not None:
-            break
-    raise CheckFailed(f"the baseline server did not start (exit status {process.poll()})")
-
-
-def stop_process(process: subprocess.Popen[str], timeout_s: float = 10.0) -> None:
-    """SIGTERM, wait, and SIGKILL if it does not exit."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    if process.stdout is not None:
-        process.stdout.close()
-
-
-def cpu_seconds(pid: int) -> tuple[float, float]:
-    """User and system CPU time of process ``pid``, in seconds (clock-tick resolution)."""
-    fields = read_proc(pid, "stat").rpartition(")")[2].split()
-    # After "pid (comm)": state is field 3, utime 14 and stime 15 (1-based, man proc).
-    if fields[0] in ("Z", "X"):
-        raise CheckFailed(f"the server process {pid} exited during the measurement")
-    return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK
-
-
-def rss_kib(pid: int) -> int:
-    for line in read_proc(pid, "status").splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise CheckFailed(f"the server process {pid} has no VmRSS: has it exited?")
-
-
-def read_proc(pid: int, name: str) -> str:
-    try:
-        with open(f"/proc/{pid}/{name}", encoding="ascii") as file:
-            return file.read()
-    except FileNotFoundError:
-        raise CheckFailed(f"the server process {pid} is gone") from None
+    arguments = ["--serve-baseline", "--event-bytes", str(event_bytes)]
+    with support.child(__file__, arguments, "baseline server") as server:
+        url = server.next(START_TIMEOUT_S)["http_url"]
+        yield Target("aiohttp broadcast", server.process.pid, url, speaks_protocol=False)
 
 
 # ---------------------------------------------------------------------------
@@ -306,7 +212,7 @@ class Client:
         self.target = target
         endpoints = target.endpoints
         self.realtime_url = endpoints.realtime_url
-        self.authorizer = emulator_authorizer(endpoints.http_host)
+        self.authorizer = support.emulator_authorizer(endpoints.http_host)
         self.subprotocols = [Subprotocol(p) for p in self.authorizer.connect_subprotocols()]
         self.connections: list[ClientConnection] = []
 
@@ -328,8 +234,8 @@ class Client:
             await ws.send(encode(ConnectionInit()))
             await expect(ws, ConnectionAck, "connection_init")
             if sub_id is not None:
-                auth = self.authorizer.message_authorization(CHANNEL)
-                await ws.send(encode(Subscribe(sub_id, CHANNEL, auth)))
+                auth = self.authorizer.message_authorization(support.CHANNEL)
+                await ws.send(encode(Subscribe(sub_id, support.CHANNEL, auth)))
                 reply = await expect(ws, SubscribeSuccess, "subscribe")
                 if reply.id != sub_id:
                     raise CheckFailed(f"subscribe {sub_id} was answered for {reply.id}")
@@ -401,10 +307,11 @@ class Tally:
 async def count_deliveries(ws: ClientConnection, tally: Tally) -> None:
     """Count ``data`` frames until the connection closes; one wake-up of the publishers
     per ``subscribers`` frames, i.e. per event delivered everywhere on average."""
+    prefix = support.DATA_PREFIX
     try:
         while True:
             frame = await ws.recv(decode=False)
-            if frame.startswith(DATA_PREFIX):
+            if frame.startswith(prefix):
                 tally.received += 1
                 if tally.received >= tally.next_wake:
                     tally.next_wake += tally.subscribers
@@ -425,12 +332,12 @@ async def publish_loop(
     """POST ``body`` while at most ``window`` events per subscriber are undelivered."""
     while not tally.stopped:
         allowed = window + tally.received // tally.subscribers
-        if tally.published + EVENTS_PER_PUBLISH > allowed:
+        if tally.published + support.EVENTS_PER_PUBLISH > allowed:
             tally.wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(tally.wake.wait(), GATE_POLL_S)
             continue
-        tally.published += EVENTS_PER_PUBLISH
+        tally.published += support.EVENTS_PER_PUBLISH
         async with session.post(url, data=body, headers=headers) as response:
             await response.read()
             if response.status != 200:
@@ -441,7 +348,7 @@ async def check_delivery(
     client: Client, subscribers: Sequence[ClientConnection], event: str
 ) -> None:
     """Publish one event; every subscriber must receive exactly that ``data`` frame."""
-    body = publish_body([event])
+    body = support.publish_body([event])
     headers = client.authorizer.http_headers(body)
     async with (
         aiohttp.ClientSession(timeout=HTTP_TIMEOUT) as session,
@@ -553,21 +460,12 @@ class ServerResult:
 async def measure_memory(client: Client, count: int) -> tuple[int, int]:
     """The target's RSS (KiB) before and after opening ``count`` idle connections."""
     pid = client.target.pid
-    warm = await client.open_many(MEMORY_WARMUP_CONNECTIONS)
-    before = await settled_rss(pid)
+    warm = await client.open_many(support.WARMUP_CONNECTIONS)
+    before = await asyncio.to_thread(support.settled_rss_kib, pid)
     idle = await client.open_many(count)
-    after = await settled_rss(pid)
+    after = await asyncio.to_thread(support.settled_rss_kib, pid)
     await client.close([*warm, *idle])
     return before, after
-
-
-async def settled_rss(pid: int) -> int:
-    await asyncio.sleep(SETTLE_S)
-    samples = []
-    for _ in range(RSS_SAMPLES):
-        samples.append(rss_kib(pid))
-        await asyncio.sleep(SETTLE_S / RSS_SAMPLES)
-    return int(statistics.median(samples))
 
 
 async def measure_fan_out(
@@ -579,7 +477,7 @@ async def measure_fan_out(
 
     tally = Tally(len(subscribers))
     readers = [asyncio.create_task(count_deliveries(ws, tally)) for ws in subscribers]
-    body = publish_body([event] * EVENTS_PER_PUBLISH)
+    body = support.publish_body([event] * support.EVENTS_PER_PUBLISH)
     headers = client.authorizer.http_headers(body)
     connector = aiohttp.TCPConnector(limit=args.publishers)
     async with aiohttp.ClientSession(connector=connector, timeout=HTTP_TIMEOUT) as session:
@@ -613,7 +511,7 @@ async def measure_fan_out(
 
 
 def take_sample(pid: int, tally: Tally) -> Sample:
-    user_s, system_s = cpu_seconds(pid)
+    user_s, system_s = support.cpu_seconds(pid)
     return Sample(time.perf_counter(), user_s, system_s, time.process_time(), tally.received)
 
 
@@ -647,8 +545,8 @@ def run_target(
                 return runner.run(interruptible(measure_target(target, args, event)))
         finally:
             # The event loop's own SIGTERM handler went with it; outside a loop,
-            # SIGTERM raises KeyboardInterrupt so that ``with`` blocks still stop servers.
-            signal.signal(signal.SIGTERM, _terminate)
+            # SIGTERM raises Terminated so that ``with`` blocks still stop servers.
+            support.exit_on_sigterm()
 
 
 async def interruptible(measurement: Coroutine[object, object, T]) -> T:
@@ -674,59 +572,20 @@ def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     return uvloop.new_event_loop
 
 
-def raise_open_files_limit(needed: int) -> None:
-    """Raise the soft open-files limit to ``needed`` (within the hard limit); child
-    processes inherit it."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    ceiling = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
-    if soft != resource.RLIM_INFINITY and soft < ceiling:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (ceiling, hard))
-
-
 # ---------------------------------------------------------------------------
 # Report
 # ---------------------------------------------------------------------------
-
-
-def header() -> str:
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-    cpus = f"{os.cpu_count()} CPUs" + (f" ({usable} usable)" if usable is not None else "")
-    versions = ", ".join(
-        f"{name} {package_version(name)}" for name in ("aiohttp", "websockets", "uvloop")
-    )
-    return (
-        f"Python {platform.python_version()} ({platform.python_implementation()}), {versions}, "
-        f"{cpus}, {platform.machine()}"
-    )
-
-
-def package_version(name: str) -> str:
-    try:
-        return importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
-        return "(not installed)"
 
 
 def median(values: Sequence[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-def spread_pct(values: Sequence[float]) -> float:
-    """(highest - lowest batch) / median, in percent: how noisy the run was."""
-    if not values:
-        return float("nan")
-    return (max(values) - min(values)) / statistics.median(values) * 100
-
-
-def ratio(value: float, base: float) -> float:
-    return value / base if base else float("nan")
-
-
 def print_report(baseline: ServerResult, emulator: ServerResult, args: argparse.Namespace) -> None:
     rows: list[tuple[str, str, str, str]] = []
 
     def row(name: str, base: float, emu: float, fmt: str, with_ratio: bool = True) -> None:
-        shown = f"{ratio(emu, base):.3f}" if with_ratio else ""
+        shown = f"{support.ratio(emu, base):.3f}" if with_ratio else ""
         rows.append((name, format(base, fmt), format(emu, fmt), shown))
 
     base_cpu, emu_cpu = median(baseline.per_cpu_s), median(emulator.per_cpu_s)
@@ -734,8 +593,8 @@ def print_report(baseline: ServerResult, emulator: ServerResult, args: argparse.
     row("deliveries per server CPU-second", base_cpu, emu_cpu, ",.0f")
     row(
         "  spread of batches, %",
-        spread_pct(baseline.per_cpu_s),
-        spread_pct(emulator.per_cpu_s),
+        support.spread_pct(baseline.per_cpu_s),
+        support.spread_pct(emulator.per_cpu_s),
         ".1f",
         with_ratio=False,
     )
@@ -770,33 +629,21 @@ def print_report(baseline: ServerResult, emulator: ServerResult, args: argparse.
 
     print(
         f"{args.subscribers} subscribers on one channel, events of {args.event_bytes} bytes, "
-        f"{EVENTS_PER_PUBLISH} per HTTP publish, {args.publishers} publishers, "
+        f"{support.EVENTS_PER_PUBLISH} per HTTP publish, {args.publishers} publishers, "
         f"window {args.window} events; median of {BATCHES} batches over ~{args.seconds:g} s "
         f"per server; memory: {args.connections} idle connections"
     )
     print("ratio = emulator / baseline (deliveries: below 1 is slower; memory: above 1 is more)")
     print()
-    names = ("figure", baseline.name, emulator.name, "ratio")
-    widths = [max(len(r[i]) for r in [names, *rows]) for i in range(4)]
-
-    def line(cells: Sequence[str]) -> str:
-        first, *rest = cells
-        return "  ".join(
-            [f"{first:<{widths[0]}}", *(f"{c:>{w}}" for c, w in zip(rest, widths[1:], strict=True))]
-        )
-
-    print(line(names))
-    print(line(["-" * width for width in widths]))
-    for cells in rows:
-        print(line(cells))
+    support.print_table(("figure", baseline.name, emulator.name, "ratio"), rows)
     print()
     print(
         f"emulator deliveries per core: {emu_cpu:,.0f}/s "
-        f"({ratio(emu_cpu, base_cpu):.2f} of the raw aiohttp broadcast)"
+        f"({support.ratio(emu_cpu, base_cpu):.2f} of the raw aiohttp broadcast)"
     )
     print(
         f"emulator idle memory per connection: {emulator.kib_per_connection:.1f} KiB "
-        f"({ratio(emulator.kib_per_connection, baseline.kib_per_connection):.2f}x "
+        f"({support.ratio(emulator.kib_per_connection, baseline.kib_per_connection):.2f}x "
         "the raw aiohttp broadcast)"
     )
     for result in (baseline, emulator):
@@ -812,17 +659,6 @@ def print_report(baseline: ServerResult, emulator: ServerResult, args: argparse.
 # ---------------------------------------------------------------------------
 # Main
 # ---------------------------------------------------------------------------
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive whole number, not {text}")
-    return value
-
-
-def _terminate(signum: int, frame: FrameType | None) -> NoReturn:
-    raise KeyboardInterrupt
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -884,18 +720,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.serve_baseline:
         return serve_baseline(args.event_bytes)
 
-    raise_open_files_limit(
-        max(args.connections + MEMORY_WARMUP_CONNECTIONS, args.subscribers) + args.publishers + 256
+    support.raise_open_files_limit(
+        max(args.connections + support.WARMUP_CONNECTIONS, args.subscribers) + args.publishers + 256
     )
-    signal.signal(signal.SIGTERM, _terminate)
-    print(header())
+    support.exit_on_sigterm()
+    print(support.header(("aiohttp", "websockets", "uvloop")))
     try:
         baseline = run_target(lambda: running_baseline(args.event_bytes), args, event)
         emulator = run_target(running_emulator, args, event)
-    except (CheckFailed, EmulatorStartError) as exc:
+    except (BenchError, EmulatorStartError) as exc:
         print(f"bench_emulator: failed: {exc}", file=sys.stderr)
         return 1
-    except (Interrupted, KeyboardInterrupt):
+    except (Interrupted, KeyboardInterrupt, support.Terminated):
         print("bench_emulator: interrupted; servers stopped", file=sys.stderr)
         return 130
     print("checks passed: every subscriber got the published event as a data frame")
