@@ -33,6 +33,8 @@ class HarnessRuntime:
     rng: random.Random = field(default_factory=random.Random)
     template_of: dict[str, str] = field(default_factory=dict)
     """Concrete channel (or wildcard) to the template name used in Locust's stats."""
+    all_channels: list[str] = field(default_factory=list)
+    """Every concrete channel of every template, each once: what users pick from."""
     _user_numbers: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def __post_init__(self) -> None:
@@ -41,6 +43,9 @@ class HarnessRuntime:
                 self.template_of.setdefault(channel, template.name)
             if template.wildcard:
                 self.template_of.setdefault(template.wildcard, template.wildcard)
+        self.all_channels = list(
+            dict.fromkeys(c for template in self.settings.channels for c in template.channels)
+        )
 
     def next_user_id(self) -> str:
         """Unique across the processes of a run: process tag plus a counter."""

@@ -169,9 +169,8 @@ class AppSyncUser(User):
 
     def _pick_subscriptions(self, runtime: HarnessRuntime) -> list[str]:
         settings = runtime.settings
-        every_channel = [c for t in settings.channels for c in t.channels]
-        count = min(settings.subscriptions_per_user, len(every_channel))
-        picked = runtime.rng.sample(every_channel, count)
+        count = min(settings.subscriptions_per_user, len(runtime.all_channels))
+        picked = runtime.rng.sample(runtime.all_channels, count)
         wildcards = list(dict.fromkeys(t.wildcard for t in settings.channels if t.wildcard))
         for index in range(settings.wildcard_subscriptions):
             picked.append(wildcards[index % len(wildcards)])
@@ -182,7 +181,7 @@ class AppSyncUser(User):
     def _publish(self, slot: Slot) -> None:
         assert self.runtime is not None
         settings = self.runtime.settings
-        channel = self.runtime.rng.choice(self.runtime.rng.choice(settings.channels).channels)
+        channel = self.runtime.rng.choice(self.runtime.all_channels)
         events = [self._event(channel, slot) for _ in range(settings.events_per_publish)]
         publish = self._publisher()
         request_type = "http_publish" if self.http is not None else "publish"
