@@ -10,6 +10,7 @@ import locust  # noqa: F401, I001  (must come before botocore / ssl; see above)
 from collections.abc import Callable, Iterator
 
 import pytest
+from client_support import TemporaryIam
 from emulator_support import LiveEmulator
 from support import (
     ACCESS_KEY,
@@ -96,3 +97,10 @@ def start_emulator() -> Iterator[Callable[..., LiveEmulator]]:
     yield start
     for process in started:
         assert process.stop() == 0, process.stderr_text()
+
+
+@pytest.fixture
+def temporary_iam(start_emulator: Callable[..., LiveEmulator]) -> TemporaryIam:
+    """An emulator of its own that knows only ``client_support``'s temporary credentials,
+    with authorizers signing with the right and with a wrong secret."""
+    return TemporaryIam.start(start_emulator)

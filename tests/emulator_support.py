@@ -1,6 +1,7 @@
 """Talking to a live emulator process from the tests: a small synchronous
-WebSocket client (``websockets.sync``, gevent-friendly), HTTP helpers and the
-admin API. Nothing here is mocked: every call crosses loopback."""
+WebSocket client (``websockets.sync``, gevent-friendly), HTTP helpers, the
+admin API and a bounded poll (``wait_until``). Nothing here is mocked: every call
+crosses loopback."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ import http.client
 import json
 import ssl
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import gevent
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
@@ -23,6 +25,21 @@ from harness.signing import AuthMode, Authorizer, CredentialSource, make_authori
 from harness.signing.jwt import mint_hs256
 
 RECV_TIMEOUT_S = 5.0
+WAIT_S = 3.0
+"""How long ``wait_until`` waits unless told."""
+
+
+def wait_until(condition: Callable[[], Any], timeout: float = WAIT_S, what: str = "") -> Any:
+    """Poll ``condition`` (yielding to other greenlets) until it returns something
+    truthy; that value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
+        gevent.sleep(0.01)
 
 
 def default_authorizer(

@@ -45,25 +45,44 @@ class LocustRun:
             if method == request_type
         )
 
+    def left_open(self) -> tuple[int, int]:
+        """The connections still open and the subscriptions still live on the emulator."""
+        return (
+            self.emulator_stats["connections"]["open"],
+            self.emulator_stats["subscriptions"]["live"],
+        )
+
     def error_texts(self) -> list[str]:
         return [str(error.error) for error in self.environment.stats.errors.values()]
+
+
+def option_arguments(**options: object) -> list[str]:
+    """Command-line arguments for harness options given as keywords, in their order:
+    ``publish_rate=20`` is ``--publish-rate 20``."""
+    return [
+        text
+        for name, value in options.items()
+        for text in ("--" + name.replace("_", "-"), str(value))
+    ]
 
 
 def run_users(
     emulator: LiveEmulator,
     user_classes: Sequence[type[locust.User]],
-    *arguments: str,
+    *,
     users: int = 4,
     seconds: float = 1.5,
+    **options: object,
 ) -> LocustRun:
-    """Spawn ``users`` at once, let them run ``seconds``, stop them, and wait until the
-    emulator has seen every connection close (bounded)."""
-    options = parse_options(*arguments)
+    """Spawn ``users`` at once with the harness ``options`` (as for ``option_arguments``),
+    let them run ``seconds``, stop them, and wait until the emulator has seen every
+    connection close (bounded)."""
+    parsed = parse_options(*option_arguments(**options))
     environment = Environment(
         user_classes=list(user_classes),
         events=locust.events,
         host=emulator.process.info.http_url,
-        parsed_options=options,
+        parsed_options=parsed,
     )
     runner = environment.create_local_runner()
     runner.start(users, spawn_rate=users)

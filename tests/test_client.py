@@ -17,7 +17,6 @@ generous upper bounds; every wait is bounded.
 from __future__ import annotations
 
 import json
-import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -27,7 +26,19 @@ from typing import Any
 
 import gevent
 import pytest
-from emulator_support import LiveEmulator, WsClient, default_authorizer
+from client_support import (
+    EVENT_TOO_LARGE_TEXT,
+    INVALID_CHANNEL_TEXT,
+    SESSION_TOKEN,
+    WRONG_SECRET_KEY,
+    TemporaryIam,
+    channel,
+    first_line,
+    free_port,
+    silent_port,
+    target_on,
+)
+from emulator_support import WAIT_S, LiveEmulator, WsClient, wait_until
 
 from harness.client import (
     ClientOptions,
@@ -35,7 +46,6 @@ from harness.client import (
     EventsClient,
     PublishOutcome,
 )
-from harness.emulator import defaults
 from harness.errors import (
     ClientError,
     ConnectionLost,
@@ -44,41 +54,14 @@ from harness.errors import (
     OperationTimeout,
 )
 from harness.protocol import Endpoints
-from harness.signing import AuthMode, Authorizer, CredentialSource, make_authorizer
+from harness.signing import AuthMode, Authorizer, make_authorizer
 
 StartEmulator = Callable[..., LiveEmulator]
 
-WAIT_S = 3.0
-"""The longest any single wait in this file may take."""
 FAST = ClientOptions(connect_timeout_s=3.0, operation_timeout_s=2.0)
-EVENT_TOO_LARGE_TEXT = "Transformed event is larger than 240KB"
-INVALID_CHANNEL_TEXT = "Invalid Channel Format"
-# Temporary credentials for the IAM mismatch tests: the emulator knows the access key
-# and the session token, the client signs with a wrong secret.
-TEMP_ACCESS_KEY = "ASIAHARNESSCLIENTT01"
-TEMP_SECRET_KEY = "clientTestTemporarySecretKey/0123456789ab"
-WRONG_SECRET_KEY = "clientTestWrongSecretKeyXXXXXXXXXXXXXXXXX"
-SESSION_TOKEN = "ZZdistinctiveSessionTokenForClientTests0123456789ZZ"
 
 
 # -- helpers --------------------------------------------------------------------------
-
-
-def wait_until(condition: Callable[[], Any], timeout: float = WAIT_S, what: str = "") -> Any:
-    """Poll ``condition`` (yielding to other greenlets) until it is truthy; its value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
-        gevent.sleep(0.01)
-
-
-def channel(namespace: str = "default", *more: str) -> str:
-    """A channel of its own for one test, so tests sharing an emulator never cross."""
-    return "/" + "/".join((namespace, "c" + uuid.uuid4().hex[:16], *more))
 
 
 @dataclass(frozen=True)
@@ -152,11 +135,6 @@ def wait_for_open(live: LiveEmulator, count: int) -> dict[str, Any]:
     return live.wait_for(lambda stats: stats["connections"]["open"] == count, WAIT_S)
 
 
-def first_line(text: str) -> str:
-    lines = text.strip().splitlines()
-    return lines[0] if lines else ""
-
-
 def server_error(message: str) -> dict[str, Any]:
     """The first ``errors`` entry of a raw server frame."""
     decoded = json.loads(message)
@@ -177,9 +155,20 @@ def raw_connect_error(live: LiveEmulator, authorizer: Authorizer) -> dict[str, A
         ws.close()
 
 
-def raw_operation_error(live: LiveEmulator, frame: dict[str, Any]) -> dict[str, Any]:
-    """Send one operation frame on a raw API-key connection; the answer's first error."""
+def raw_operation_error(
+    live: LiveEmulator, path: str, events: list[str] | None = None
+) -> dict[str, Any]:
+    """Send one subscribe to ``path`` (a publish of ``events``, if given) on a raw
+    API-key connection; the answer's first error."""
     raw = live.client(AuthMode.API_KEY)
+    frame: dict[str, Any] = {
+        "type": "subscribe" if events is None else "publish",
+        "id": "raw1",
+        "channel": path,
+    }
+    if events is not None:
+        frame["events"] = events
+    frame["authorization"] = raw.auth(path, events)
     try:
         raw.send(frame)
         answer = raw.recv_raw()
@@ -190,37 +179,14 @@ def raw_operation_error(live: LiveEmulator, frame: dict[str, Any]) -> dict[str, 
         raw.close()
 
 
-def assert_client_error(
-    exc: ClientError, cls: type[ClientError], operation: str, error_type: str, detail: str
-) -> None:
-    assert type(exc) is cls, repr(exc)
+def assert_rejected(exc: ClientError, operation: str, error_type: str, server_message: str) -> None:
+    """``exc`` is exactly an OperationRejected of ``operation`` with ``error_type`` and,
+    as its detail, the first line of the server's message."""
+    assert type(exc) is OperationRejected, repr(exc)
     assert exc.operation == operation
     assert exc.error_type == error_type
-    assert exc.detail == detail
+    assert exc.detail == first_line(server_message)
     assert error_type in str(exc)
-
-
-def closed_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def endpoints_on(port: int) -> Endpoints:
-    return Endpoints.from_http_url(f"http://127.0.0.1:{port}/event")
-
-
-def temporary_credentials_authorizer(
-    live: LiveEmulator, secret_key: str, mode: AuthMode = AuthMode.AWS_IAM
-) -> Authorizer:
-    return make_authorizer(
-        mode,
-        live.http_host,
-        region=defaults.DEFAULT_REGION,
-        credentials=CredentialSource.static(TEMP_ACCESS_KEY, secret_key, SESSION_TOKEN),
-        sigv4_engine="fast",
-    )
 
 
 # -- every auth mode, end to end ---------------------------------------------------------
@@ -397,13 +363,7 @@ def test_wrong_api_key_is_rejected_on_connect(emulator: LiveEmulator) -> None:
     client = EventsClient(emulator.endpoints, authorizer, FAST, on_lost=losses)
     with pytest.raises(OperationRejected) as caught:
         client.connect()
-    assert_client_error(
-        caught.value,
-        OperationRejected,
-        "connect",
-        "UnauthorizedException",
-        first_line(expected["message"]),
-    )
+    assert_rejected(caught.value, "connect", "UnauthorizedException", expected["message"])
     assert "da2-wrongkey000" not in str(caught.value) + repr(caught.value)
     assert client.state is ClientState.CLOSED
     gevent.sleep(0.1)
@@ -420,25 +380,11 @@ def test_a_second_connect_is_refused_locally(emulator: LiveEmulator) -> None:
 
 def test_subscribe_to_an_invalid_channel_is_rejected(emulator: LiveEmulator) -> None:
     bad = "/default/not a channel!"
-    expected = raw_operation_error(
-        emulator,
-        {
-            "type": "subscribe",
-            "id": "raw1",
-            "channel": bad,
-            "authorization": emulator.authorizer().message_authorization(bad),
-        },
-    )
+    expected = raw_operation_error(emulator, bad)
     with connected(emulator) as client:
         with pytest.raises(OperationRejected) as caught:
             client.subscribe(bad)
-        assert_client_error(
-            caught.value,
-            OperationRejected,
-            "subscribe",
-            "BadRequestException",
-            first_line(expected["message"]),
-        )
+        assert_rejected(caught.value, "subscribe", "BadRequestException", expected["message"])
         assert caught.value.detail == INVALID_CHANNEL_TEXT
         assert client.subscriptions == {}
         assert client.pending_operations == 0
@@ -465,28 +411,13 @@ def test_unsubscribe_of_an_unknown_id_is_refused_locally(emulator: LiveEmulator)
 def test_publish_of_six_events_is_rejected(emulator: LiveEmulator) -> None:
     path = channel()
     events = [str(index) for index in range(6)]
-    expected = raw_operation_error(
-        emulator,
-        {
-            "type": "publish",
-            "id": "raw1",
-            "channel": path,
-            "events": events,
-            "authorization": emulator.authorizer().message_authorization(path, events),
-        },
-    )
+    expected = raw_operation_error(emulator, path, events)
     inbox = Inbox()
     with connected(emulator, inbox=inbox) as client:
         client.subscribe(path)
         with pytest.raises(OperationRejected) as caught:
             client.publish(path, events)
-        assert_client_error(
-            caught.value,
-            OperationRejected,
-            "publish",
-            "BadRequestException",
-            first_line(expected["message"]),
-        )
+        assert_rejected(caught.value, "publish", "BadRequestException", expected["message"])
         assert client.pending_operations == 0
         assert client.publish(path, ["7"]).successful == (0,)
         assert [item.event for item in inbox.wait(1)] == ["7"], "none of the six was delivered"
@@ -494,33 +425,12 @@ def test_publish_of_six_events_is_rejected(emulator: LiveEmulator) -> None:
 
 @pytest.mark.parametrize("bad", ["/default/*", "/default/has space", "/default/a/b/c/d/e/f"])
 def test_publish_to_a_bad_channel_is_rejected(emulator: LiveEmulator, bad: str) -> None:
-    expected = raw_operation_error(
-        emulator,
-        {
-            "type": "publish",
-            "id": "raw1",
-            "channel": bad,
-            "events": ["1"],
-            "authorization": emulator.authorizer().message_authorization(bad, ["1"]),
-        },
-    )
+    expected = raw_operation_error(emulator, bad, ["1"])
     with connected(emulator) as client:
         with pytest.raises(OperationRejected) as caught:
             client.publish(bad, ["1"])
-        assert_client_error(
-            caught.value,
-            OperationRejected,
-            "publish",
-            "BadRequestException",
-            first_line(expected["message"]),
-        )
+        assert_rejected(caught.value, "publish", "BadRequestException", expected["message"])
         assert caught.value.detail == INVALID_CHANNEL_TEXT
-
-
-@pytest.fixture
-def temporary_iam_emulator(start_emulator: StartEmulator) -> LiveEmulator:
-    """An emulator that knows only the temporary credentials (with their session token)."""
-    return start_emulator("--iam", f"{TEMP_ACCESS_KEY}:{TEMP_SECRET_KEY}:{SESSION_TOKEN}")
 
 
 def assert_mismatch_without_secrets(exc: ClientError, operation: str, server_text: str) -> None:
@@ -528,9 +438,7 @@ def assert_mismatch_without_secrets(exc: ClientError, operation: str, server_tex
     # client's error keeps only its first line.
     assert SESSION_TOKEN in server_text
     assert "Canonical String" in server_text
-    assert_client_error(
-        exc, OperationRejected, operation, "BadRequestException", first_line(server_text)
-    )
+    assert_rejected(exc, operation, "BadRequestException", server_text)
     assert exc.detail.startswith("The request signature we calculated does not match")
     for text in (str(exc), repr(exc), exc.detail):
         assert SESSION_TOKEN not in text
@@ -541,10 +449,9 @@ def assert_mismatch_without_secrets(exc: ClientError, operation: str, server_tex
 
 
 def test_iam_wrong_secret_on_connect_gives_only_the_first_line(
-    temporary_iam_emulator: LiveEmulator,
+    temporary_iam: TemporaryIam,
 ) -> None:
-    live = temporary_iam_emulator
-    wrong = temporary_credentials_authorizer(live, WRONG_SECRET_KEY)
+    live, right, wrong = temporary_iam
     expected = raw_connect_error(live, wrong)
     assert expected["errorType"] == "BadRequestException"
     client = EventsClient(live.endpoints, wrong, FAST)
@@ -552,16 +459,14 @@ def test_iam_wrong_secret_on_connect_gives_only_the_first_line(
         client.connect()
     assert_mismatch_without_secrets(caught.value, "connect", expected["message"])
     # The right secret connects (so the refusal above was the signature only).
-    with connected(live, authorizer=temporary_credentials_authorizer(live, TEMP_SECRET_KEY)):
+    with connected(live, authorizer=right):
         pass
 
 
 def test_iam_wrong_secret_on_subscribe_and_publish_gives_only_the_first_line(
-    temporary_iam_emulator: LiveEmulator,
+    temporary_iam: TemporaryIam,
 ) -> None:
-    live = temporary_iam_emulator
-    right = temporary_credentials_authorizer(live, TEMP_SECRET_KEY)
-    wrong = temporary_credentials_authorizer(live, WRONG_SECRET_KEY)
+    live, right, wrong = temporary_iam
     path = channel()
     with connected(live, authorizer=right) as client:
         # Per-message authorization comes from the client's authorizer: swap in the bad one.
@@ -671,15 +576,8 @@ def test_a_server_that_never_answers_the_upgrade_times_out() -> None:
     """A listener that accepts TCP and says nothing (no emulator can be made to do
     this): the connect still ends within connect_timeout_s."""
     timeout_s = 0.4
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(4)
-        port = listener.getsockname()[1]
-        client = EventsClient(
-            endpoints_on(port),
-            default_authorizer(AuthMode.API_KEY, f"127.0.0.1:{port}"),
-            ClientOptions(connect_timeout_s=timeout_s),
-        )
+    with silent_port() as port:
+        client = EventsClient(*target_on(port), ClientOptions(connect_timeout_s=timeout_s))
         started = time.monotonic()
         with pytest.raises(OperationTimeout) as caught:
             client.connect()
@@ -929,10 +827,8 @@ def test_a_refused_handshake_names_the_servers_error_type(emulator: LiveEmulator
 
 
 def test_a_closed_port_is_a_network_error() -> None:
-    port = closed_port()
-    client = EventsClient(
-        endpoints_on(port), default_authorizer(AuthMode.API_KEY, f"127.0.0.1:{port}"), FAST
-    )
+    port = free_port()
+    client = EventsClient(*target_on(port), FAST)
     started = time.monotonic()
     with pytest.raises(HandshakeFailed) as caught:
         client.connect()

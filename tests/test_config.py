@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -711,24 +712,40 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
-def test_locust_conf_given_with_config(clean_environment: None, tmp_path: Path) -> None:
-    conf = write(tmp_path / "locust.conf", LOCUST_CONF)
-    check_locust_conf(get_parser(default_config_files=[]).parse_args(["--config", str(conf)]))
+ParserAndArguments = tuple[LocustArgumentParser, list[str]]
 
 
-def test_locust_conf_as_a_default_config_file(clean_environment: None, tmp_path: Path) -> None:
-    conf = write(tmp_path / "locust.conf", LOCUST_CONF)
-    check_locust_conf(get_parser(default_config_files=[str(conf)]).parse_args([]))
+def given_with_config(path: Path) -> ParserAndArguments:
+    return get_parser(default_config_files=[]), ["--config", str(path)]
 
 
-def test_pyproject_given_with_config(clean_environment: None, tmp_path: Path) -> None:
-    toml = write(tmp_path / "pyproject.toml", PYPROJECT)
-    check_pyproject(get_parser(default_config_files=[]).parse_args(["--config", str(toml)]))
+def as_a_default_config_file(path: Path) -> ParserAndArguments:
+    return get_parser(default_config_files=[str(path)]), []
 
 
-def test_pyproject_as_a_default_config_file(clean_environment: None, tmp_path: Path) -> None:
-    toml = write(tmp_path / "pyproject.toml", PYPROJECT)
-    check_pyproject(get_parser(default_config_files=[str(toml)]).parse_args([]))
+CONFIG_FILE_WAYS = (given_with_config, as_a_default_config_file)
+"""The two ways Locust reads a config file: a parser and its arguments for each."""
+
+
+@pytest.mark.parametrize("way", CONFIG_FILE_WAYS, ids=lambda way: way.__name__)
+@pytest.mark.parametrize(
+    ("name", "text", "check"),
+    [
+        ("locust.conf", LOCUST_CONF, check_locust_conf),
+        ("pyproject.toml", PYPROJECT, check_pyproject),
+    ],
+    ids=["locust-conf", "pyproject"],
+)
+def test_a_config_file_is_read(
+    clean_environment: None,
+    tmp_path: Path,
+    name: str,
+    text: str,
+    check: Callable[[argparse.Namespace], None],
+    way: Callable[[Path], ParserAndArguments],
+) -> None:
+    parser, arguments = way(write(tmp_path / name, text))
+    check(parser.parse_args(arguments))
 
 
 def test_a_pyproject_without_tool_locust_changes_nothing(
@@ -768,10 +785,8 @@ def test_a_bad_value_in_a_file_stops_the_parser(
     text: str,
 ) -> None:
     path = write(tmp_path / name, text)
-    for parser, arguments in (
-        (get_parser(default_config_files=[]), ["--config", str(path)]),
-        (get_parser(default_config_files=[str(path)]), []),
-    ):
+    for way in CONFIG_FILE_WAYS:
+        parser, arguments = way(path)
         err = parse_error(parser, arguments, capsys)
         assert "argument --publish-rate: must be a finite number above 0" in err
 

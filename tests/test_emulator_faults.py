@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from emulator_support import LiveEmulator, WsClient
+from emulator_support import LiveEmulator, WsClient, wait_until
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from harness.emulator.faults import AckKind, FaultKind, FaultSet, FaultSpec
@@ -41,18 +41,6 @@ WAIT_S = 4.0  # the longest any single wait in this file may take
 # -- helpers ------------------------------------------------------------------------
 
 
-def wait_until(condition: Callable[[], Any], timeout: float = WAIT_S, what: str = "") -> Any:
-    """Poll ``condition`` until it returns something truthy; that value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
-        time.sleep(0.03)
-
-
 def faults_document(live: LiveEmulator) -> dict[str, Any]:
     status, document = live.request("GET", "/_emulator/faults")
     assert status == 200, document
@@ -70,7 +58,8 @@ def wait_for_state(live: LiveEmulator, fault_id: int, state: str) -> dict[str, A
     return dict(
         wait_until(
             lambda: (view := fault(live, fault_id))["state"] == state and view,
-            what=f"fault {fault_id} to become {state}",
+            WAIT_S,
+            f"fault {fault_id} to become {state}",
         )
     )
 
@@ -504,7 +493,7 @@ def test_admin_accepts_every_body_form_and_reports_states(start_emulator: StartE
         "disconnect-all": "applied",
         "refuse": "pending",
     }
-    wait_until(lambda: states() == expected, what=f"states {expected}")
+    wait_until(lambda: states() == expected, WAIT_S, f"states {expected}")
 
 
 @pytest.mark.parametrize(

@@ -11,52 +11,39 @@ the server's first line, the server's answer is fetched independently with
 from __future__ import annotations
 
 import json
-import socket
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import gevent
 import pytest
-from emulator_support import LiveEmulator, default_authorizer
+from client_support import (
+    EVENT_TOO_LARGE_TEXT,
+    INVALID_CHANNEL_TEXT,
+    SESSION_TOKEN,
+    WRONG_SECRET_KEY,
+    TemporaryIam,
+    channel,
+    first_line,
+    free_port,
+    silent_port,
+    target_on,
+)
+from emulator_support import WAIT_S, LiveEmulator, wait_until
 
 from harness.client import ClientOptions, EventsClient, PublishOutcome
-from harness.emulator import defaults
 from harness.errors import ConnectionLost, OperationRejected, OperationTimeout
 from harness.http_publish import HttpPublisher, HttpRejected
 from harness.protocol import Endpoints, compact_json
-from harness.signing import AuthMode, Authorizer, CredentialSource, make_authorizer
+from harness.signing import AuthMode, Authorizer, make_authorizer
 
 StartEmulator = Callable[..., LiveEmulator]
 
-WAIT_S = 3.0
 TIMEOUT_S = 2.0
-EVENT_TOO_LARGE_TEXT = "Transformed event is larger than 240KB"
-INVALID_CHANNEL_TEXT = "Invalid Channel Format"
-TEMP_ACCESS_KEY = "ASIAHARNESSHTTPTEST1"
-TEMP_SECRET_KEY = "httpTestTemporarySecretKey/0123456789abcd"
-WRONG_SECRET_KEY = "httpTestWrongSecretKeyXXXXXXXXXXXXXXXXXXX"
-SESSION_TOKEN = "QQdistinctiveHttpSessionToken9876543210QQ"
 
 
 # -- helpers --------------------------------------------------------------------------
-
-
-def wait_until(condition: Callable[[], Any], timeout: float = WAIT_S, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
-        gevent.sleep(0.01)
-
-
-def channel(namespace: str = "default") -> str:
-    return f"/{namespace}/h{uuid.uuid4().hex[:16]}"
 
 
 @contextmanager
@@ -121,11 +108,6 @@ def raw_http_error(
     return status, dict(document["errors"][0])
 
 
-def first_line(text: str) -> str:
-    lines = text.strip().splitlines()
-    return lines[0] if lines else ""
-
-
 def assert_rejected(
     exc: OperationRejected, status: int, error_type: str, detail: str | None = None
 ) -> None:
@@ -137,12 +119,6 @@ def assert_rejected(
     if detail is not None:
         assert exc.detail == detail
     assert "\n" not in exc.detail
-
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def http_published(live: LiveEmulator) -> int:
@@ -267,23 +243,13 @@ def test_the_throttle_fault_is_429(emulator: LiveEmulator) -> None:
         assert http.publish(path, ["1"]).successful == (0,)
 
 
-def test_iam_wrong_secret_gives_only_the_first_line(start_emulator: StartEmulator) -> None:
-    live = start_emulator("--iam", f"{TEMP_ACCESS_KEY}:{TEMP_SECRET_KEY}:{SESSION_TOKEN}")
-
-    def authorizer(secret: str) -> Authorizer:
-        return make_authorizer(
-            AuthMode.AWS_IAM,
-            live.http_host,
-            region=defaults.DEFAULT_REGION,
-            credentials=CredentialSource.static(TEMP_ACCESS_KEY, secret, SESSION_TOKEN),
-            sigv4_engine="fast",
-        )
-
+def test_iam_wrong_secret_gives_only_the_first_line(temporary_iam: TemporaryIam) -> None:
+    live, right, wrong = temporary_iam
     path = channel()
-    status, expected = raw_http_error(live, authorizer(WRONG_SECRET_KEY), path, ["1"])
+    status, expected = raw_http_error(live, wrong, path, ["1"])
     assert status == 400
     assert SESSION_TOKEN in expected["message"], "the server echoes the canonical request"
-    with publisher(live, authorizer=authorizer(WRONG_SECRET_KEY)) as http:
+    with publisher(live, authorizer=wrong) as http:
         with pytest.raises(HttpRejected) as caught:
             http.publish(path, ["1"])
         assert_rejected(caught.value, 400, "BadRequestException", first_line(expected["message"]))
@@ -292,7 +258,7 @@ def test_iam_wrong_secret_gives_only_the_first_line(start_emulator: StartEmulato
             assert SESSION_TOKEN not in text
             assert WRONG_SECRET_KEY not in text
             assert "Canonical String" not in text
-    with publisher(live, authorizer=authorizer(TEMP_SECRET_KEY)) as http:
+    with publisher(live, authorizer=right) as http:
         assert http.publish(path, ["1"]).successful == (0,)
 
 
@@ -300,12 +266,7 @@ def test_iam_wrong_secret_gives_only_the_first_line(start_emulator: StartEmulato
 
 
 def test_a_closed_port_is_a_network_error() -> None:
-    port = closed_port()
-    http = HttpPublisher(
-        Endpoints.from_http_url(f"http://127.0.0.1:{port}/event"),
-        default_authorizer(AuthMode.API_KEY, f"127.0.0.1:{port}"),
-        timeout_s=TIMEOUT_S,
-    )
+    http = HttpPublisher(*target_on(free_port()), timeout_s=TIMEOUT_S)
     try:
         started = time.monotonic()
         with pytest.raises(ConnectionLost) as caught:
@@ -321,15 +282,8 @@ def test_a_closed_port_is_a_network_error() -> None:
 def test_a_server_that_never_answers_times_out() -> None:
     """A listener that accepts TCP and never answers: the publish ends at timeout_s."""
     timeout_s = 0.4
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(4)
-        port = listener.getsockname()[1]
-        http = HttpPublisher(
-            Endpoints.from_http_url(f"http://127.0.0.1:{port}/event"),
-            default_authorizer(AuthMode.API_KEY, f"127.0.0.1:{port}"),
-            timeout_s=timeout_s,
-        )
+    with silent_port() as port:
+        http = HttpPublisher(*target_on(port), timeout_s=timeout_s)
         try:
             started = time.monotonic()
             with pytest.raises(OperationTimeout) as caught:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from client_support import port_is_closed
 
 ROOT = Path(__file__).resolve().parent.parent
 EMULATOR_LINE = re.compile(r"embedded AppSync Events emulator at http://127\.0\.0\.1:(\d+)/event")
@@ -23,7 +24,7 @@ def locust_command(*arguments: str) -> list[str]:
 
 
 def run_locust(
-    *arguments: str, timeout_s: float = RUN_TIMEOUT_S
+    *arguments: str, timeout_s: float = RUN_TIMEOUT_S, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         locust_command(*arguments),
@@ -31,8 +32,38 @@ def run_locust(
         capture_output=True,
         text=True,
         timeout=timeout_s,
+        env=_environment() if env is None else env,
+    )
+
+
+def start_locust(*arguments: str) -> subprocess.Popen[str]:
+    """Locust in the background, its output (stdout and stderr) on one pipe."""
+    return subprocess.Popen(
+        locust_command(*arguments),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
         env=_environment(),
     )
+
+
+def read_until(
+    process: subprocess.Popen[str], stop: Callable[[str], object], timeout_s: float = 30
+) -> list[str]:
+    """The lines ``process`` prints up to the first one for which ``stop`` holds (or
+    the end of its output, or ``timeout_s``)."""
+    assert process.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if stop(line):
+            break
+    return lines
 
 
 def _environment() -> dict[str, str]:
@@ -45,12 +76,6 @@ def emulator_port(output: str) -> int:
     match = EMULATOR_LINE.search(output)
     assert match, output[-3000:]
     return int(match.group(1))
-
-
-def port_is_closed(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.settimeout(1.0)
-        return probe.connect_ex(("127.0.0.1", port)) != 0
 
 
 def stats_rows(output: str) -> dict[str, tuple[int, int]]:
@@ -122,14 +147,7 @@ def test_options_come_from_environment_variables() -> None:
     env = _environment()
     env["LOCUST_PUBLISH_VIA"] = "http"
     env["LOCUST_CHANNELS"] = "/default/from-env-{1..3}"
-    result = subprocess.run(
-        locust_command("--headless", "-u", "4", "-r", "4", "-t", "3s"),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT_S,
-        env=env,
-    )
+    result = run_locust("--headless", "-u", "4", "-r", "4", "-t", "3s", env=env)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
     assert "http_publish /default/from-env-{1..3}" in re.sub(r" +", " ", output)
@@ -137,24 +155,8 @@ def test_options_come_from_environment_variables() -> None:
 
 @pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM])
 def test_an_interrupted_run_stops_the_embedded_emulator(signal_number: int) -> None:
-    process = subprocess.Popen(
-        locust_command("--headless", "-u", "10", "-r", "10", "-t", "60s"),
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=_environment(),
-    )
-    assert process.stdout is not None
-    seen: list[str] = []
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        seen.append(line)
-        if "All users spawned" in line:
-            break
+    process = start_locust("--headless", "-u", "10", "-r", "10", "-t", "60s")
+    seen = read_until(process, lambda line: "All users spawned" in line)
     time.sleep(1.0)
     process.send_signal(signal_number)
     try:
@@ -197,24 +199,9 @@ def test_a_distributed_run_shares_the_masters_emulator() -> None:
 
 
 def test_a_killed_locust_leaves_no_emulator_behind() -> None:
-    process = subprocess.Popen(
-        locust_command("--headless", "-u", "2", "-r", "2", "-t", "60s"),
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=_environment(),
-    )
-    assert process.stdout is not None
-    port = None
-    deadline = time.monotonic() + 30
-    while port is None and time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        if match := EMULATOR_LINE.search(line):
-            port = int(match.group(1))
-    assert port is not None and not port_is_closed(port)
+    process = start_locust("--headless", "-u", "2", "-r", "2", "-t", "60s")
+    port = emulator_port("".join(read_until(process, EMULATOR_LINE.search)))
+    assert not port_is_closed(port)
     process.kill()
     process.communicate(timeout=30)
     deadline = time.monotonic() + 10

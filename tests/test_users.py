@@ -30,30 +30,29 @@ def test_publishers_and_subscribers_exchange_events_and_clean_up(
     run = run_users(
         fresh_emulator,
         [Publisher, Subscriber],
-        "--channels",
-        "/default/pair-{1..2}",
-        "--subscriptions-per-user",
-        "2",
-        "--publish-rate",
-        "20",
         users=4,
         seconds=1.5,
+        channels="/default/pair-{1..2}",
+        subscriptions_per_user=2,
+        publish_rate=20,
     )
     for request_type in REQUEST_TYPES:
         assert run.requests(request_type) > 0, request_type
         assert run.failures(request_type) == 0, (request_type, run.error_texts())
     # One publisher and three subscribers of both channels: every event reaches all three.
-    # A publish in flight when the users are stopped is never acknowledged, and reaches
-    # the subscribers that are not stopped yet.
+    # All users stop at once, so at the end one publish may be in flight (never
+    # acknowledged, delivered to some) or acknowledged with deliveries still on the way.
     published = run.entry("publish", "/default/pair-{1..2}").num_requests
     delivered = run.entry("deliver", "/default/pair-{1..2}").num_requests
     assert published >= 15
-    assert 3 * published <= delivered <= 3 * (published + 1)
+    assert 3 * (published - 1) <= delivered <= 3 * (published + 1)
+    # What the emulator sent, the subscribers received, but for what was on the wire.
+    sent = run.emulator_stats["deliveries"]["sent"]
+    assert delivered <= sent <= delivered + 3
     assert run.entry("connect", "/event/realtime").num_requests == 4
     assert run.entry("subscribe", "/default/pair-{1..2}").num_requests == 6
     assert run.entry("unsubscribe", "/default/pair-{1..2}").num_requests == 6
-    assert run.emulator_stats["connections"]["open"] == 0
-    assert run.emulator_stats["subscriptions"]["live"] == 0
+    assert run.left_open() == (0, 0)
     assert run.emulator_stats["subscriptions"]["total"] == 6
 
 
@@ -64,12 +63,10 @@ def test_delivery_latency_is_measured_from_the_intended_send_time(
     run = run_users(
         fresh_emulator,
         [PubSubUser],
-        "--channels",
-        "/default/late",
-        "--publish-rate",
-        "10",
         users=2,
         seconds=1.5,
+        channels="/default/late",
+        publish_rate=10,
     )
     deliver = run.entry("deliver", "/default/late")
     assert deliver.num_requests > 0
@@ -84,20 +81,16 @@ def test_each_auth_mode_works_end_to_end(fresh_emulator: LiveEmulator, mode: Aut
     run = run_users(
         fresh_emulator,
         [PubSubUser],
-        "--auth-mode",
-        mode.value.lower(),
-        "--channels",
-        "/default/auth",
-        "--publish-rate",
-        "10",
         users=2,
         seconds=1.0,
+        auth_mode=mode.value.lower(),
+        channels="/default/auth",
+        publish_rate=10,
     )
     for request_type in REQUEST_TYPES:
         assert run.requests(request_type) > 0, (mode, request_type)
         assert run.failures(request_type) == 0, (mode, request_type, run.error_texts())
-    assert run.emulator_stats["connections"]["open"] == 0
-    assert run.emulator_stats["subscriptions"]["live"] == 0
+    assert run.left_open() == (0, 0)
 
 
 @pytest.mark.parametrize("mode", list(AuthMode))
@@ -105,18 +98,13 @@ def test_each_auth_mode_publishes_over_http(fresh_emulator: LiveEmulator, mode: 
     run = run_users(
         fresh_emulator,
         [PubSubUser],
-        "--auth-mode",
-        mode.value,
-        "--publish-via",
-        "http",
-        "--channels",
-        "/default/http",
-        "--publish-rate",
-        "10",
-        "--events-per-publish",
-        "5",
         users=2,
         seconds=1.0,
+        auth_mode=mode.value,
+        publish_via="http",
+        channels="/default/http",
+        publish_rate=10,
+        events_per_publish=5,
     )
     http = run.entry("http_publish", "/default/http")
     assert http.num_requests > 0 and http.num_failures == 0, run.error_texts()
@@ -132,12 +120,10 @@ def test_a_wrong_api_key_shows_up_as_failed_connects_with_the_servers_text(
     run = run_users(
         fresh_emulator,
         [PubSubUser],
-        "--api-key",
-        "da2-not-the-right-key",
-        "--channels",
-        "/default/denied",
         users=2,
         seconds=1.2,
+        api_key="da2-not-the-right-key",
+        channels="/default/denied",
     )
     connect = run.entry("connect", "/event/realtime")
     assert connect.num_requests >= 2
@@ -171,14 +157,11 @@ def test_a_wrong_iam_secret_fails_with_the_signature_mismatch_and_leaks_nothing(
     run = run_users(
         emulator,
         [Subscriber],
-        "--auth-mode",
-        "AWS_IAM",
-        "--aws-profile",
-        "wrong",
-        "--channels",
-        "/default/iam",
         users=1,
         seconds=0.5,
+        auth_mode="AWS_IAM",
+        aws_profile="wrong",
+        channels="/default/iam",
     )
     assert run.failures("connect") == run.requests("connect") >= 1
     texts = run.error_texts()
@@ -196,22 +179,19 @@ def test_wildcard_subscriptions_receive_every_channel_of_the_template(
     run = run_users(
         fresh_emulator,
         [Publisher, Subscriber],
-        "--channels",
-        "/default/rooms/{1..5}",
-        "--subscriptions-per-user",
-        "0",
-        "--wildcard-subscriptions",
-        "1",
-        "--publish-rate",
-        "20",
         users=2,
         seconds=1.2,
+        channels="/default/rooms/{1..5}",
+        subscriptions_per_user=0,
+        wildcard_subscriptions=1,
+        publish_rate=20,
     )
     assert run.entry("subscribe", "/default/rooms/*").num_requests == 1
     published = run.entry("publish", "/default/rooms/{1..5}").num_requests
     assert published > 5
     delivered = run.entry("deliver", "/default/rooms/{1..5}").num_requests
-    assert delivered in (published, published + 1)  # + a publish in flight at the stop
+    # At the stop, one publish may be in flight or acknowledged but not yet delivered.
+    assert published - 1 <= delivered <= published + 1
     assert run.entry("unsubscribe", "/default/rooms/*").num_requests == 1
 
 
@@ -221,17 +201,14 @@ def test_users_stopped_mid_run_leave_no_connection_or_subscription(
     run = run_users(
         fresh_emulator,
         [Subscriber],
-        "--channels",
-        "/default/many-{1..50}",
-        "--subscriptions-per-user",
-        "20",
         users=10,
         seconds=0.8,
+        channels="/default/many-{1..50}",
+        subscriptions_per_user=20,
     )
     assert run.entry("subscribe", "/default/many-{1..50}").num_requests == 200
     assert run.entry("unsubscribe", "/default/many-{1..50}").num_requests == 200
-    assert run.emulator_stats["connections"]["open"] == 0
-    assert run.emulator_stats["subscriptions"]["live"] == 0
+    assert run.left_open() == (0, 0)
 
 
 def test_events_of_another_run_are_not_counted_as_deliveries(
@@ -250,14 +227,11 @@ def test_events_of_another_run_are_not_counted_as_deliveries(
     run = run_users(
         fresh_emulator,
         [PubSubUser],
-        "--channels",
-        "/default/shared",
-        "--run-id",
-        "this-run",
-        "--publish-rate",
-        "10",
         users=1,
         seconds=1.5,
+        channels="/default/shared",
+        run_id="this-run",
+        publish_rate=10,
     )
     publisher.get(timeout=5)
     published = run.requests("publish")
@@ -270,15 +244,7 @@ def test_events_of_another_run_are_not_counted_as_deliveries(
 
 def test_a_lost_connection_is_reconnected_and_resubscribed(fresh_emulator: LiveEmulator) -> None:
     fresh_emulator.add_fault("disconnect-all:after=0.5")
-    run = run_users(
-        fresh_emulator,
-        [Subscriber],
-        "--channels",
-        "/default/again",
-        users=2,
-        seconds=2.5,
-    )
+    run = run_users(fresh_emulator, [Subscriber], users=2, seconds=2.5, channels="/default/again")
     assert run.entry("connect", "/event/realtime").num_requests == 4
     assert run.entry("subscribe", "/default/again").num_requests == 4
-    assert run.emulator_stats["connections"]["open"] == 0
-    assert run.emulator_stats["subscriptions"]["live"] == 0
+    assert run.left_open() == (0, 0)

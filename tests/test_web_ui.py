@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,6 +28,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from client_support import free_port, port_is_closed
 
 from harness.config import OPTIONS
 from harness.emulator import defaults
@@ -91,18 +91,6 @@ class LocustWebUI:
                 self.process.kill()
                 self.process.wait(timeout=5)
         return self.process.returncode
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def port_is_closed(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.settimeout(1.0)
-        return probe.connect_ex(("127.0.0.1", port)) != 0
 
 
 def wait_for_web_ui(locust: LocustWebUI) -> None:
