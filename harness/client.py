@@ -191,7 +191,9 @@ class EventsClient:
                 if self._reader is None:
                     raise OperationTimeout("connect", timeout_s)
                 self._send_text('{"type":"connection_init"}', "connect")
-            self._await(_ACK_KEY, pending, max(0.0, deadline - time.monotonic()))
+            remaining_s = max(0.0, deadline - time.monotonic())
+            # Named after the configured timeout, so every timed-out connect reads alike.
+            self._await(_ACK_KEY, pending, remaining_s, reported_timeout_s=timeout_s)
         except BaseException:
             self._abort()
             self.lost = None  # the connect's own error is the report, not a loss
@@ -324,14 +326,21 @@ class EventsClient:
         self._pending[key] = pending
         return pending
 
-    def _await(self, key: str, pending: _Pending, timeout_s: float | None) -> Any:
+    def _await(
+        self,
+        key: str,
+        pending: _Pending,
+        timeout_s: float | None,
+        *,
+        reported_timeout_s: float | None = None,
+    ) -> Any:
         timeout = self.options.operation_timeout_s if timeout_s is None else timeout_s
         try:
             return pending.result.get(timeout=timeout)
         except gevent.Timeout:
             if pending.operation == "subscribe" and pending.channel is not None:
                 self._abandoned_subscribes[key] = pending.channel
-            raise OperationTimeout(pending.operation, timeout) from None
+            raise OperationTimeout(pending.operation, reported_timeout_s or timeout) from None
         finally:
             if self._pending.get(key) is pending:
                 del self._pending[key]

@@ -163,6 +163,10 @@ class AppSyncUser(User):
         if not self._timed("connect", REALTIME_PATH, client.connect):
             return False
         self.client = client
+        if self._schedule is not None:
+            # Slots that passed while there was no connection are dropped, not sent
+            # in a burst now (which would also bend the latency figures).
+            self.skipped_publishes += self._schedule.skip_missed()
         for channel in self.channels:
             self._timed("subscribe", self._name(channel), partial(client.subscribe, channel))
         return client.lost is None
