@@ -5,16 +5,20 @@ the IAM mismatch tests."""
 
 from __future__ import annotations
 
+import json
+import re
 import socket
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
+import gevent
 from emulator_support import LiveEmulator, default_authorizer
+from websockets.utils import accept_key
 
 from harness.emulator import defaults
-from harness.protocol import Endpoints
+from harness.protocol import SUBPROTOCOL, Endpoints
 from harness.signing import AuthMode, Authorizer, CredentialSource, make_authorizer
 
 EVENT_TOO_LARGE_TEXT = "Transformed event is larger than 240KB"
@@ -94,3 +98,94 @@ def target_on(port: int) -> tuple[Endpoints, Authorizer]:
         Endpoints.from_http_url(f"http://127.0.0.1:{port}/event"),
         default_authorizer(AuthMode.API_KEY, f"127.0.0.1:{port}"),
     )
+
+
+# -- a scripted WebSocket server ----------------------------------------------------------
+
+
+def server_frame(message: dict[str, Any] | str) -> bytes:
+    """One unmasked text frame as a server sends it (a dict is sent as JSON)."""
+    payload = (message if isinstance(message, str) else json.dumps(message)).encode("utf-8")
+    if len(payload) < 126:
+        return bytes((0x81, len(payload))) + payload
+    return bytes((0x81, 126)) + len(payload).to_bytes(2, "big") + payload
+
+
+def server_close_frame(code: int = 1000) -> bytes:
+    return bytes((0x88, 2)) + code.to_bytes(2, "big")
+
+
+class ScriptedPeer:
+    """The server side of one accepted connection, for a script to drive."""
+
+    def __init__(self, connection: socket.socket) -> None:
+        self.connection = connection
+
+    def upgrade_request(self) -> bytes:
+        """The client's HTTP request up to the end of its headers."""
+        request = b""
+        while b"\r\n\r\n" not in request:
+            chunk = self.connection.recv(4096)
+            if not chunk:
+                raise ConnectionError("the client closed before its request ended")
+            request += chunk
+        return request
+
+    def http_request(self) -> bytes:
+        """The client's whole HTTP request, its ``Content-Length`` body included."""
+        request = self.upgrade_request()
+        head, _, body = request.partition(b"\r\n\r\n")
+        length = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+        while length and len(body) < int(length.group(1)):
+            body += self.connection.recv(65536)
+        return head + b"\r\n\r\n" + body
+
+    @staticmethod
+    def switching_protocols(request: bytes) -> bytes:
+        """The 101 that accepts ``request`` with the AppSync subprotocol."""
+        lines = request.decode("latin-1").split("\r\n")[1:]
+        headers = {
+            name.lower(): value
+            for name, _, value in (line.partition(": ") for line in lines)
+            if value
+        }
+        accept = accept_key(headers["sec-websocket-key"])
+        return (
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Accept: {accept}\r\nSec-WebSocket-Protocol: {SUBPROTOCOL}"
+            "\r\n\r\n"
+        ).encode("latin-1")
+
+    def send(self, data: bytes) -> None:
+        self.connection.sendall(data)
+
+    def wait_for_client_frame(self) -> bytes:
+        """Whatever the client sends next (a frame, unparsed), or b"" at its end."""
+        return self.connection.recv(65536)
+
+
+@contextmanager
+def scripted_server(script: Callable[[ScriptedPeer], None]) -> Iterator[int]:
+    """A loopback port whose server accepts one connection and hands it to ``script``
+    (in a greenlet), for what no emulator can be made to do: frames in the same write as
+    the 101, an upgrade that is slow but completes, messages and HTTP answers AppSync
+    never sends. The connection is closed when ``script`` returns; a script that raised
+    fails the test."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+
+        def serve() -> None:
+            connection, _ = listener.accept()
+            with connection:
+                script(ScriptedPeer(connection))
+
+        server = gevent.spawn(serve)
+        try:
+            yield int(listener.getsockname()[1])
+        finally:
+            server.join(timeout=5.0)
+            if not server.dead:
+                server.kill()
+            elif server.exception is not None:
+                raise AssertionError(f"the scripted server failed: {server.exception!r}")

@@ -17,6 +17,8 @@ generous upper bounds; every wait is bounded.
 from __future__ import annotations
 
 import json
+import socket
+import struct
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -31,20 +33,27 @@ from client_support import (
     INVALID_CHANNEL_TEXT,
     SESSION_TOKEN,
     WRONG_SECRET_KEY,
+    ScriptedPeer,
     TemporaryIam,
     channel,
     first_line,
     free_port,
+    scripted_server,
+    server_close_frame,
+    server_frame,
     silent_port,
     target_on,
 )
 from emulator_support import WAIT_S, LiveEmulator, WsClient, wait_until
 
 from harness.client import (
+    CLOSE_TIMEOUT_S,
+    DETAIL_LIMIT,
     ClientOptions,
     ClientState,
     EventsClient,
     PublishOutcome,
+    server_detail,
 )
 from harness.errors import (
     ClientError,
@@ -621,6 +630,7 @@ def test_disconnect_all_loses_the_connection(
         assert isinstance(pending.exception, ConnectionLost), repr(pending.exception)
         assert pending.exception.operation == "publish"
         assert pending.exception.error_type == loss.error_type
+        assert pending.exception.close_code == close_code
 
         assert isinstance(loss, ConnectionLost)
         assert loss.operation == "connection"
@@ -948,3 +958,297 @@ def test_client_id_appears_in_the_connection_attempt_log(emulator: LiveEmulator)
         (None, "accepted"),
     ]
     assert all(a["remote"] == "127.0.0.1" for a in attempts)
+
+
+# -- what no emulator does: a scripted server -----------------------------------------------
+#
+# AppSync and the emulator never send these, or never in one write; a one-connection
+# server of the test's own (client_support.scripted_server) does.
+
+REFUSAL_TEXT = "You are not authorized to make this call.\nsecond line"
+REFUSAL = {
+    "type": "connection_error",
+    "errors": [{"errorType": "UnauthorizedException", "message": REFUSAL_TEXT}],
+}
+
+
+def answer_close(peer: ScriptedPeer) -> None:
+    """Wait for the client's close frame and answer it, so its close() need not wait."""
+    if peer.wait_for_client_frame():
+        peer.send(server_close_frame())
+
+
+def test_the_connect_timeout_bounds_a_slow_upgrade_and_the_ack_together() -> None:
+    """connect_timeout_s bounds TCP + upgrade + connection_ack together (§2.5): an upgrade
+    that takes most of it leaves only the rest for the ack."""
+    timeout_s = 0.8
+
+    def slow_upgrade_then_no_ack(peer: ScriptedPeer) -> None:
+        request = peer.upgrade_request()
+        gevent.sleep(0.5)
+        peer.send(peer.switching_protocols(request))
+        while peer.wait_for_client_frame():  # connection_init, never acknowledged
+            pass
+
+    with scripted_server(slow_upgrade_then_no_ack) as port:
+        client = EventsClient(*target_on(port), ClientOptions(connect_timeout_s=timeout_s))
+        started = time.monotonic()
+        with pytest.raises(OperationTimeout) as caught:
+            client.connect()
+        elapsed = time.monotonic() - started
+    assert caught.value.operation == "connect"
+    assert timeout_s * 0.9 <= elapsed < timeout_s + 0.25, f"gave up after {elapsed:.2f} s"
+    assert client.state is ClientState.CLOSED
+
+
+def test_a_connect_timeout_reports_the_connect_timeout(emulator: LiveEmulator) -> None:
+    """The error names the configured connect_timeout_s, as every OperationTimeout names
+    its operation's timeout; the text is the same for every connect that timed out, so
+    Locust's failure table keeps one row for them."""
+    timeout_s = 0.4
+    options = ClientOptions(connect_timeout_s=timeout_s, operation_timeout_s=timeout_s)
+    errors: list[OperationTimeout] = []
+    emulator.add_fault("delay-acks:delay=1500ms,ack=connection")
+    try:
+        for _ in range(2):
+            client = EventsClient(emulator.endpoints, emulator.authorizer(), options)
+            with pytest.raises(OperationTimeout) as caught:
+                client.connect()
+            errors.append(caught.value)
+    finally:
+        emulator.clear_faults()
+    assert [error.timeout_s for error in errors] == [timeout_s, timeout_s]
+    assert (
+        str(errors[0])
+        == str(errors[1])
+        == f"connect failed: Timeout: no answer within {timeout_s:g} s"
+    )
+
+
+def test_a_connection_error_in_the_same_read_as_the_101_refuses_the_connect() -> None:
+    def refuse_with_the_upgrade(peer: ScriptedPeer) -> None:
+        request = peer.upgrade_request()
+        peer.send(peer.switching_protocols(request) + server_frame(REFUSAL))
+        while peer.wait_for_client_frame():
+            pass
+
+    losses = Losses()
+    with scripted_server(refuse_with_the_upgrade) as port:
+        client = EventsClient(*target_on(port), FAST, on_lost=losses)
+        started = time.monotonic()
+        with pytest.raises(OperationRejected) as caught:
+            client.connect()
+        elapsed = time.monotonic() - started
+    assert_rejected(
+        caught.value, "connect", "UnauthorizedException", REFUSAL["errors"][0]["message"]
+    )
+    assert elapsed < 1.0, "refused at once, not after the connect timeout"
+    assert client.state is ClientState.CLOSED
+    assert client.lost is None
+    assert losses.items == []
+
+
+def test_a_refused_connect_is_not_a_loss_when_the_server_closes_right_behind_it() -> None:
+    """The connection_error, the close frame and the end of the stream in one read: the
+    reader sees the connection end before connect() sees the refusal. Still the refusal is
+    connect()'s error alone, not a lost connection."""
+
+    def refuse_and_close(peer: ScriptedPeer) -> None:
+        request = peer.upgrade_request()
+        peer.send(peer.switching_protocols(request))
+        peer.wait_for_client_frame()  # connection_init
+        peer.send(server_frame(REFUSAL) + server_close_frame())
+        peer.connection.shutdown(socket.SHUT_WR)
+        while peer.wait_for_client_frame():
+            pass
+
+    losses = Losses()
+    with scripted_server(refuse_and_close) as port:
+        client = EventsClient(*target_on(port), FAST, on_lost=losses)
+        with pytest.raises(OperationRejected) as caught:
+            client.connect()
+    assert caught.value.error_type == "UnauthorizedException"
+    assert client.state is ClientState.CLOSED
+    gevent.sleep(0.05)
+    assert client.lost is None
+    assert losses.items == []
+
+
+def test_messages_appsync_never_sends_are_counted_and_keep_the_connection() -> None:
+    """Frames that are no message, unknown types, a broadcast_error and a ka are counted;
+    none ends the connection. connectionTimeoutMs 0 in the ack means no watchdog."""
+    broadcast_error = {
+        "type": "broadcast_error",
+        "id": "s1",
+        "errors": [{"errorType": "BroadcastError", "message": "m"}],
+    }
+    odd = ["[]", '"text"', "not json", "{}", '{"type":"mystery"}', '{"type":"ka"}']
+
+    def odd_server(peer: ScriptedPeer) -> None:
+        request = peer.upgrade_request()
+        peer.send(peer.switching_protocols(request))
+        peer.wait_for_client_frame()  # connection_init
+        peer.send(server_frame({"type": "connection_ack", "connectionTimeoutMs": 0}))
+        peer.send(b"".join(server_frame(text) for text in odd) + server_frame(broadcast_error))
+        answer_close(peer)
+
+    losses = Losses()
+    with scripted_server(odd_server) as port:
+        client = EventsClient(*target_on(port), FAST, on_lost=losses)
+        try:
+            client.connect()
+            wait_until(lambda: client.counters.broadcast_errors == 1, what="the broadcast_error")
+            gevent.sleep(0.2)
+            assert client.connection_timeout_ms == 0
+            assert client.counters.unexpected == {"<not a message>": 4, "mystery": 1}
+            assert client.counters.keepalives == 1
+            assert client.counters.data_received == 0
+            assert client.state is ClientState.OPEN
+            assert client.lost is None
+        finally:
+            client.close()
+    assert losses.items == []
+
+
+def test_an_error_without_an_id_fails_every_pending_operation() -> None:
+    """A generic ``error`` names no operation (§3): every operation waiting for an answer
+    fails with it at once, rather than waiting out its timeout."""
+    error = {
+        "type": "error",
+        "errors": [{"errorType": "BadRequestException", "message": "Invalid JSON\ndetails"}],
+    }
+
+    def server(peer: ScriptedPeer) -> None:
+        request = peer.upgrade_request()
+        peer.send(peer.switching_protocols(request))
+        peer.wait_for_client_frame()  # connection_init
+        peer.send(server_frame({"type": "connection_ack", "connectionTimeoutMs": 300_000}))
+        peer.wait_for_client_frame()  # the publish
+        peer.send(server_frame(error))
+        answer_close(peer)
+
+    options = ClientOptions(connect_timeout_s=2.0, operation_timeout_s=1.0)
+    with scripted_server(server) as port:
+        client = EventsClient(*target_on(port), options)
+        try:
+            client.connect()
+            started = time.monotonic()
+            with pytest.raises(OperationRejected) as caught:
+                client.publish("/default/x", ["1"])
+            assert time.monotonic() - started < 0.5
+            assert_rejected(caught.value, "publish", "BadRequestException", "Invalid JSON")
+            assert client.pending_operations == 0
+            assert client.counters.late_answers == 0
+            assert client.lost is None
+        finally:
+            client.close()
+
+
+# -- server texts ------------------------------------------------------------------------
+
+
+def test_server_detail_keeps_one_short_line() -> None:
+    assert server_detail("first line\nsecond line") == "first line"
+    assert server_detail("  padded  \n") == "padded"
+    assert server_detail(None) == ""
+    assert server_detail("") == ""
+    exact = "y" * DETAIL_LIMIT
+    assert server_detail(exact) == exact
+    cut = server_detail("x" * (DETAIL_LIMIT + 50) + "\nmore")
+    assert len(cut) == DETAIL_LIMIT
+    assert cut == "x" * (DETAIL_LIMIT - 3) + "..."
+
+
+def test_a_connection_reset_is_a_network_error() -> None:
+    def ack_then_reset(peer: ScriptedPeer) -> None:
+        request = peer.upgrade_request()
+        peer.send(peer.switching_protocols(request))
+        peer.wait_for_client_frame()  # connection_init
+        peer.send(server_frame({"type": "connection_ack", "connectionTimeoutMs": 300_000}))
+        gevent.sleep(0.1)  # the client has read the ack
+        # Closing with a zero linger time sends a TCP reset instead of a FIN.
+        peer.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+    losses = Losses()
+    with scripted_server(ack_then_reset) as port:
+        client = EventsClient(*target_on(port), FAST, on_lost=losses)
+        try:
+            client.connect()
+            loss = losses.wait()
+        finally:
+            client.close()
+    assert loss.operation == "connection"
+    assert loss.error_type == "NetworkError"
+    assert loss.detail == "ConnectionResetError"
+    assert loss.close_code is None
+    assert client.lost is loss
+    assert client.state is ClientState.CLOSED
+
+
+def test_a_late_refusal_counts_as_late_and_is_not_adopted() -> None:
+    """The emulator never delays an error; this server refuses a subscribe after the
+    client gave up waiting. Only a late subscribe_success is adopted."""
+
+    def refuse_late(peer: ScriptedPeer) -> None:
+        request = peer.upgrade_request()
+        peer.send(peer.switching_protocols(request))
+        peer.wait_for_client_frame()  # connection_init
+        peer.send(server_frame({"type": "connection_ack", "connectionTimeoutMs": 300_000}))
+        subscribe = peer.wait_for_client_frame()
+        assert subscribe, "the client sent no subscribe"
+        gevent.sleep(0.5)
+        peer.send(
+            server_frame(
+                {
+                    "type": "subscribe_error",
+                    "id": "s1",
+                    "errors": [{"errorType": "UnauthorizedException", "message": "m"}],
+                }
+            )
+        )
+        answer_close(peer)
+
+    options = ClientOptions(connect_timeout_s=2.0, operation_timeout_s=0.3)
+    with scripted_server(refuse_late) as port:
+        client = EventsClient(*target_on(port), options)
+        try:
+            client.connect()
+            with pytest.raises(OperationTimeout):
+                client.subscribe("/default/late")
+            assert client.counters.late_answers == 0
+            wait_until(lambda: client.counters.late_answers == 1, what="the late subscribe_error")
+            assert client.subscriptions == {}
+            assert client.lost is None
+        finally:
+            client.close()
+
+
+def test_close_fails_a_pending_operation_when_the_server_never_answers_the_close() -> None:
+    """close() waits (CLOSE_TIMEOUT_S at most) for the server's close, then gives the
+    connection up: an operation still waiting fails then, not when its own timeout runs
+    out."""
+
+    def ack_then_ignore_everything(peer: ScriptedPeer) -> None:
+        request = peer.upgrade_request()
+        peer.send(peer.switching_protocols(request))
+        peer.wait_for_client_frame()  # connection_init
+        peer.send(server_frame({"type": "connection_ack", "connectionTimeoutMs": 300_000}))
+        while peer.wait_for_client_frame():  # the publish, the close: no answers
+            pass
+
+    options = ClientOptions(connect_timeout_s=2.0, operation_timeout_s=10.0)
+    with scripted_server(ack_then_ignore_everything) as port:
+        client = EventsClient(*target_on(port), options)
+        client.connect()
+        pending = gevent.spawn(client.publish, "/default/x", ["1"])
+        wait_until(lambda: client.pending_operations == 1, what="the pending publish")
+        started = time.monotonic()
+        client.close()
+        pending.join(WAIT_S)
+        elapsed = time.monotonic() - started
+    assert isinstance(pending.exception, ConnectionLost), repr(pending.exception)
+    assert pending.exception.operation == "publish"
+    assert pending.exception.error_type == "ConnectionClosed"
+    assert CLOSE_TIMEOUT_S * 0.9 <= elapsed < CLOSE_TIMEOUT_S + 0.5, f"closed in {elapsed:.2f} s"
+    assert client.state is ClientState.CLOSED
+    assert client.lost is None

@@ -23,10 +23,12 @@ from client_support import (
     INVALID_CHANNEL_TEXT,
     SESSION_TOKEN,
     WRONG_SECRET_KEY,
+    ScriptedPeer,
     TemporaryIam,
     channel,
     first_line,
     free_port,
+    scripted_server,
     silent_port,
     target_on,
 )
@@ -317,3 +319,73 @@ def test_https_works_with_the_emulators_ca_and_fails_without(
     assert caught.value.operation == "http_publish"
     assert caught.value.error_type == "TlsError"
     assert "SSL" in caught.value.detail
+
+
+# -- answers AppSync never gives ---------------------------------------------------------
+#
+# A proxy or load balancer in front of an API can answer with an HTML page, or with
+# something that is not HTTP at all; a one-connection server of the test's own
+# (client_support.scripted_server) does what no emulator does.
+
+
+def http_answer(status_line: str, body: bytes) -> bytes:
+    return f"HTTP/1.1 {status_line}\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body
+
+
+def answered_with(answer: bytes) -> Exception:
+    """What HttpPublisher raises when every request gets ``answer``."""
+
+    def server(peer: ScriptedPeer) -> None:
+        assert b"POST /event HTTP/1.1" in peer.http_request()
+        peer.send(answer)
+
+    with scripted_server(server) as port:
+        http = HttpPublisher(*target_on(port), timeout_s=TIMEOUT_S)
+        try:
+            with pytest.raises(Exception) as caught:
+                http.publish("/default/x", ["1"])
+        finally:
+            http.close()
+    return caught.value
+
+
+@pytest.mark.parametrize(
+    ("status_line", "body"),
+    [
+        ("502 Bad Gateway", b"<html><body>502 Bad Gateway</body></html>"),
+        ("503 Service Unavailable", b'["not", "an object"]'),
+        ("500 Internal Server Error", b""),
+    ],
+)
+def test_an_error_answer_without_an_appsync_body_is_named_after_its_status(
+    status_line: str, body: bytes
+) -> None:
+    status = int(status_line.split()[0])
+    error = answered_with(http_answer(status_line, body))
+    assert isinstance(error, HttpRejected), repr(error)
+    assert_rejected(error, status, f"HTTP{status}", "")
+
+
+def test_an_answer_that_is_not_http_is_a_network_error() -> None:
+    error = answered_with(b"this is not HTTP\r\n\r\n")
+    assert type(error) is ConnectionLost, repr(error)
+    assert error.operation == "http_publish"
+    assert error.error_type == "NetworkError"
+
+
+def test_close_closes_the_kept_alive_connection() -> None:
+    ended: list[bytes] = []
+
+    def serve_once_then_wait_for_the_end(peer: ScriptedPeer) -> None:
+        peer.http_request()
+        peer.send(http_answer("200 OK", b'{"successful":[{"index":0}],"failed":[]}'))
+        ended.append(gevent.with_timeout(WAIT_S, peer.wait_for_client_frame, timeout_value=b"?"))
+
+    with scripted_server(serve_once_then_wait_for_the_end) as port:
+        http = HttpPublisher(*target_on(port), timeout_s=TIMEOUT_S)
+        assert http.publish("/default/x", ["1"]) == PublishOutcome((0,), ())
+        gevent.sleep(0.1)
+        assert ended == [], "the connection is kept alive between publishes"
+        http.close()
+        wait_until(lambda: ended, what="the end of the connection")
+    assert ended == [b""]

@@ -143,6 +143,37 @@ def test_a_bad_combination_stops_before_any_user_starts(arguments: list[str], op
     assert "Ramping to" not in result.stderr
 
 
+def test_missing_aws_credentials_stop_before_any_user_starts(tmp_path: Path) -> None:
+    """The authorizer is built once at the start: credentials that cannot be loaded stop
+    the run there, not in every user."""
+    env = {k: v for k, v in _environment().items() if not k.startswith("AWS_")}
+    env["AWS_SHARED_CREDENTIALS_FILE"] = str(tmp_path / "no-credentials")
+    env["AWS_CONFIG_FILE"] = str(tmp_path / "no-config")
+    host = "https://abcdefghijklmnopqrstuvwxyz.appsync-api.eu-west-2.amazonaws.com/event"
+    arguments = ["--host", host, "--auth-mode", "AWS_IAM", "--aws-profile", "no-such-profile"]
+    result = run_locust("--headless", "-u", "1", "-t", "5s", *arguments, env=env, timeout_s=30)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "invalid settings: " in result.stderr
+    assert "'no-such-profile' was not found" in result.stderr
+    assert "Ramping to" not in result.stderr
+
+
+def test_emulator_args_reach_the_embedded_emulator() -> None:
+    """--emulator-args=--tls: the embedded emulator serves https:// and wss://, and the
+    users trust its CA."""
+    result = run_locust("--headless", "-u", "2", "-r", "2", "-t", "3s", "--emulator-args=--tls")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    match = re.search(
+        r"embedded AppSync Events emulator at https://127\.0\.0\.1:(\d+)/event", output
+    )
+    assert match, output[-3000:]
+    rows = stats_rows(output)
+    assert rows["connect"][0] == 2 and rows["connect"][1] == 0, rows
+    assert all(failures == 0 for _, failures in rows.values()), rows
+    assert port_is_closed(int(match.group(1)))
+
+
 def test_options_come_from_environment_variables() -> None:
     env = _environment()
     env["LOCUST_PUBLISH_VIA"] = "http"

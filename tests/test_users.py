@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import itertools
+import json
+import re
+import time
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
 import gevent
+import locust
 import pytest
-from emulator_support import LiveEmulator
-from locust_support import run_users
+from client_support import ScriptedPeer, scripted_server, silent_port
+from emulator_support import LiveEmulator, wait_until
+from locust.env import Environment
+from locust.runners import STATE_STOPPED
+from locust_support import option_arguments, parse_options, run_users
 
+from harness.client import ClientOptions, EventsClient
 from harness.emulator import defaults
 from harness.signing import AuthMode
+from harness.signing.jwt import verify_hs256
+from harness.target import EmulatorToken
 from harness.tracing import TraceStamp, make_event, read_event
 from harness.users import Publisher, PubSubUser, Subscriber
 
@@ -242,9 +254,382 @@ def test_events_of_another_run_are_not_counted_as_deliveries(
     assert published <= run.requests("deliver") <= own_events <= published + 1
 
 
+def test_events_that_are_not_traced_events_are_ignored(fresh_emulator: LiveEmulator) -> None:
+    """Another producer's plain events on the same channel count as nothing and leave the
+    user's connection working."""
+
+    def publish_plain_events() -> None:
+        for _ in range(5):
+            gevent.sleep(0.2)
+            status, _answer = fresh_emulator.http_publish(
+                "/default/mixed", ['{"hello":"world"}', '"text"', "42", "[1,2]"]
+            )
+            assert status == 200
+
+    other = gevent.spawn(publish_plain_events)
+    run = run_users(
+        fresh_emulator,
+        [PubSubUser],
+        users=1,
+        seconds=1.5,
+        channels="/default/mixed",
+        publish_rate=10,
+    )
+    other.get(timeout=5)
+    published = run.requests("publish")
+    assert published >= 10, "10 publishes a second for 1.5 s"
+    assert run.failures("publish") == 0, run.error_texts()
+    assert published <= run.requests("deliver") <= published + 1
+
+
 def test_a_lost_connection_is_reconnected_and_resubscribed(fresh_emulator: LiveEmulator) -> None:
     fresh_emulator.add_fault("disconnect-all:after=0.5")
     run = run_users(fresh_emulator, [Subscriber], users=2, seconds=2.5, channels="/default/again")
     assert run.entry("connect", "/event/realtime").num_requests == 4
     assert run.entry("subscribe", "/default/again").num_requests == 4
     assert run.left_open() == (0, 0)
+
+
+def test_publishers_stamp_their_events_and_spread_them_at_the_publish_rate(
+    fresh_emulator: LiveEmulator,
+) -> None:
+    """What two Publishers send, read back by a wildcard subscriber of the test's own:
+    requests at --publish-rate / --events-per-publish per second each, to every channel of
+    --channels, every event stamped with the run id, its publisher, its channel, a sequence
+    from 1 per publisher and channel and its slot's intended time (one per request, so
+    shared by the request's events), and padded to exactly --payload-bytes."""
+    received: list[str] = []
+    watcher = EventsClient(
+        fresh_emulator.endpoints,
+        fresh_emulator.authorizer(),
+        ClientOptions(connect_timeout_s=3.0, operation_timeout_s=2.0),
+        on_data=lambda _sub_id, event, _ns: received.append(event),
+    )
+    watcher.connect()
+    try:
+        watcher.subscribe("/default/spread/*")
+        run = run_users(
+            fresh_emulator,
+            [Publisher],
+            users=2,
+            seconds=1.5,
+            channels="/default/spread/{1..3}",
+            publish_rate=20,
+            events_per_publish=2,
+            payload_bytes=300,
+            run_id="spread-run",
+        )
+        accepted = run.emulator_stats["publishes"]["events"]
+        wait_until(lambda: len(received) == accepted, what=f"{accepted} events")
+    finally:
+        watcher.close()
+    publish = run.entry("publish", "/default/spread/{1..3}")
+    assert publish.num_failures == 0, run.error_texts()
+    # 20 events/s in requests of 2: 10 requests a second per user, 15 in 1.5 s.
+    assert 22 <= publish.num_requests <= 34, publish.num_requests
+    stamps = [stamp for stamp in map(read_event, received) if stamp is not None]
+    assert len(stamps) == len(received), "every event is a traced event"
+    assert {len(event.encode()) for event in received} == {300}
+    assert {stamp.run for stamp in stamps} == {"spread-run"}
+    assert {stamp.channel for stamp in stamps} == {f"/default/spread/{n}" for n in (1, 2, 3)}
+    publishers = {stamp.publisher for stamp in stamps}
+    assert len(publishers) == 2
+    assert all(re.fullmatch(r"[0-9a-f]{6}-\d+", publisher) for publisher in publishers)
+    sequences: dict[tuple[str, str], list[int]] = defaultdict(list)
+    slots: dict[str, set[int]] = defaultdict(set)
+    for stamp in stamps:
+        sequences[stamp.publisher, stamp.channel].append(stamp.seq)
+        slots[stamp.publisher].add(stamp.intended_ns)
+    for key, seqs in sequences.items():
+        assert sorted(seqs) == list(range(1, len(seqs) + 1)), key
+    per_request = Counter((s.publisher, s.channel, s.intended_ns) for s in stamps)
+    assert set(per_request.values()) == {2}
+    for publisher, times in slots.items():
+        gaps = {b - a for a, b in itertools.pairwise(sorted(times))}
+        assert all(abs(gap - 100_000_000) <= 2 for gap in gaps), (publisher, gaps)
+
+
+def test_latency_counts_from_the_schedule_when_a_publisher_falls_behind(
+    fresh_emulator: LiveEmulator,
+) -> None:
+    """Coordinated omission: acks held for 0.3 s let a publisher of 10 a second fall
+    further behind at every publish. Publish and delivery latency are measured from each
+    publish's intended time, so they grow (0.3 s + 0.2 s per publish, and 0.2 s per
+    publish); measured from when the late publish went out they would not."""
+    fresh_emulator.add_fault("delay-acks:delay=300ms,ack=publish")
+    run = run_users(
+        fresh_emulator,
+        [PubSubUser],
+        users=1,
+        seconds=1.5,
+        channels="/default/behind",
+        publish_rate=10,
+    )
+    publish = run.entry("publish", "/default/behind")
+    deliver = run.entry("deliver", "/default/behind")
+    assert publish.num_failures == 0, run.error_texts()
+    assert 3 <= publish.num_requests <= 5
+    assert publish.min_response_time >= 290
+    assert publish.max_response_time >= 700
+    assert deliver.num_requests >= 3
+    assert deliver.max_response_time >= 400
+
+
+def test_a_publisher_over_http_opens_no_websocket(fresh_emulator: LiveEmulator) -> None:
+    run = run_users(
+        fresh_emulator,
+        [Publisher],
+        users=2,
+        seconds=1.0,
+        channels="/default/http-only",
+        publish_via="http",
+        publish_rate=10,
+    )
+    http = run.entry("http_publish", "/default/http-only")
+    assert http.num_requests > 0 and http.num_failures == 0, run.error_texts()
+    assert run.requests("connect") == 0
+    assert run.emulator_stats["connections"]["attempts"] == 0
+
+
+def test_a_channel_of_two_templates_is_one_channel_and_is_subscribed_once(
+    fresh_emulator: LiveEmulator,
+) -> None:
+    """Both templates name /default/d; a user asked for more subscriptions than there are
+    channels subscribes to each channel once. Stats use the first template naming it."""
+    run = run_users(
+        fresh_emulator,
+        [Subscriber],
+        users=2,
+        seconds=0.5,
+        channels="/default/d /default/{d}",
+        subscriptions_per_user=3,
+    )
+    subscribe = run.entry("subscribe", "/default/d")
+    assert subscribe.num_failures == 0, run.error_texts()
+    assert subscribe.num_requests == run.requests("subscribe") == 2
+    assert run.emulator_stats["subscriptions"]["total"] == 2
+
+
+def test_wildcard_subscriptions_take_one_wildcard_of_each_template(
+    fresh_emulator: LiveEmulator,
+) -> None:
+    run = run_users(
+        fresh_emulator,
+        [Subscriber],
+        users=1,
+        seconds=0.5,
+        channels="/default/wa/{1..2} /default/wb/{1..2}",
+        subscriptions_per_user=0,
+        wildcard_subscriptions=2,
+    )
+    subscribed = {
+        name: entry.num_requests
+        for (name, method), entry in run.environment.stats.entries.items()
+        if method == "subscribe"
+    }
+    assert subscribed == {"/default/wa/*": 1, "/default/wb/*": 1}
+    assert run.failures("subscribe") == 0
+
+
+def test_stopping_gives_up_unsubscribing_after_the_operation_timeout(
+    fresh_emulator: LiveEmulator,
+) -> None:
+    """Unsubscribes that get no answer: the user stops after one operation timeout in all
+    (the connection's close ends the rest on the server), not one per subscription."""
+    fresh_emulator.add_fault("delay-acks:delay=5s,ack=unsubscribe")
+    run = run_users(
+        fresh_emulator,
+        [Subscriber],
+        users=1,
+        seconds=0.5,
+        channels="/default/slow-{1..5}",
+        subscriptions_per_user=5,
+        operation_timeout=0.3,
+    )
+    assert run.requests("subscribe") == 5
+    unsubscribe = run.entry("unsubscribe", "/default/slow-{1..5}")
+    assert (unsubscribe.num_requests, unsubscribe.num_failures) == (1, 1)
+    assert run.left_open() == (0, 0)
+
+
+def test_a_user_stopped_while_its_connection_is_lost_does_not_unsubscribe(
+    fresh_emulator: LiveEmulator,
+) -> None:
+    """The connection is gone at the stop (and the reconnect not due yet): there is
+    nothing to unsubscribe, and no failed unsubscribes to report."""
+    fresh_emulator.add_fault("disconnect-all:after=0.3")
+    run = run_users(fresh_emulator, [Subscriber], users=1, seconds=0.7, channels="/default/gone")
+    assert run.requests("connect") == 1
+    assert run.requests("subscribe") == 1
+    assert run.requests("unsubscribe") == 0
+    assert run.failures("unsubscribe") == 0
+    assert run.left_open() == (0, 0)
+
+
+# -- runs started again (the web UI) -------------------------------------------------------
+
+
+def local_environment(host: str, user_class: type[locust.User], **options: object) -> Environment:
+    """A Locust environment of ``user_class`` against ``host``, not started."""
+    return Environment(
+        user_classes=[user_class],
+        events=locust.events,
+        host=host,
+        parsed_options=parse_options(*option_arguments(**options)),
+    )
+
+
+def test_a_run_started_again_uses_the_options_as_they_are_then(
+    fresh_emulator: LiveEmulator,
+) -> None:
+    """The web UI's start form may change the options between two runs of one Locust
+    process: the second run's users use the new values."""
+    environment = local_environment(
+        fresh_emulator.process.info.http_url, Subscriber, channels="/default/first-run"
+    )
+    runner = environment.create_local_runner()
+
+    def subscribes(name: str) -> int:
+        return int(environment.stats.get(name, "subscribe").num_requests)
+
+    try:
+        runner.start(1, spawn_rate=1)
+        wait_until(lambda: subscribes("/default/first-run") == 1, what="the first run")
+        runner.stop()
+        environment.parsed_options.channels = "/default/second-run"
+        runner.start(1, spawn_rate=1)
+        wait_until(lambda: subscribes("/default/second-run") == 1, what="the second run")
+        assert subscribes("/default/first-run") == 0
+    finally:
+        runner.quit()
+
+
+def test_a_run_whose_options_went_bad_is_stopped_as_it_starts(
+    fresh_emulator: LiveEmulator,
+) -> None:
+    """The web UI converts a form field with type(default)(text), so 0 reaches the options
+    as it is; the run stops instead of every user failing on its own."""
+    environment = local_environment(
+        fresh_emulator.process.info.http_url, Publisher, channels="/default/bad-run"
+    )
+    environment.parsed_options.publish_rate = 0.0
+    runner = environment.create_local_runner()
+    try:
+        runner.start(2, spawn_rate=2)
+        wait_until(lambda: runner.state == STATE_STOPPED, what="the run stopped")
+    finally:
+        runner.quit()
+    assert fresh_emulator.stats()["connections"]["attempts"] == 0
+
+
+# -- the embedded emulator's credentials ------------------------------------------------------
+
+
+def test_the_emulator_token_lives_an_hour_and_is_minted_once() -> None:
+    """The token minted for Cognito/OIDC against the embedded emulator: signed with the
+    emulator's secret, an hour long, and the same token for every call until shortly
+    before it expires (minting per message would cost every subscribe and publish)."""
+    token = EmulatorToken()
+    before = time.time()
+    first = token()
+    claims = verify_hs256(first, [defaults.DEFAULT_JWT_SECRET], time.time())
+    assert int(before) + 3600 <= claims["exp"] <= time.time() + 3600
+    assert [token() for _ in range(3)] == [first] * 3
+
+
+# -- outages ---------------------------------------------------------------------------------
+
+
+def test_slots_missed_without_a_connection_are_skipped_not_sent_late(
+    fresh_emulator: LiveEmulator,
+) -> None:
+    """No connection for the first ~second (connects refused, retried once a second):
+    the slots of that time are skipped (users.AppSyncUser.skipped_publishes,
+    schedule.PublishSchedule.skip_missed: "reported as skipped instead of sent in a burst
+    later"), so once connected the publisher is on schedule. The publishes sent after
+    the reconnect must not include slots from the outage, which would each be late by up
+    to the retry pause."""
+    fresh_emulator.add_fault("refuse:duration=0.5s")
+    run = run_users(
+        fresh_emulator,
+        [Publisher],
+        users=1,
+        seconds=1.6,
+        channels="/default/outage",
+        publish_rate=10,
+    )
+    assert run.entry("connect", "/event/realtime").num_failures == 1
+    publish = run.entry("publish", "/default/outage")
+    assert publish.num_requests >= 3 and publish.num_failures == 0, run.error_texts()
+    assert publish.max_response_time < 250, (
+        f"a publish went out {publish.max_response_time:.0f} ms after its slot: "
+        "slots missed while disconnected were sent in a burst after the reconnect"
+    )
+
+
+def test_an_http_publish_gives_up_after_the_operation_timeout() -> None:
+    """--operation-timeout bounds HTTP publishes too: against a server that never answers
+    (no emulator can be made to hold an HTTP answer), each fails after it."""
+    with silent_port() as port:
+        environment = local_environment(
+            f"http://127.0.0.1:{port}/event",
+            Publisher,
+            channels="/default/unanswered",
+            publish_via="http",
+            publish_rate=10,
+            operation_timeout=0.3,
+        )
+        runner = environment.create_local_runner()
+        try:
+            runner.start(1, spawn_rate=1)
+            gevent.sleep(1.0)
+        finally:
+            runner.quit()
+    entry = environment.stats.get("/default/unanswered", "http_publish")
+    assert 2 <= entry.num_failures == entry.num_requests <= 4
+    errors = [str(error.error) for error in environment.stats.errors.values()]
+    assert errors == ["http_publish failed: Timeout: no answer within 0.3 s"], errors
+
+
+def test_a_publish_whose_answer_refuses_events_is_a_failure() -> None:
+    """A 200 answer may refuse single events (§5); such a publish counts as failed, with
+    the refused event's code. No emulator refuses an event the harness would publish
+    (--payload-bytes stays within the limit), so this server refuses every event."""
+    refusal = json.dumps(
+        {
+            "successful": [{"index": 1}],
+            "failed": [{"index": 0, "code": "EventTooLargeException", "message": "too big\nmore"}],
+        }
+    ).encode()
+    answer = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(refusal), refusal)
+
+    def refuse_events(peer: ScriptedPeer) -> None:
+        while True:
+            try:
+                peer.http_request()
+            except ConnectionError:
+                return  # the publisher closed its connection
+            peer.send(answer)
+
+    with scripted_server(refuse_events) as port:
+        environment = local_environment(
+            f"http://127.0.0.1:{port}/event",
+            Publisher,
+            channels="/default/refused",
+            publish_via="http",
+            publish_rate=20,
+            events_per_publish=2,
+        )
+        runner = environment.create_local_runner()
+        try:
+            runner.start(1, spawn_rate=1)
+            gevent.sleep(0.5)
+        finally:
+            runner.quit()
+    entry = environment.stats.get("/default/refused", "http_publish")
+    assert entry.num_requests >= 2
+    assert entry.num_failures == entry.num_requests
+    errors = [str(error.error) for error in environment.stats.errors.values()]
+    assert errors == [
+        "http_publish failed: EventTooLargeException: 1 of 2 events refused; event 0: too big"
+    ], errors
