@@ -126,6 +126,29 @@ def test_each_auth_mode_publishes_over_http(fresh_emulator: LiveEmulator, mode: 
     assert run.emulator_stats["publishes"]["http"] == http.num_requests
 
 
+@pytest.mark.parametrize("mode", list(AuthMode), ids=lambda mode: mode.value)
+def test_each_auth_mode_uses_its_own_credential_against_the_embedded_defaults(
+    start_emulator: Callable[..., LiveEmulator], mode: AuthMode
+) -> None:
+    """An emulator that accepts only ``mode``: the credential the harness brings for it
+    when none is given (the emulator's default test key, token, or IAM key) is that
+    mode's, not one another mode would accept."""
+    only = start_emulator("--connection-auth", mode.value)
+    run = run_users(
+        only,
+        [PubSubUser],
+        users=1,
+        seconds=0.6,
+        auth_mode=mode.value,
+        channels="/default/only",
+        publish_rate=10,
+    )
+    assert run.requests("connect") == 1
+    for request_type in ("connect", "subscribe", "publish"):
+        assert run.requests(request_type) > 0, request_type
+        assert run.failures(request_type) == 0, (request_type, run.error_texts())
+
+
 def test_a_wrong_api_key_shows_up_as_failed_connects_with_the_servers_text(
     fresh_emulator: LiveEmulator,
 ) -> None:
@@ -450,6 +473,33 @@ def test_stopping_gives_up_unsubscribing_after_the_operation_timeout(
     unsubscribe = run.entry("unsubscribe", "/default/slow-{1..5}")
     assert (unsubscribe.num_requests, unsubscribe.num_failures) == (1, 1)
     assert run.left_open() == (0, 0)
+
+
+def test_a_connection_lost_while_resubscribing_is_not_published_on(
+    fresh_emulator: LiveEmulator,
+) -> None:
+    """Lost at 0.2 s, reconnected about a second later, and lost again at 1.6 s while the
+    resubscribe waits for its (delayed) answer: the publisher waits for the next reconnect
+    instead of publishing on the lost connection. The one failed publish is the one due
+    when the first loss came."""
+    for spec in (
+        "disconnect-all:after=0.2",
+        "delay-acks:delay=800ms,ack=subscribe,after=0.5",
+        "disconnect-all:after=1.6",
+    ):
+        fresh_emulator.add_fault(spec)
+    run = run_users(
+        fresh_emulator,
+        [PubSubUser],
+        users=1,
+        seconds=2.0,
+        channels="/default/twice",
+        publish_rate=10,
+    )
+    assert run.requests("connect") == 2
+    assert run.failures("subscribe") == 1, "the resubscribe was cut off by the second loss"
+    assert run.requests("publish") > 1
+    assert run.failures("publish") == 1, run.error_texts()
 
 
 def test_a_user_stopped_while_its_connection_is_lost_does_not_unsubscribe(
