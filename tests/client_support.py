@@ -156,6 +156,18 @@ class ScriptedPeer:
             "\r\n\r\n"
         ).encode("latin-1")
 
+    def accept_upgrade(self) -> None:
+        """Read the client's upgrade request and accept it with a 101."""
+        self.send(self.switching_protocols(self.upgrade_request()))
+
+    def accept_connection(self, connection_timeout_ms: int = 300_000) -> None:
+        """Accept the upgrade, wait for the client's connection_init and acknowledge it
+        with ``connection_timeout_ms``."""
+        self.accept_upgrade()
+        self.wait_for_client_frame()  # connection_init
+        ack = {"type": "connection_ack", "connectionTimeoutMs": connection_timeout_ms}
+        self.send(server_frame(ack))
+
     def send(self, data: bytes) -> None:
         self.connection.sendall(data)
 

@@ -978,6 +978,24 @@ def answer_close(peer: ScriptedPeer) -> None:
         peer.send(server_close_frame())
 
 
+@contextmanager
+def connected_to_script(
+    script: Callable[[ScriptedPeer], None],
+    options: ClientOptions = FAST,
+    *,
+    losses: Losses | None = None,
+) -> Iterator[EventsClient]:
+    """A client connected to a scripted server running ``script``, closed at the end
+    whatever happens (before the server is joined)."""
+    with scripted_server(script) as port:
+        client = EventsClient(*target_on(port), options, on_lost=losses)
+        try:
+            client.connect()
+            yield client
+        finally:
+            client.close()
+
+
 def test_the_connect_timeout_bounds_a_slow_upgrade_and_the_ack_together() -> None:
     """connect_timeout_s bounds TCP + upgrade + connection_ack together (§2.5): an upgrade
     that takes most of it leaves only the rest for the ack."""
@@ -1054,8 +1072,7 @@ def test_a_refused_connect_is_not_a_loss_when_the_server_closes_right_behind_it(
     connect()'s error alone, not a lost connection."""
 
     def refuse_and_close(peer: ScriptedPeer) -> None:
-        request = peer.upgrade_request()
-        peer.send(peer.switching_protocols(request))
+        peer.accept_upgrade()
         peer.wait_for_client_frame()  # connection_init
         peer.send(server_frame(REFUSAL) + server_close_frame())
         peer.connection.shutdown(socket.SHUT_WR)
@@ -1085,28 +1102,20 @@ def test_messages_appsync_never_sends_are_counted_and_keep_the_connection() -> N
     odd = ["[]", '"text"', "not json", "{}", '{"type":"mystery"}', '{"type":"ka"}']
 
     def odd_server(peer: ScriptedPeer) -> None:
-        request = peer.upgrade_request()
-        peer.send(peer.switching_protocols(request))
-        peer.wait_for_client_frame()  # connection_init
-        peer.send(server_frame({"type": "connection_ack", "connectionTimeoutMs": 0}))
+        peer.accept_connection(connection_timeout_ms=0)
         peer.send(b"".join(server_frame(text) for text in odd) + server_frame(broadcast_error))
         answer_close(peer)
 
     losses = Losses()
-    with scripted_server(odd_server) as port:
-        client = EventsClient(*target_on(port), FAST, on_lost=losses)
-        try:
-            client.connect()
-            wait_until(lambda: client.counters.broadcast_errors == 1, what="the broadcast_error")
-            gevent.sleep(0.2)
-            assert client.connection_timeout_ms == 0
-            assert client.counters.unexpected == {"<not a message>": 4, "mystery": 1}
-            assert client.counters.keepalives == 1
-            assert client.counters.data_received == 0
-            assert client.state is ClientState.OPEN
-            assert client.lost is None
-        finally:
-            client.close()
+    with connected_to_script(odd_server, losses=losses) as client:
+        wait_until(lambda: client.counters.broadcast_errors == 1, what="the broadcast_error")
+        gevent.sleep(0.2)
+        assert client.connection_timeout_ms == 0
+        assert client.counters.unexpected == {"<not a message>": 4, "mystery": 1}
+        assert client.counters.keepalives == 1
+        assert client.counters.data_received == 0
+        assert client.state is ClientState.OPEN
+        assert client.lost is None
     assert losses.items == []
 
 
@@ -1119,29 +1128,21 @@ def test_an_error_without_an_id_fails_every_pending_operation() -> None:
     }
 
     def server(peer: ScriptedPeer) -> None:
-        request = peer.upgrade_request()
-        peer.send(peer.switching_protocols(request))
-        peer.wait_for_client_frame()  # connection_init
-        peer.send(server_frame({"type": "connection_ack", "connectionTimeoutMs": 300_000}))
+        peer.accept_connection()
         peer.wait_for_client_frame()  # the publish
         peer.send(server_frame(error))
         answer_close(peer)
 
     options = ClientOptions(connect_timeout_s=2.0, operation_timeout_s=1.0)
-    with scripted_server(server) as port:
-        client = EventsClient(*target_on(port), options)
-        try:
-            client.connect()
-            started = time.monotonic()
-            with pytest.raises(OperationRejected) as caught:
-                client.publish("/default/x", ["1"])
-            assert time.monotonic() - started < 0.5
-            assert_rejected(caught.value, "publish", "BadRequestException", "Invalid JSON")
-            assert client.pending_operations == 0
-            assert client.counters.late_answers == 0
-            assert client.lost is None
-        finally:
-            client.close()
+    with connected_to_script(server, options) as client:
+        started = time.monotonic()
+        with pytest.raises(OperationRejected) as caught:
+            client.publish("/default/x", ["1"])
+        assert time.monotonic() - started < 0.5
+        assert_rejected(caught.value, "publish", "BadRequestException", "Invalid JSON")
+        assert client.pending_operations == 0
+        assert client.counters.late_answers == 0
+        assert client.lost is None
 
 
 # -- server texts ------------------------------------------------------------------------
@@ -1161,22 +1162,14 @@ def test_server_detail_keeps_one_short_line() -> None:
 
 def test_a_connection_reset_is_a_network_error() -> None:
     def ack_then_reset(peer: ScriptedPeer) -> None:
-        request = peer.upgrade_request()
-        peer.send(peer.switching_protocols(request))
-        peer.wait_for_client_frame()  # connection_init
-        peer.send(server_frame({"type": "connection_ack", "connectionTimeoutMs": 300_000}))
+        peer.accept_connection()
         gevent.sleep(0.1)  # the client has read the ack
         # Closing with a zero linger time sends a TCP reset instead of a FIN.
         peer.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
     losses = Losses()
-    with scripted_server(ack_then_reset) as port:
-        client = EventsClient(*target_on(port), FAST, on_lost=losses)
-        try:
-            client.connect()
-            loss = losses.wait()
-        finally:
-            client.close()
+    with connected_to_script(ack_then_reset, losses=losses) as client:
+        loss = losses.wait()
     assert loss.operation == "connection"
     assert loss.error_type == "NetworkError"
     assert loss.detail == "ConnectionResetError"
@@ -1190,10 +1183,7 @@ def test_a_late_refusal_counts_as_late_and_is_not_adopted() -> None:
     client gave up waiting. Only a late subscribe_success is adopted."""
 
     def refuse_late(peer: ScriptedPeer) -> None:
-        request = peer.upgrade_request()
-        peer.send(peer.switching_protocols(request))
-        peer.wait_for_client_frame()  # connection_init
-        peer.send(server_frame({"type": "connection_ack", "connectionTimeoutMs": 300_000}))
+        peer.accept_connection()
         subscribe = peer.wait_for_client_frame()
         assert subscribe, "the client sent no subscribe"
         gevent.sleep(0.5)
@@ -1209,18 +1199,13 @@ def test_a_late_refusal_counts_as_late_and_is_not_adopted() -> None:
         answer_close(peer)
 
     options = ClientOptions(connect_timeout_s=2.0, operation_timeout_s=0.3)
-    with scripted_server(refuse_late) as port:
-        client = EventsClient(*target_on(port), options)
-        try:
-            client.connect()
-            with pytest.raises(OperationTimeout):
-                client.subscribe("/default/late")
-            assert client.counters.late_answers == 0
-            wait_until(lambda: client.counters.late_answers == 1, what="the late subscribe_error")
-            assert client.subscriptions == {}
-            assert client.lost is None
-        finally:
-            client.close()
+    with connected_to_script(refuse_late, options) as client:
+        with pytest.raises(OperationTimeout):
+            client.subscribe("/default/late")
+        assert client.counters.late_answers == 0
+        wait_until(lambda: client.counters.late_answers == 1, what="the late subscribe_error")
+        assert client.subscriptions == {}
+        assert client.lost is None
 
 
 def test_close_fails_a_pending_operation_when_the_server_never_answers_the_close() -> None:
@@ -1229,10 +1214,7 @@ def test_close_fails_a_pending_operation_when_the_server_never_answers_the_close
     out."""
 
     def ack_then_ignore_everything(peer: ScriptedPeer) -> None:
-        request = peer.upgrade_request()
-        peer.send(peer.switching_protocols(request))
-        peer.wait_for_client_frame()  # connection_init
-        peer.send(server_frame({"type": "connection_ack", "connectionTimeoutMs": 300_000}))
+        peer.accept_connection()
         while peer.wait_for_client_frame():  # the publish, the close: no answers
             pass
 
