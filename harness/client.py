@@ -117,6 +117,8 @@ class ClientCounters:
     """Answers whose operation had already timed out."""
     stray_data: int = 0
     """``data`` for a subscription id this client does not hold (e.g. after unsubscribe)."""
+    data_after_unsubscribe: dict[str, int] = field(default_factory=dict)
+    """Per subscription id: ``data`` that arrived after its ``unsubscribe_success``."""
     unexpected: dict[str, int] = field(default_factory=dict)
 
 
@@ -148,6 +150,8 @@ class EventsClient:
         self.connection_timeout_ms: int | None = None
         self.subscriptions: dict[str, str] = {}
         """Acknowledged subscriptions: id to channel (or wildcard pattern)."""
+        self.unsubscribed: dict[str, str] = {}
+        """Subscriptions ended by ``unsubscribe_success``: id to channel."""
         self.counters = ClientCounters()
         self.lost: ConnectionLost | None = None
         self._pending: dict[str, _Pending] = {}
@@ -165,6 +169,15 @@ class EventsClient:
     @property
     def pending_operations(self) -> int:
         return len(self._pending)
+
+    def pending(self) -> list[tuple[str, str, str | None]]:
+        """Operations still waiting for an answer: (id, operation, channel)."""
+        return [(key, entry.operation, entry.channel) for key, entry in self._pending.items()]
+
+    @property
+    def socket_open(self) -> bool:
+        """Whether this client still holds an open socket (a leak once it is closed)."""
+        return self._sock is not None and self._sock.fileno() != -1
 
     def connect(self) -> None:
         """Open the socket, upgrade with the auth subprotocol (§2.1), send
@@ -433,6 +446,9 @@ class EventsClient:
         sub_id = message.get("id")
         if sub_id not in self.subscriptions:
             self.counters.stray_data += 1
+            if sub_id in self.unsubscribed:
+                late = self.counters.data_after_unsubscribe
+                late[sub_id] = late.get(sub_id, 0) + 1
             return
         if self.on_data is not None:
             self.on_data(sub_id, message.get("event", ""), time.time_ns())
@@ -466,7 +482,9 @@ class EventsClient:
         if pending.operation == "subscribe" and pending.channel is not None:
             self.subscriptions[key] = pending.channel  # type: ignore[index]
         elif pending.operation == "unsubscribe":
-            self.subscriptions.pop(key, None)  # type: ignore[call-overload]
+            channel = self.subscriptions.pop(key, None)  # type: ignore[call-overload]
+            if channel is not None:
+                self.unsubscribed[key] = channel  # type: ignore[index]
         pending.result.set(message)
 
     def _reject(self, key: object, message: dict[str, Any]) -> None:

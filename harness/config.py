@@ -28,10 +28,12 @@ from harness.protocol import (
     MAX_SUBSCRIPTIONS_PER_CONNECTION,
     Endpoints,
 )
+from harness.retry import RetryPolicy
 from harness.signing import AuthMode
 from harness.signing.sigv4 import ENGINES
 
 PUBLISH_VIA = ("ws", "http")
+DEFAULT_RECONNECT_POLICY = "full-jitter:base=500ms,cap=30s"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +60,10 @@ class HarnessSettings:
     operation_timeout_s: float
     emulator_args: tuple[str, ...]
     run_id: str
+    reconnect_policy: RetryPolicy
+    publish_retry_policy: RetryPolicy
+    backoff_tolerance_s: float
+    report_dir: str
 
     @property
     def embedded(self) -> bool:
@@ -80,6 +86,9 @@ class HarnessSettings:
             "events_per_publish": self.events_per_publish,
             "payload_bytes": self.payload_bytes,
             "publish_via": self.publish_via,
+            "reconnect_policy": self.reconnect_policy.label,
+            "publish_retry_policy": self.publish_retry_policy.label,
+            "backoff_tolerance_s": self.backoff_tolerance_s,
             "run_id": self.run_id,
         }
 
@@ -108,6 +117,20 @@ def _positive_float(option: str, value: Any) -> float:
     if not (math.isfinite(number) and number > 0):
         raise ConfigurationError(option, f"must be a finite number above 0, not {value!r}")
     return number
+
+
+def _non_negative_float(option: str, value: Any) -> float:
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        raise ConfigurationError(option, f"must be a number, not {value!r}") from None
+    if not (math.isfinite(number) and number >= 0):
+        raise ConfigurationError(option, f"must be a finite number of at least 0, not {value!r}")
+    return number
+
+
+def _retry_policy(option: str, value: Any) -> RetryPolicy:
+    return RetryPolicy.parse(str(value), option=option)
 
 
 def _text(option: str, value: Any) -> str:
@@ -276,6 +299,39 @@ OPTIONS: tuple[OptionSpec, ...] = (
         metavar="SECONDS",
     ),
     OptionSpec(
+        "--reconnect-policy",
+        DEFAULT_RECONNECT_POLICY,
+        "how a lost connection is retried: STRATEGY[:base=,cap=,multiplier=,max-attempts=,"
+        "max-elapsed=] with STRATEGY none, constant, exponential, full-jitter, equal-jitter or "
+        "decorrelated-jitter, or off (see harness/retry.py)",
+        _retry_policy,
+        metavar="POLICY",
+    ),
+    OptionSpec(
+        "--publish-retry-policy",
+        "off",
+        "how a publish refused with a retryable error (throttle, timeout, lost connection) is "
+        "retried, e.g. exponential:base=100ms,cap=2s,max-attempts=5; the event keeps its "
+        "sequence number",
+        _retry_policy,
+        metavar="POLICY",
+    ),
+    OptionSpec(
+        "--backoff-tolerance",
+        0.1,
+        "seconds an attempt may start after the longest delay its policy allows before it "
+        "counts as non-conforming (scheduling slack on a busy machine)",
+        _non_negative_float,
+        metavar="SECONDS",
+    ),
+    OptionSpec(
+        "--report-dir",
+        "",
+        "directory for the end-of-run reports (resilience.json); created if missing",
+        _text,
+        metavar="DIR",
+    ),
+    OptionSpec(
         "--emulator-args",
         "",
         'extra options for the embedded emulator, e.g. "--fault drop:rate=0.5" '
@@ -336,6 +392,7 @@ def _argparse_type(spec: OptionSpec) -> Callable[[str], Any]:
 
 EMBEDDED_URL_ATTRIBUTE = "harness_embedded_emulator_url"
 EMBEDDED_CA_ATTRIBUTE = "harness_embedded_emulator_ca"
+EMBEDDED_ADMIN_ATTRIBUTE = "harness_embedded_emulator_admin"
 """Set on the parsed options by the master that started the embedded emulator. Not
 options: the web UI's form neither shows nor resets them, and workers receive them
 with the other custom values of the spawn message."""
@@ -402,6 +459,10 @@ def settings_from_options(options: Any, *, host: str | None = None) -> HarnessSe
         operation_timeout_s=values["operation_timeout"],
         emulator_args=values["emulator_args"],
         run_id=values["run_id"] or new_run_id(),
+        reconnect_policy=values["reconnect_policy"],
+        publish_retry_policy=values["publish_retry_policy"],
+        backoff_tolerance_s=values["backoff_tolerance"],
+        report_dir=values["report_dir"],
     )
     if not settings.embedded:
         _check_real_target(settings)

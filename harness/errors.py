@@ -21,14 +21,20 @@ with ``raise ... from exc``.
     |                                 reason; ``wire_message`` is what a server returns
     |                                 to the client and is never part of ``str()``)
     +-- ClientError                   an operation of the load client failed (fields:
-        |                             operation, error_type, detail)
-        +-- HandshakeFailed           the TCP, TLS or WebSocket upgrade failed (field: status)
-        +-- OperationRejected         the server answered with an error (connection_error,
-        |                             subscribe_error, publish_error, HTTP errors, ...)
-        +-- OperationTimeout          no answer within the operation's timeout
-        +-- ConnectionLost            the connection ended (fields: close_code; error_type
-                                      ``ConnectionClosed``, ``KeepAliveTimeout`` or
-                                      ``NetworkError``)
+    |   |                             operation, error_type, detail)
+    |   +-- HandshakeFailed           the TCP, TLS or WebSocket upgrade failed (field: status)
+    |   +-- OperationRejected         the server answered with an error (connection_error,
+    |   |                             subscribe_error, publish_error, HTTP errors, ...)
+    |   +-- OperationTimeout          no answer within the operation's timeout
+    |   +-- ConnectionLost            the connection ended (fields: close_code; error_type
+    |   |                             ``ConnectionClosed``, ``KeepAliveTimeout`` or
+    |   |                             ``NetworkError``)
+    |   +-- RetriesExhausted          a retry loop gave up (fields: reason, attempts, last)
+    +-- ReliabilityFinding            a run broke a rule of behaviour rather than an operation
+        +-- BackoffViolation          an attempt came earlier or later than its policy allows
+        |                             (fields: policy, attempt, observed_s, low_s, high_s)
+        +-- CleanupLeak               a client left something behind at stop (fields: kind,
+                                      user, channel, sub_id)
 
 The emulator answers a refused operation with
 ``harness.emulator.operations.OperationRefused`` (a ``HarnessError``; field
@@ -171,3 +177,55 @@ class ConnectionLost(ClientError):
     ) -> None:
         self.close_code = close_code
         super().__init__(operation, error_type, detail)
+
+
+class RetriesExhausted(ClientError):
+    """A retry loop gave up: ``reason`` says why, ``last`` is the error that ended it."""
+
+    def __init__(self, operation: str, reason: str, attempts: int, last: HarnessError) -> None:
+        self.reason = reason
+        self.attempts = attempts
+        self.last = last
+        last_type = last.error_type if isinstance(last, ClientError) else type(last).__name__
+        super().__init__(
+            operation, "GaveUp", f"{reason} after {attempts} retries; last: {last_type}"
+        )
+
+
+class ReliabilityFinding(HarnessError):
+    """The run broke a rule of behaviour (backoff, cleanup), not a single operation."""
+
+
+class BackoffViolation(ReliabilityFinding):
+    """An attempt started earlier or later than its backoff policy allows."""
+
+    def __init__(
+        self, policy: str, attempt: int, observed_s: float, low_s: float, high_s: float
+    ) -> None:
+        self.policy = policy
+        self.attempt = attempt
+        self.observed_s = observed_s
+        self.low_s = low_s
+        self.high_s = high_s
+        side = "early" if observed_s < low_s else "late"
+        # Rounded in the message so Locust groups violations of one kind in one row.
+        super().__init__(
+            f"attempt {attempt} came {side}: the policy allows {low_s:.3f}-{high_s:.3f} s"
+        )
+
+
+class CleanupLeak(ReliabilityFinding):
+    """Something a client left behind when it stopped.
+
+    ``kind`` is ``open-socket``, ``pending-operation``, ``subscription`` (never
+    acknowledged by ``unsubscribe_success``) or ``data-after-unsubscribe``."""
+
+    def __init__(self, kind: str, user: str, channel: str | None, sub_id: str | None) -> None:
+        self.kind = kind
+        self.user = user
+        self.channel = channel
+        self.sub_id = sub_id
+        where = "".join(
+            f" {label} {value}" for label, value in (("channel", channel), ("id", sub_id)) if value
+        )
+        super().__init__(f"{kind} left by user {user}{where}")

@@ -27,6 +27,7 @@ from locust import events
 from locust.runners import WorkerRunner
 
 from harness.config import (
+    EMBEDDED_ADMIN_ATTRIBUTE,
     EMBEDDED_CA_ATTRIBUTE,
     EMBEDDED_URL_ATTRIBUTE,
     publish_rate_warning,
@@ -63,6 +64,7 @@ def _on_init(environment: Any, runner: Any = None, **_: Any) -> None:
             environment.host = emulator.info.http_url
             setattr(options, EMBEDDED_URL_ATTRIBUTE, emulator.info.http_url)
             setattr(options, EMBEDDED_CA_ATTRIBUTE, emulator.info.ca_cert)
+            setattr(options, EMBEDDED_ADMIN_ATTRIBUTE, emulator.info.admin_url)
             settings = settings_from_options(options, host="")
         # Builds the authorizer once, so missing AWS credentials stop the run now.
         Target.from_settings(settings, environment.host).authorizer(settings)

@@ -4,10 +4,16 @@ This is the only module that fires Locust ``request`` events. Request types
 are ``connect``, ``subscribe``, ``publish`` (WebSocket), ``http_publish``,
 ``deliver`` (end-to-end, from the event's intended send time to its arrival)
 and ``unsubscribe``; names are channel templates (``/default/room-{1..20}``)
-or wildcard patterns, so the stats table stays readable.
+or wildcard patterns, so the stats table stays readable. Retries add
+``reconnect`` (loss to fully resubscribed, named after the policy), ``backoff``
+(each retry's observed delay; a failure when it broke the policy) and, at
+stop, ``cleanup`` (one row per kind of leak, or ``clean``).
 
 Each user holds one WebSocket connection (publishers that publish over HTTP
-hold none). On stop it unsubscribes every subscription and closes.
+hold none), kept up under its reconnect policy (:mod:`harness.reconnect`). On
+stop it unsubscribes every subscription, closes, and checks what it left
+behind. A user class may set its own ``reconnect_policy`` and
+``publish_retry_policy`` (policy texts; ``None`` takes the option).
 """
 
 from __future__ import annotations
@@ -15,7 +21,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from functools import partial
 from typing import Any
 
 import gevent
@@ -24,18 +29,20 @@ from locust import User, constant, task
 import harness.locust_hooks  # noqa: F401  (installs the options and listeners)
 from harness.client import ClientOptions, EventsClient, PublishOutcome
 from harness.config import HarnessSettings
-from harness.errors import ClientError, HarnessError, OperationRejected
+from harness.errors import ClientError, HarnessError, OperationRejected, RetriesExhausted
 from harness.http_publish import HttpPublisher
-from harness.protocol import REALTIME_PATH
+from harness.reconnect import ManagedConnection
+from harness.resilience import ResilienceLedger
+from harness.resilience_hooks import ledger_for
+from harness.retry import GiveUp, RetryPolicy
 from harness.runtime import HarnessRuntime, runtime_for
 from harness.schedule import PublishSchedule, Slot
 from harness.tracing import TraceStamp, make_event, read_event
 
 logger = logging.getLogger(__name__)
 
-RECONNECT_PAUSE_S = 1.0
-"""Until issue 5's policies: a lost connection is retried after this pause."""
 IDLE_STEP_S = 1.0
+PUBLISH = "publish"
 
 
 class PartialPublishFailure(OperationRejected):
@@ -46,6 +53,7 @@ class PartialPublishFailure(OperationRejected):
         detail = f"{len(outcome.failed)} of {len(outcome.failed) + len(outcome.successful)} "
         detail += f"events refused; event {index}: {message}"
         super().__init__(operation, code, detail)
+        self.failed_indexes = tuple(entry[0] for entry in outcome.failed)
 
 
 class AppSyncUser(User):
@@ -55,18 +63,25 @@ class AppSyncUser(User):
     wait_time = constant(0)
     subscribes = False
     publishes = False
+    reconnect_policy: str | None = None
+    """This class's reconnect policy (``--reconnect-policy`` syntax); None: the option's."""
+    publish_retry_policy: str | None = None
+    """This class's publish retry policy; None: ``--publish-retry-policy``."""
+    backoff_sleep: Callable[[float], Any] = staticmethod(gevent.sleep)
+    """How the user waits out a backoff delay (a test may make it cheat)."""
 
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
         self.runtime: HarnessRuntime | None = None
-        self.client: EventsClient | None = None
+        self.connection: ManagedConnection | None = None
         self.http: HttpPublisher | None = None
+        self.ledger: ResilienceLedger = ledger_for(environment)
         self.user_id = ""
         self.channels: list[str] = []
         """Subscribed channels and wildcard patterns, resubscribed after a reconnect."""
         self._sequences: dict[str, int] = {}
         self._schedule: PublishSchedule | None = None
-        self._last_connect_attempt = float("-inf")
+        self._publish_policy = RetryPolicy(None)
         self.skipped_publishes = 0
         """Scheduled publishes dropped because there was no connection to send them on."""
 
@@ -75,53 +90,78 @@ class AppSyncUser(User):
     def on_start(self) -> None:
         try:
             self.runtime = runtime_for(self.environment)
+            settings = self.runtime.settings
+            reconnect = self._policy(self.reconnect_policy, settings.reconnect_policy, "reconnect")
+            self._publish_policy = self._policy(
+                self.publish_retry_policy, settings.publish_retry_policy, "publish_retry"
+            )
         except HarnessError as exc:
             logger.error("cannot start a user: %s", exc)
             raise
         runtime = self.runtime
-        settings = runtime.settings
         self.user_id = runtime.next_user_id()
         if self.subscribes:
             self.channels = self._pick_subscriptions(runtime)
-        if self.publishes:
+        if self.publishes and settings.publish_via == "http":
+            self.http = HttpPublisher(
+                runtime.target.endpoints,
+                runtime.authorizer,
+                ca_file=runtime.target.ca_file,
+                timeout_s=settings.operation_timeout_s,
+            )
+        if self.subscribes or settings.publish_via == "ws":
+            self.connection = ManagedConnection(
+                user_id=self.user_id,
+                make_client=self._make_client,
+                channels=self.channels,
+                policy=reconnect,
+                ledger=self.ledger,
+                reporter=self,
+                rng=runtime.rng,
+                sleep=self.backoff_sleep,
+            )
+            self.connection.ensure()
+        if self.publishes:  # its first slot comes after the first connect
             self._schedule = PublishSchedule(settings.publishes_per_second, rng=runtime.rng)
-            if settings.publish_via == "http":
-                self.http = HttpPublisher(
-                    runtime.target.endpoints,
-                    runtime.authorizer,
-                    ca_file=runtime.target.ca_file,
-                    timeout_s=settings.operation_timeout_s,
-                )
-        self._ensure_connected()
 
     def on_stop(self) -> None:
-        client, self.client = self.client, None
-        if client is not None:
-            deadline = time.monotonic() + self._settings.operation_timeout_s
-            for sub_id, channel in list(client.subscriptions.items()):
-                if time.monotonic() >= deadline or client.lost is not None:
-                    break
-                self._timed("unsubscribe", self._name(channel), partial(client.unsubscribe, sub_id))
-            client.close()
+        if self.connection is not None:
+            self.connection.close()
         if self.http is not None:
             self.http.close()
 
     @task
     def step(self) -> None:
-        """One scheduled publish, or an idle second for a pure subscriber."""
-        if not self._ensure_connected():
+        """One scheduled publish, or an idle second for a pure subscriber.
+
+        Waits are cut short by a lost connection, so reconnecting starts at once."""
+        connection = self.connection
+        if connection is not None and not connection.up:
+            up = connection.ensure()
             if self._schedule is not None:
+                # Slots that passed without a connection are dropped, not sent in a
+                # burst afterwards (which would also bend the latency figures).
                 self.skipped_publishes += self._schedule.skip_missed()
-            gevent.sleep(IDLE_STEP_S)
-            return
+            if not up:
+                gevent.sleep(IDLE_STEP_S)  # the policy gave up: stay down, quietly
+                return
         if self._schedule is None:
-            gevent.sleep(IDLE_STEP_S)
+            self._wait(IDLE_STEP_S)
             return
         slot = self._schedule.next_slot()
         delay = slot.monotonic_s - time.monotonic()
         if delay > 0:
-            gevent.sleep(delay)
+            self._wait(delay)
+        if connection is not None and not connection.up:
+            self.skipped_publishes += 1  # lost while waiting: the next step reconnects
+            return
         self._publish(slot)
+
+    def _wait(self, seconds: float) -> None:
+        if self.connection is not None:
+            self.connection.wait(seconds)
+        else:
+            gevent.sleep(seconds)
 
     # -- connection -------------------------------------------------------------
 
@@ -130,46 +170,25 @@ class AppSyncUser(User):
         assert self.runtime is not None
         return self.runtime.settings
 
-    def _needs_socket(self) -> bool:
-        return self.subscribes or self._settings.publish_via == "ws"
+    def _policy(self, own: str | None, default: RetryPolicy, attribute: str) -> RetryPolicy:
+        if own is None:
+            return default
+        return RetryPolicy.parse(own, option=f"{type(self).__name__}.{attribute}_policy")
 
-    def _ensure_connected(self) -> bool:
-        """Connect (again) and resubscribe when there is no open connection.
-
-        Attempts are at least :data:`RECONNECT_PAUSE_S` apart.
-        """
-        if not self._needs_socket():
-            return True
-        if self.client is not None and self.client.lost is None:
-            return True
-        now = time.monotonic()
-        if now - self._last_connect_attempt < RECONNECT_PAUSE_S:
-            return False
-        self._last_connect_attempt = now
-        self.client = None
+    def _make_client(self, client_id: str) -> EventsClient:
         assert self.runtime is not None
         runtime = self.runtime
-        client = EventsClient(
+        return EventsClient(
             runtime.target.endpoints,
             runtime.authorizer,
             ClientOptions(
                 connect_timeout_s=self._settings.connect_timeout_s,
                 operation_timeout_s=self._settings.operation_timeout_s,
                 ca_file=runtime.target.ca_file,
-                client_id=self.user_id,
+                client_id=client_id,
             ),
             on_data=self._on_data,
         )
-        if not self._timed("connect", REALTIME_PATH, client.connect):
-            return False
-        self.client = client
-        if self._schedule is not None:
-            # Slots that passed while there was no connection are dropped, not sent
-            # in a burst now (which would also bend the latency figures).
-            self.skipped_publishes += self._schedule.skip_missed()
-        for channel in self.channels:
-            self._timed("subscribe", self._name(channel), partial(client.subscribe, channel))
-        return client.lost is None
 
     def _pick_subscriptions(self, runtime: HarnessRuntime) -> list[str]:
         settings = runtime.settings
@@ -187,21 +206,67 @@ class AppSyncUser(User):
         settings = self.runtime.settings
         channel = self.runtime.rng.choice(self.runtime.all_channels)
         events = [self._event(channel, slot) for _ in range(settings.events_per_publish)]
-        publish = self._publisher()
-        request_type = "http_publish" if self.http is not None else "publish"
+        request_type = "http_publish" if self.http is not None else PUBLISH
+        self.timed(
+            request_type,
+            self.name_of(channel),
+            lambda: self._publish_with_retries(request_type, channel, events),
+            started=slot.monotonic_s,
+        )
 
-        def call() -> None:
-            outcome = publish(channel, events)
-            if outcome.failed:
-                raise PartialPublishFailure(request_type, outcome)
+    def _publish_with_retries(self, request_type: str, channel: str, events: list[str]) -> None:
+        """Publish, retrying per the publish policy; retried events keep their sequence numbers.
 
-        self._timed(request_type, self._name(channel), call, started=slot.monotonic_s)
+        A partly refused publish retries only the refused events."""
+        policy = self._publish_policy
+        episode = None
+        failed_at = failed_wall = 0.0
+        previous: float | None = None
+        while True:
+            try:
+                outcome = self._publisher()(channel, events)
+                if outcome.failed:
+                    raise PartialPublishFailure(request_type, outcome)
+                return
+            except ClientError as exc:
+                failed_at, failed_wall = time.monotonic(), time.time()
+                if episode is None:
+                    assert self.runtime is not None
+                    episode = policy.episode(self.runtime.rng, failed_at)
+                delay = episode.next_delay(exc, failed_at)
+                if isinstance(delay, GiveUp):
+                    if episode.attempts == 0:
+                        raise
+                    self.ledger.gave_up(PUBLISH, policy, delay.value)
+                    raise RetriesExhausted(
+                        request_type, delay.value, episode.attempts, exc
+                    ) from exc
+                if isinstance(exc, PartialPublishFailure):
+                    events = [events[index] for index in exc.failed_indexes]
+            self.backoff_sleep(max(0.0, failed_at + delay - time.monotonic()))
+            observed = time.monotonic() - failed_at
+            violation = self.ledger.attempt(
+                PUBLISH,
+                policy,
+                client=self.user_id,
+                episode=0,
+                number=episode.attempts,
+                wall_s=time.time(),
+                loss_wall_s=failed_wall,
+                observed_s=observed,
+                previous_s=previous,
+            )
+            self.report("backoff", policy.label, observed * 1000.0, violation)
+            previous = observed
+            if self.connection is not None and not self.connection.ensure():
+                assert self.connection.gave_up is not None
+                raise self.connection.gave_up
 
     def _publisher(self) -> Callable[[str, list[str]], PublishOutcome]:
         if self.http is not None:
             return self.http.publish
-        assert self.client is not None
-        return self.client.publish
+        assert self.connection is not None and self.connection.client is not None
+        return self.connection.client.publish
 
     def _event(self, channel: str, slot: Slot) -> str:
         seq = self._sequences.get(channel, 0) + 1
@@ -220,45 +285,50 @@ class AppSyncUser(User):
             return
         self.environment.events.request.fire(
             request_type="deliver",
-            name=self._name(stamp.channel),
+            name=self.name_of(stamp.channel),
             response_time=(received_ns - stamp.intended_ns) / 1e6,
             response_length=len(event),
             exception=None,
             context={"user": self.user_id, "seq": stamp.seq, "publisher": stamp.publisher},
         )
 
-    # -- reporting -------------------------------------------------------------
+    # -- reporting (harness.reconnect.Reporter) ----------------------------------------
 
-    def _name(self, channel: str) -> str:
+    def name_of(self, channel: str) -> str:
         assert self.runtime is not None
         return self.runtime.template_of.get(channel, channel)
 
-    def _timed(
+    def timed(
         self,
         request_type: str,
         name: str,
         call: Callable[[], Any],
         *,
         started: float | None = None,
-    ) -> bool:
-        """Run ``call`` and fire one request event timed from ``started`` (default: now)."""
+    ) -> HarnessError | None:
+        """Run ``call`` and report it timed from ``started`` (default: now); its error."""
         start = time.monotonic() if started is None else started
-        exception: Exception | None = None
+        error: HarnessError | None = None
         try:
             call()
         except HarnessError as exc:
-            exception = exc
+            error = exc
             if not isinstance(exc, ClientError):  # e.g. credentials that stopped refreshing
                 logger.error("%s %s: %s", request_type, name, exc)
+        self.report(request_type, name, (time.monotonic() - start) * 1000.0, error)
+        return error
+
+    def report(
+        self, request_type: str, name: str, response_time_ms: float, error: Exception | None
+    ) -> None:
         self.environment.events.request.fire(
             request_type=request_type,
             name=name,
-            response_time=(time.monotonic() - start) * 1000.0,
+            response_time=response_time_ms,
             response_length=0,
-            exception=exception,
+            exception=error,
             context={"user": self.user_id},
         )
-        return exception is None
 
 
 class Subscriber(AppSyncUser):

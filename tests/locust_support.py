@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,8 +13,12 @@ import locust
 from emulator_support import LiveEmulator
 from locust.argument_parser import get_parser
 from locust.env import Environment
+from locust.runners import LocalRunner
 
 import harness.users  # noqa: F401  (registers the harness options and listeners)
+from harness.config import EMBEDDED_ADMIN_ATTRIBUTE
+from harness.resilience_hooks import build_summary
+from harness.retry import RetryPolicy
 
 
 def parse_options(*arguments: str) -> Any:
@@ -55,6 +60,21 @@ class LocustRun:
     def error_texts(self) -> list[str]:
         return [str(error.error) for error in self.environment.stats.errors.values()]
 
+    def resilience(self) -> dict[str, Any]:
+        """The run's resilience summary, with the emulator's server-side checks."""
+        return build_summary(self.environment)
+
+    def policy(self, label: str, kind: str = "reconnect") -> dict[str, Any]:
+        """One policy's row of the resilience summary (``label`` as written anywhere)."""
+        label = RetryPolicy.parse(label, option="label").label
+        rows = [
+            row
+            for row in self.resilience()["policies"]
+            if row["policy"] == label and row["kind"] == kind
+        ]
+        assert len(rows) == 1, f"no {kind} row for {label!r}: {self.resilience()['policies']}"
+        return rows[0]
+
 
 def option_arguments(**options: object) -> list[str]:
     """Command-line arguments for harness options given as keywords, in their order:
@@ -64,6 +84,31 @@ def option_arguments(**options: object) -> list[str]:
         for name, value in options.items()
         for text in ("--" + name.replace("_", "-"), str(value))
     ]
+
+
+def local_environment(
+    host: str, user_classes: Sequence[type[locust.User]], **options: object
+) -> Environment:
+    """A Locust environment of ``user_classes`` against ``host`` with the harness
+    ``options`` (as for ``option_arguments``), not started."""
+    return Environment(
+        user_classes=list(user_classes),
+        events=locust.events,
+        host=host,
+        parsed_options=parse_options(*option_arguments(**options)),
+    )
+
+
+@contextmanager
+def running(environment: Environment, users: int = 1) -> Iterator[LocalRunner]:
+    """A local runner of ``environment`` with ``users`` spawned at once; quit at the end
+    whatever happens (every user stops)."""
+    runner = environment.create_local_runner()
+    try:
+        runner.start(users, spawn_rate=users)
+        yield runner
+    finally:
+        runner.quit()
 
 
 def run_users(
@@ -78,17 +123,11 @@ def run_users(
     let them run ``seconds``, stop them, and wait until the emulator has seen every
     connection of theirs close (bounded; connections open before the run may stay)."""
     open_before = emulator.stats()["connections"]["open"]
-    parsed = parse_options(*option_arguments(**options))
-    environment = Environment(
-        user_classes=list(user_classes),
-        events=locust.events,
-        host=emulator.process.info.http_url,
-        parsed_options=parsed,
-    )
-    runner = environment.create_local_runner()
-    runner.start(users, spawn_rate=users)
-    gevent.sleep(seconds)
-    runner.quit()
+    environment = local_environment(emulator.process.info.http_url, user_classes, **options)
+    # As the master does for its embedded emulator: the end-of-run server checks use it.
+    setattr(environment.parsed_options, EMBEDDED_ADMIN_ATTRIBUTE, emulator.process.info.admin_url)
+    with running(environment, users):
+        gevent.sleep(seconds)
     deadline = time.monotonic() + 5.0
     stats = emulator.stats()
     while stats["connections"]["open"] > open_before and time.monotonic() < deadline:

@@ -203,6 +203,15 @@ BAD_VALUES = [
     ("--operation-timeout", "0", "must be a finite number above 0, not '0'"),
     ("--operation-timeout", "inf", "must be a finite number above 0, not 'inf'"),
     ("--operation-timeout", "x", "must be a number, not 'x'"),
+    ("--reconnect-policy", "linear", "unknown strategy 'linear'"),
+    ("--reconnect-policy", "full-jitter:base=fast", "base='fast' must be a duration"),
+    ("--reconnect-policy", "exponential:base=2s,cap=1s", "cap= must be at least base="),
+    ("--reconnect-policy", "constant:max-attempts=-1", "must be a whole number of at least 0"),
+    ("--reconnect-policy", "none:jitter=1", "none does not take jitter"),
+    ("--publish-retry-policy", "exponential:multiplier=0.5", "must be a number of at least 1"),
+    ("--publish-retry-policy", "", "unknown strategy ''"),
+    ("--backoff-tolerance", "-0.1", "must be a finite number of at least 0, not '-0.1'"),
+    ("--backoff-tolerance", "soon", "must be a number, not 'soon'"),
 ]
 BAD_HOSTS = [
     ("ftp://example.com/event", "must be an http(s) URL"),
@@ -219,6 +228,7 @@ FREE_TEXT = {
     "--ca-file",
     "--emulator-args",
     "--run-id",
+    "--report-dir",
 }
 """Options that take any text, so no value of theirs is bad on its own."""
 
@@ -436,6 +446,8 @@ def test_describe_shows_the_settings() -> None:
         events_per_publish="2",
         payload_bytes="300",
         publish_via="http",
+        reconnect_policy="decorrelated-jitter:cap=5s,base=0.1,max-attempts=3",
+        backoff_tolerance="0.25",
         run_id="r1",
     )
     assert settings.describe() == {
@@ -449,6 +461,9 @@ def test_describe_shows_the_settings() -> None:
         "events_per_publish": 2,
         "payload_bytes": 300,
         "publish_via": "http",
+        "reconnect_policy": "decorrelated-jitter:base=100ms,cap=5s,max-attempts=3",
+        "publish_retry_policy": "off",
+        "backoff_tolerance_s": 0.25,
         "run_id": "r1",
     }
     assert settings_with().describe()["host"] == "(embedded emulator)"
@@ -513,6 +528,10 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "--operation-timeout": ("4", 4.0),
     "--emulator-args": ("--seed 7 --tls", "--seed 7 --tls"),
     "--run-id": ("run-42", "run-42"),
+    "--reconnect-policy": ("exponential:base=1s", "exponential:base=1s"),
+    "--publish-retry-policy": ("constant:base=50ms", "constant:base=50ms"),
+    "--backoff-tolerance": ("0.5", 0.5),
+    "--report-dir": ("/tmp/reports", "/tmp/reports"),
 }
 SECRET_DESTS = {"api_key", "auth_token"}
 

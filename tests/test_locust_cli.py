@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -32,7 +33,7 @@ def run_locust(
         capture_output=True,
         text=True,
         timeout=timeout_s,
-        env=_environment() if env is None else env,
+        env=locust_environment() if env is None else env,
     )
 
 
@@ -44,7 +45,7 @@ def start_locust(*arguments: str) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env=_environment(),
+        env=locust_environment(),
         # A shell's background job ignores SIGINT, and the child would inherit that.
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
@@ -68,7 +69,7 @@ def read_until(
     return lines
 
 
-def _environment() -> dict[str, str]:
+def locust_environment() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOCUST_")}
     env["PYTHONUNBUFFERED"] = "1"
     return env
@@ -148,7 +149,7 @@ def test_a_bad_combination_stops_before_any_user_starts(arguments: list[str], op
 def test_missing_aws_credentials_stop_before_any_user_starts(tmp_path: Path) -> None:
     """The authorizer is built once at the start: credentials that cannot be loaded stop
     the run there, not in every user."""
-    env = {k: v for k, v in _environment().items() if not k.startswith("AWS_")}
+    env = {k: v for k, v in locust_environment().items() if not k.startswith("AWS_")}
     env["AWS_SHARED_CREDENTIALS_FILE"] = str(tmp_path / "no-credentials")
     env["AWS_CONFIG_FILE"] = str(tmp_path / "no-config")
     host = "https://abcdefghijklmnopqrstuvwxyz.appsync-api.eu-west-2.amazonaws.com/event"
@@ -177,7 +178,7 @@ def test_emulator_args_reach_the_embedded_emulator() -> None:
 
 
 def test_options_come_from_environment_variables() -> None:
-    env = _environment()
+    env = locust_environment()
     env["LOCUST_PUBLISH_VIA"] = "http"
     env["LOCUST_CHANNELS"] = "/default/from-env-{1..3}"
     result = run_locust("--headless", "-u", "4", "-r", "4", "-t", "3s", env=env)
@@ -229,6 +230,37 @@ def test_a_distributed_run_shares_the_masters_emulator() -> None:
     assert rows["deliver"][0] >= 4 * rows["publish"][0] and rows["deliver"][1] == 0, rows
     assert rows["connect"] == (6, 0), rows
     assert port_is_closed(emulator_port(output))
+
+
+def test_a_distributed_run_merges_the_workers_resilience_figures(tmp_path: Path) -> None:
+    """Two workers lose every connection 2 s in: the master's resilience.json counts
+    the losses, recoveries and cleanup checks of both, from their final reports."""
+    result = run_locust(
+        "--headless",
+        "--processes",
+        "2",
+        "-u",
+        "6",
+        "-r",
+        "6",
+        "-t",
+        "5s",
+        "--emulator-args=--fault disconnect-all:after=2s",
+        "--reconnect-policy",
+        "full-jitter:base=300ms,cap=2s",
+        "--report-dir",
+        str(tmp_path),
+        timeout_s=120,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    summary = json.loads((tmp_path / "resilience.json").read_text())
+    (policy,) = summary["policies"]
+    assert (policy["losses"], policy["recoveries"], policy["conformance"]) == (6, 6, 1.0)
+    assert summary["workers"] == {"count": 2, "final_reports": 2}
+    assert summary["cleanup"]["users_checked"] == 6 and summary["cleanup"]["leaks"] == 0
+    assert summary["server"]["open_connections"] == 0
+    assert "Reconnect and retry policies" in result.stdout
 
 
 def test_a_killed_locust_leaves_no_emulator_behind() -> None:

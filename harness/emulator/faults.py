@@ -44,6 +44,7 @@ from enum import StrEnum
 from typing import Any
 
 from harness.errors import ConfigurationError
+from harness.specs import SpecParams, split_spec
 
 
 class FaultKind(StrEnum):
@@ -76,8 +77,6 @@ _KEYS: dict[FaultKind, frozenset[str]] = {
     FaultKind.DROP_DELIVERIES: frozenset({"fraction"}),
     FaultKind.DELAY_DELIVERIES: frozenset({"delay", "fraction"}),
 }
-_DURATION = re.compile(r"(?P<number>\d+(?:\.\d+)?|\.\d+)\s*(?P<unit>ms|s|m)?")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, None: 1.0}
 _ERROR_TYPE = re.compile(r"[A-Za-z][A-Za-z0-9]{0,63}")
 
 
@@ -112,24 +111,16 @@ class FaultSpec:
     @classmethod
     def parse(cls, text: str, *, option: str = "--fault") -> FaultSpec:
         """Parse ``KIND[:key=value,...]``; a bad spec raises :class:`ConfigurationError`."""
-        kind_text, _, params_text = text.strip().partition(":")
+        kind_text, params = split_spec(text, option)
         try:
-            kind = FaultKind(kind_text.strip().lower())
+            kind = FaultKind(kind_text)
         except ValueError:
             kinds = ", ".join(kind.value for kind in FaultKind)
             raise ConfigurationError(
                 option, f"unknown fault kind {kind_text!r} in {text!r}; choose one of {kinds}"
             ) from None
-        params = _parse_params(params_text, text, option)
-        allowed = _KEYS[kind] | _COMMON_KEYS
-        unknown = sorted(set(params) - allowed)
-        if unknown:
-            raise ConfigurationError(
-                option,
-                f"{kind.value} does not take {', '.join(unknown)} (it takes "
-                f"{', '.join(sorted(allowed))})",
-            )
         reader = _ParamReader(params, text, option)
+        reader.reject_unknown(_KEYS[kind] | _COMMON_KEYS, kind.value)
         spec = cls(
             kind=kind,
             text=text.strip(),
@@ -152,100 +143,28 @@ class FaultSpec:
         return spec
 
 
-def _parse_params(params_text: str, text: str, option: str) -> dict[str, str]:
-    params: dict[str, str] = {}
-    for item in params_text.split(","):
-        if not item.strip():
-            continue
-        key, equals, value = item.partition("=")
-        key = key.strip().lower()
-        if not equals or not key or not value.strip():
-            raise ConfigurationError(
-                option, f"expected key=value, got {item.strip()!r} in {text!r}"
-            )
-        if key in params:
-            raise ConfigurationError(option, f"{key}= is given twice in {text!r}")
-        params[key] = value.strip()
-    return params
-
-
-class _ParamReader:
-    """Typed access to a spec's parameters, with errors naming the key."""
-
-    def __init__(self, params: dict[str, str], text: str, option: str) -> None:
-        self._params = params
-        self._text = text
-        self._option = option
-
-    def _fail(self, key: str, expected: str) -> ConfigurationError:
-        return ConfigurationError(
-            self._option, f"{key}={self._params[key]!r} must be {expected} (in {self._text!r})"
-        )
-
-    def optional_duration(self, key: str) -> float | None:
-        if key not in self._params:
-            return None
-        match = _DURATION.fullmatch(self._params[key])
-        if not match:
-            raise self._fail(key, "a duration such as 500ms, 2s, 1.5m or 3")
-        return float(match["number"]) * _UNIT_SECONDS[match["unit"]]
-
-    def duration(self, key: str, default: float) -> float:
-        value = self.optional_duration(key)
-        return default if value is None else value
-
-    def _number(self, key: str, expected: str) -> float | None:
-        if key not in self._params:
-            return None
-        try:
-            value = float(self._params[key])
-        except ValueError:
-            raise self._fail(key, expected) from None
-        if value != value or value in (float("inf"), float("-inf")):
-            raise self._fail(key, expected)
-        return value
-
-    def fraction(self, key: str) -> float:
-        value = self._number(key, "a number from 0 to 1")
-        if value is None:
-            return 1.0
-        if not 0.0 <= value <= 1.0:
-            raise self._fail(key, "a number from 0 to 1")
-        return value
-
-    def optional_positive(self, key: str) -> float | None:
-        value = self._number(key, "a positive number")
-        if value is not None and value <= 0:
-            raise self._fail(key, "a positive number")
-        return value
-
-    def _integer(self, key: str, expected: str) -> int | None:
-        if key not in self._params:
-            return None
-        try:
-            return int(self._params[key])
-        except ValueError:
-            raise self._fail(key, expected) from None
+class _ParamReader(SpecParams):
+    """The fault-specific parameters."""
 
     def close_code(self, key: str) -> int | None:
         expected = "a close code a server may send (1000-1003, 1007-1014 or 3000-4999)"
-        code = self._integer(key, expected)
+        code = self.integer(key, expected)
         if code is not None and not _sendable_close_code(code):
-            raise self._fail(key, expected)
+            raise self.fail(key, expected)
         return code
 
     def status(self, key: str) -> int:
-        status = self._integer(key, "an HTTP error status from 400 to 599")
+        status = self.integer(key, "an HTTP error status from 400 to 599")
         if status is None:
             return 503
         if not 400 <= status <= 599:
-            raise self._fail(key, "an HTTP error status from 400 to 599")
+            raise self.fail(key, "an HTTP error status from 400 to 599")
         return status
 
     def error_type(self, key: str) -> str | None:
         value = self._params.get(key)
         if value is not None and not _ERROR_TYPE.fullmatch(value):
-            raise self._fail(key, "an errorType name such as LimitExceededError")
+            raise self.fail(key, "an errorType name such as LimitExceededError")
         return value
 
     def ack(self, key: str) -> AckKind:
@@ -255,7 +174,7 @@ class _ParamReader:
         try:
             return AckKind(value.lower())
         except ValueError:
-            raise self._fail(key, "one of " + ", ".join(kind.value for kind in AckKind)) from None
+            raise self.fail(key, "one of " + ", ".join(kind.value for kind in AckKind)) from None
 
 
 @dataclass
