@@ -92,10 +92,12 @@ _KEYS = frozenset({"base", "cap", "multiplier", "max-attempts", "max-elapsed"})
 
 def is_retryable(error: BaseException) -> bool:
     """Whether a retry may succeed where ``error`` failed; decided by type and status."""
-    if isinstance(error, ConnectionLost | OperationTimeout):
-        return True
     if not isinstance(error, ClientError) or isinstance(error, RetriesExhausted):
         return False  # configuration, signing and programming errors are final
+    if error.error_type in NON_RETRYABLE_ERROR_TYPES:
+        return False  # e.g. a TLS failure reported as a lost connection
+    if isinstance(error, ConnectionLost | OperationTimeout):
+        return True
     status = getattr(error, "status", None)
     if isinstance(status, int) and status >= 400:
         return status == 429 or status >= 500
@@ -136,7 +138,7 @@ class BackoffPolicy:
             max_attempts=_non_negative(reader, "max-attempts"),
             max_elapsed_s=reader.optional_duration("max-elapsed"),
         )
-        if policy.cap_s < policy.base_s and strategy is not Strategy.CONSTANT:
+        if policy.cap_s < policy.base_s and strategy not in (Strategy.NONE, Strategy.CONSTANT):
             raise ConfigurationError(option, f"cap= must be at least base= (in {text!r})")
         return policy
 

@@ -6,6 +6,7 @@ Durations take a unit (``250ms``, ``2s``, ``1m``) or are seconds. Errors are
 
 from __future__ import annotations
 
+import math
 import re
 from decimal import Decimal
 
@@ -82,7 +83,10 @@ class SpecParams:
         match = _DURATION.fullmatch(self._params[key])
         if not match:
             raise self.fail(key, "a duration such as 500ms, 2s, 1.5m or 3")
-        return float(Decimal(match["number"]) * _UNIT_SECONDS[match["unit"]])
+        seconds = float(Decimal(match["number"]) * _UNIT_SECONDS[match["unit"]])
+        if not math.isfinite(seconds):
+            raise self.fail(key, "a finite duration")
+        return seconds
 
     def duration(self, key: str, default: float) -> float:
         value = self.optional_duration(key)
