@@ -114,7 +114,8 @@ class HarnessDriver:
 
     def _clients(self) -> list[Any]:
         """Each running user's ``EventsClient`` (None before it connected)."""
-        return [g.args[0].client for g in self.runner.user_greenlets if g.args]
+        connections = [g.args[0].connection for g in self.runner.user_greenlets if g.args]
+        return [c.client if c is not None else None for c in connections]
 
     def _subscribed(self) -> int:
         return sum(

@@ -31,6 +31,7 @@ from harness.protocol import (
 from harness.retry import RetryPolicy
 from harness.signing import AuthMode
 from harness.signing.sigv4 import ENGINES
+from harness.slo import Slo, load_baseline, load_slo_file, parse_max_regression, parse_slo
 
 PUBLISH_VIA = ("ws", "http")
 DEFAULT_RECONNECT_POLICY = "full-jitter:base=500ms,cap=30s"
@@ -64,6 +65,9 @@ class HarnessSettings:
     publish_retry_policy: RetryPolicy
     backoff_tolerance_s: float
     report_dir: str
+    slos: tuple[Slo, ...]
+    baseline: str
+    max_regression: float
 
     @property
     def embedded(self) -> bool:
@@ -133,6 +137,27 @@ def _retry_policy(option: str, value: Any) -> RetryPolicy:
     return RetryPolicy.parse(str(value), option=option)
 
 
+def _slos(option: str, value: Any) -> tuple[Slo, ...]:
+    texts = value if isinstance(value, list | tuple) else ([value] if value else [])
+    return tuple(parse_slo(str(text), option) for text in texts)
+
+
+def _slo_file(option: str, value: Any) -> tuple[Slo, ...]:
+    path = str(value or "").strip()
+    return tuple(load_slo_file(path)) if path else ()
+
+
+def _baseline(option: str, value: Any) -> str:
+    path = str(value or "").strip()
+    if path:
+        load_baseline(path)  # a missing or foreign file stops the run before it starts
+    return path
+
+
+def _max_regression(option: str, value: Any) -> float:
+    return parse_max_regression(str(value), option)
+
+
 def _text(option: str, value: Any) -> str:
     return str(value or "").strip()
 
@@ -162,12 +187,14 @@ class OptionSpec:
     """One harness option: its flag, default, help and check."""
 
     flag: str
-    default: str | int | float
+    default: str | int | float | list[str]
     help: str
     check: Callable[[str, Any], Any]
     metavar: str | None = None
     secret: bool = False
     web_ui: bool = True
+    repeatable: bool = False
+    """Given once per value (``--slo A --slo B``); the check receives the list."""
 
     @property
     def dest(self) -> str:
@@ -332,6 +359,39 @@ OPTIONS: tuple[OptionSpec, ...] = (
         metavar="DIR",
     ),
     OptionSpec(
+        "--slo",
+        [],
+        "a service-level objective the run must meet (repeatable), e.g. deliver.p99<=250ms, "
+        "connect.p99.9<2s, lost==0, errors.rate<0.1%, leaks==0, backoff.conformance>=99%; "
+        "a broken SLO makes the exit status 3 (see harness/slo.py)",
+        _slos,
+        metavar="SLO",
+        web_ui=False,
+        repeatable=True,
+    ),
+    OptionSpec(
+        "--slo-file",
+        "",
+        "file of SLOs, one per line (# comments)",
+        _slo_file,
+        metavar="FILE",
+    ),
+    OptionSpec(
+        "--baseline",
+        "",
+        "summary.json of an earlier run to compare with: a percentile or rate worse by more "
+        "than --max-regression makes the exit status 4",
+        _baseline,
+        metavar="SUMMARY_JSON",
+    ),
+    OptionSpec(
+        "--max-regression",
+        "10%",
+        "how much worse than --baseline a figure may be (a percent, or a fraction)",
+        _max_regression,
+        metavar="SHARE",
+    ),
+    OptionSpec(
         "--emulator-args",
         "",
         'extra options for the embedded emulator, e.g. "--fault drop:rate=0.5" '
@@ -357,15 +417,17 @@ def register_options(parser: Any) -> None:
     ``argument --option: reason`` before anything starts.
     """
     for spec in OPTIONS:
+        extra: dict[str, Any] = {"action": "append"} if spec.repeatable else {}
         parser.add_argument(
             spec.flag,
             type=_argparse_type(spec),
-            default=spec.default,
+            default=spec.default,  # argparse copies a list default before appending
             metavar=spec.metavar,
-            help=spec.help + _default_note(spec),
+            help=spec.help.replace("%", "%%") + _default_note(spec),
             env_var=spec.env_var,
             include_in_web_ui=spec.web_ui,
             is_secret=spec.secret,
+            **extra,
         )
 
 
@@ -380,8 +442,8 @@ def _argparse_type(spec: OptionSpec) -> Callable[[str], Any]:
 
     def parse(text: str) -> Any:
         try:
-            spec.check(spec.flag, text)
-            return kind(text.strip()) if kind is not str else text
+            spec.check(spec.flag, [text] if spec.repeatable else text)
+            return text if spec.repeatable or kind is str else kind(text.strip())
         except (ConfigurationError, ValueError) as exc:
             reason = exc.reason if isinstance(exc, ConfigurationError) else str(exc)
             raise argparse.ArgumentTypeError(reason) from None
@@ -463,6 +525,9 @@ def settings_from_options(options: Any, *, host: str | None = None) -> HarnessSe
         publish_retry_policy=values["publish_retry_policy"],
         backoff_tolerance_s=values["backoff_tolerance"],
         report_dir=values["report_dir"],
+        slos=values["slo"] + values["slo_file"],
+        baseline=values["baseline"],
+        max_regression=values["max_regression"],
     )
     if not settings.embedded:
         _check_real_target(settings)

@@ -27,6 +27,7 @@ from gevent.event import Event
 
 from harness.cleanup import client_leaks
 from harness.client import EventsClient
+from harness.delivery import DeliveryRecorder
 from harness.errors import ConnectionLost, HarnessError, RetriesExhausted
 from harness.protocol import REALTIME_PATH
 from harness.resilience import ResilienceLedger, client_id
@@ -39,7 +40,13 @@ class Reporter(Protocol):
     """How a connection reports to its owner's statistics."""
 
     def timed(
-        self, request_type: str, name: str, call: Callable[[], Any], *, started: float | None = None
+        self,
+        request_type: str,
+        name: str,
+        call: Callable[[], Any],
+        *,
+        started: float | None = None,
+        channel: str | None = None,
     ) -> HarnessError | None:
         """Run ``call``, report it timed from ``started`` (monotonic; default now); its error."""
         ...
@@ -73,6 +80,7 @@ class ManagedConnection:
         reporter: Reporter,
         rng: random.Random,
         sleep: Callable[[float], Any] = gevent.sleep,
+        delivery: DeliveryRecorder | None = None,
     ) -> None:
         self.user_id = user_id
         self.channels = channels
@@ -91,6 +99,9 @@ class ManagedConnection:
         self._attempting: EventsClient | None = None
         self._lost_at = 0.0
         self._lost_wall = 0.0
+        self._delivery = delivery
+        self._live_since: dict[str, int] = {}
+        """Channel or pattern to the wall time (ns) its current subscription became live."""
 
     @property
     def up(self) -> bool:
@@ -121,12 +132,16 @@ class ManagedConnection:
             for sub_id, channel in list(client.subscriptions.items()):
                 if time.monotonic() >= deadline or client.lost is not None:
                     break
-                self._reporter.timed(
+                error = self._reporter.timed(
                     "unsubscribe",
                     self._reporter.name_of(channel),
                     partial(client.unsubscribe, sub_id),
+                    channel=channel,
                 )
+                if error is None:
+                    self._ended(channel, time.time_ns())
             client.close()
+        self._end_all(time.time_ns())
         self.check_cleanup()
 
     def check_cleanup(self) -> None:
@@ -158,6 +173,7 @@ class ManagedConnection:
         else:
             failed_at, failed_wall = self._lost_at, self._lost_wall
             self._ledger.loss(RECONNECT, self.policy, failed_wall)
+            self._end_all(int(failed_wall * 1e9))
         recovery_started = failed_at
         self.client = None
         episode_number = next(self._episodes)
@@ -171,22 +187,21 @@ class ManagedConnection:
                 if isinstance(delay, GiveUp):
                     self._give_up(delay, episode.attempts, error, lost, recovery_started)
                     return False
-                self._sleep(max(0.0, failed_at + delay - time.monotonic()))
                 attempt += 1
-                observed = time.monotonic() - failed_at
-                violation = self._ledger.attempt(
-                    RECONNECT,
-                    self.policy,
+                previous_delay = wait_out_backoff(
+                    delay,
+                    failed_at=failed_at,
+                    sleep=self._sleep,
+                    ledger=self._ledger,
+                    reporter=self._reporter,
+                    kind=RECONNECT,
+                    policy=self.policy,
                     client=self.user_id,
                     episode=episode_number,
-                    number=attempt,
-                    wall_s=time.time(),
-                    loss_wall_s=failed_wall,
-                    observed_s=observed,
+                    attempt=attempt,
+                    episode_wall_s=failed_wall,
                     previous_s=previous_delay,
                 )
-                self._reporter.report("backoff", self.policy.label, observed * 1000.0, violation)
-                previous_delay = observed
             error = self._connect_and_subscribe(client_id(self.user_id, episode_number, attempt))
             if error is None:
                 break
@@ -204,11 +219,16 @@ class ManagedConnection:
         self.wake.clear()
         error = self._reporter.timed("connect", REALTIME_PATH, client.connect)
         for channel in self.channels if error is None else ():
-            self._reporter.timed(
-                "subscribe", self._reporter.name_of(channel), partial(client.subscribe, channel)
+            refused = self._reporter.timed(
+                "subscribe",
+                self._reporter.name_of(channel),
+                partial(client.subscribe, channel),
+                channel=channel,
             )
             if client.lost is not None:
                 break
+            if refused is None:
+                self._live(channel)
         self._attempting = None
         if error is None and client.lost is not None:
             error = client.lost
@@ -216,7 +236,25 @@ class ManagedConnection:
             self.client = client
             return None
         client.close()
+        self._end_all(time.time_ns())
         return error
+
+    # -- subscription lifetimes (delivery accounting) ----------------------------------
+
+    def _live(self, channel: str) -> None:
+        now_ns = time.time_ns()
+        self._live_since[channel] = now_ns
+        if self._delivery is not None:
+            self._delivery.subscription_live(self.user_id, channel, now_ns)
+
+    def _ended(self, channel: str, end_ns: int) -> None:
+        start_ns = self._live_since.pop(channel, None)
+        if start_ns is not None and self._delivery is not None:
+            self._delivery.subscription_ended(self.user_id, channel, start_ns, end_ns)
+
+    def _end_all(self, end_ns: int) -> None:
+        for channel in list(self._live_since):
+            self._ended(channel, end_ns)
 
     def _give_up(
         self,
@@ -231,6 +269,40 @@ class ManagedConnection:
         if lost is not None:
             elapsed_ms = (time.monotonic() - recovery_started) * 1000.0
             self._reporter.report(RECONNECT, self.policy.label, elapsed_ms, self.gave_up)
+
+
+def wait_out_backoff(
+    delay_s: float,
+    *,
+    failed_at: float,
+    sleep: Callable[[float], Any],
+    ledger: ResilienceLedger,
+    reporter: Reporter,
+    kind: str,
+    policy: RetryPolicy,
+    client: str,
+    episode: int,
+    attempt: int,
+    episode_wall_s: float,
+    previous_s: float | None,
+) -> float:
+    """Sleep until ``failed_at + delay_s`` (monotonic), then record retry ``attempt``
+    against the policy and report its ``backoff`` row; the delay observed."""
+    sleep(max(0.0, failed_at + delay_s - time.monotonic()))
+    observed = time.monotonic() - failed_at
+    violation = ledger.attempt(
+        kind,
+        policy,
+        client=client,
+        episode=episode,
+        number=attempt,
+        wall_s=time.time(),
+        loss_wall_s=episode_wall_s,
+        observed_s=observed,
+        previous_s=previous_s,
+    )
+    reporter.report("backoff", policy.label, observed * 1000.0, violation)
+    return observed
 
 
 def _succeed() -> None:

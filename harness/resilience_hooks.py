@@ -1,32 +1,29 @@
-"""Locust listeners that carry the resilience ledger through a run and report it.
+"""Locust listeners that carry the resilience ledger through a run.
 
 - ``test_start``: a fresh ledger per run, in every process;
 - ``report_to_master`` / ``worker_report``: workers drain their ledger into each
-  report; the master merges (a worker's last report follows its users' stop);
-- ``quitting`` (master or local run): against the embedded emulator, checks the
-  server side (no open connection or live subscription once the users stopped;
-  backoff from the server's attempt log), builds the summary, writes
-  ``resilience.json`` to ``--report-dir``, and makes the exit code 1 when the
-  server saw a leak or early attempts;
-- ``quit``: prints the summary after Locust's own tables.
+  report; the master merges (a worker's last report follows its users' stop).
+
+:func:`resilience_summary` builds the figures at the end of a run; against the
+embedded emulator it adds the server side: no open connection or live
+subscription once the users stopped, and backoff from the server's attempt log.
+:mod:`harness.report_hooks` prints and writes them.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from pathlib import Path
 from typing import Any
 
 import gevent
 from locust import events
-from locust.runners import STATE_STOPPED, MasterRunner, WorkerRunner
+from locust.runners import STATE_STOPPED, MasterRunner
 
 from harness.config import EMBEDDED_ADMIN_ATTRIBUTE, EMBEDDED_CA_ATTRIBUTE
+from harness.distributed import current_environment
 from harness.emulator.admin_client import AdminClient, AdminError
 from harness.resilience import ResilienceLedger, server_side_backoff
-from harness.resilience_report import format_summary
 
 logger = logging.getLogger("harness")
 
@@ -52,14 +49,13 @@ def ledger_for(environment: Any) -> ResilienceLedger:
 
 
 def _on_test_start(environment: Any, **_: Any) -> None:
-    _remember_environment(environment)
     if hasattr(environment, _LEDGER_ATTRIBUTE):
         delattr(environment, _LEDGER_ATTRIBUTE)
     ledger_for(environment)
 
 
 def _on_report_to_master(client_id: str, data: dict[str, Any], **_: Any) -> None:
-    environment = _environment_of_runner()
+    environment = current_environment()
     if environment is None:
         return
     data[REPORT_KEY] = ledger_for(environment).drain()
@@ -67,7 +63,7 @@ def _on_report_to_master(client_id: str, data: dict[str, Any], **_: Any) -> None
 
 
 def _on_worker_report(client_id: str, data: dict[str, Any], **_: Any) -> None:
-    environment = _environment_of_runner()
+    environment = current_environment()
     report = data.get(REPORT_KEY)
     if environment is None or report is None:
         return
@@ -77,7 +73,7 @@ def _on_worker_report(client_id: str, data: dict[str, Any], **_: Any) -> None:
         environment.harness_final_reports.add(client_id)
 
 
-def build_summary(environment: Any) -> dict[str, Any]:
+def resilience_summary(environment: Any) -> dict[str, Any]:
     """The run's resilience summary; against the embedded emulator with its server checks."""
     runner = environment.runner
     ledger = ledger_for(environment)
@@ -93,25 +89,6 @@ def build_summary(environment: Any) -> dict[str, Any]:
         admin = AdminClient(admin_url, getattr(options, EMBEDDED_CA_ATTRIBUTE, None))
         summary["server"] = _server_checks(admin, ledger)
     return summary
-
-
-def _on_quitting(environment: Any, **_: Any) -> None:
-    _remember_environment(environment)
-    if isinstance(environment.runner, WorkerRunner) or environment.parsed_options is None:
-        return
-    summary = build_summary(environment)
-    if _server_failed(summary.get("server")) and environment.process_exit_code is None:
-        environment.process_exit_code = 1
-    setattr(environment, _SUMMARY_ATTRIBUTE, summary)
-    report_dir = str(getattr(environment.parsed_options, "report_dir", "") or "")
-    if report_dir:
-        path = Path(report_dir) / REPORT_FILE
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(summary, indent=2) + "\n")
-            logger.info("resilience report written to %s", path)
-        except OSError as exc:
-            logger.error("cannot write %s: %s", path, exc)
 
 
 def _server_checks(admin: AdminClient, ledger: ResilienceLedger) -> dict[str, Any]:
@@ -135,7 +112,7 @@ def _server_checks(admin: AdminClient, ledger: ResilienceLedger) -> dict[str, An
     }
 
 
-def _server_failed(server: dict[str, Any] | None) -> bool:
+def server_failed(server: dict[str, Any] | None) -> bool:
     if server is None:
         return False
     backoff = server.get("backoff") or {}
@@ -146,31 +123,9 @@ def _server_failed(server: dict[str, Any] | None) -> bool:
     )
 
 
-def _on_quit(**_: Any) -> None:
-    environment = _environment_of_runner()
-    summary = getattr(environment, _SUMMARY_ATTRIBUTE, None) if environment else None
-    if summary is not None:
-        print(format_summary(summary), flush=True)
-
-
-def _environment_of_runner() -> Any:
-    """The environment of this process's runner (Locust hands some hooks no environment)."""
-    return _current.get("environment")
-
-
-_current: dict[str, Any] = {}
-
-
-def _remember_environment(environment: Any, **_: Any) -> None:
-    _current["environment"] = environment
-
-
 for _hook, _listener in (
-    (events.init, _remember_environment),
     (events.test_start, _on_test_start),
     (events.report_to_master, _on_report_to_master),
     (events.worker_report, _on_worker_report),
-    (events.quitting, _on_quitting),
-    (events.quit, _on_quit),
 ):
     _hook.add_listener(_listener)  # type: ignore[no-untyped-call]

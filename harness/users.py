@@ -21,17 +21,21 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import gevent
 from locust import User, constant, task
 
-import harness.locust_hooks  # noqa: F401  (installs the options and listeners)
+import harness.locust_hooks
+import harness.report_hooks  # noqa: F401  (the end-of-run summary and reports)
 from harness.client import ClientOptions, EventsClient, PublishOutcome
 from harness.config import HarnessSettings
+from harness.distributed import ProcessRecorders, recorders_for
 from harness.errors import ClientError, HarnessError, OperationRejected, RetriesExhausted
 from harness.http_publish import HttpPublisher
-from harness.reconnect import ManagedConnection
+from harness.metrics import METRICS
+from harness.reconnect import ManagedConnection, wait_out_backoff
 from harness.resilience import ResilienceLedger
 from harness.resilience_hooks import ledger_for
 from harness.retry import GiveUp, RetryPolicy
@@ -76,6 +80,7 @@ class AppSyncUser(User):
         self.connection: ManagedConnection | None = None
         self.http: HttpPublisher | None = None
         self.ledger: ResilienceLedger = ledger_for(environment)
+        self.recorders: ProcessRecorders = recorders_for(environment)
         self.user_id = ""
         self.channels: list[str] = []
         """Subscribed channels and wildcard patterns, resubscribed after a reconnect."""
@@ -119,6 +124,7 @@ class AppSyncUser(User):
                 reporter=self,
                 rng=runtime.rng,
                 sleep=self.backoff_sleep,
+                delivery=self.recorders.delivery,
             )
             self.connection.ensure()
         if self.publishes:  # its first slot comes after the first connect
@@ -178,7 +184,7 @@ class AppSyncUser(User):
     def _make_client(self, client_id: str) -> EventsClient:
         assert self.runtime is not None
         runtime = self.runtime
-        return EventsClient(
+        client = EventsClient(
             runtime.target.endpoints,
             runtime.authorizer,
             ClientOptions(
@@ -187,8 +193,10 @@ class AppSyncUser(User):
                 ca_file=runtime.target.ca_file,
                 client_id=client_id,
             ),
-            on_data=self._on_data,
         )
+        # Bound to its client: data can arrive on a connection that is still resubscribing.
+        client.on_data = partial(self._on_data, client)
+        return client
 
     def _pick_subscriptions(self, runtime: HarnessRuntime) -> list[str]:
         settings = runtime.settings
@@ -205,34 +213,48 @@ class AppSyncUser(User):
         assert self.runtime is not None
         settings = self.runtime.settings
         channel = self.runtime.rng.choice(self.runtime.all_channels)
-        events = [self._event(channel, slot) for _ in range(settings.events_per_publish)]
+        seqs = [self._next_seq(channel) for _ in range(settings.events_per_publish)]
         request_type = "http_publish" if self.http is not None else PUBLISH
         self.timed(
             request_type,
             self.name_of(channel),
-            lambda: self._publish_with_retries(request_type, channel, events),
+            lambda: self._publish_with_retries(request_type, channel, seqs, slot),
             started=slot.monotonic_s,
+            channel=channel,
         )
 
-    def _publish_with_retries(self, request_type: str, channel: str, events: list[str]) -> None:
+    def _publish_with_retries(
+        self, request_type: str, channel: str, seqs: list[int], slot: Slot
+    ) -> None:
         """Publish, retrying per the publish policy; retried events keep their sequence numbers.
 
-        A partly refused publish retries only the refused events."""
+        A partly refused publish retries only the refused events; each event the
+        server accepts is recorded for the delivery accounting."""
         policy = self._publish_policy
+        settings = self._settings
         episode = None
-        failed_at = failed_wall = 0.0
+        failed_at = first_failure_wall = 0.0
         previous: float | None = None
         while True:
+            events = [
+                make_event(
+                    TraceStamp(settings.run_id, self.user_id, channel, seq, slot.wall_ns),
+                    settings.payload_bytes,
+                )
+                for seq in seqs
+            ]
             try:
                 outcome = self._publisher()(channel, events)
+                self._acknowledged(channel, seqs, outcome.successful, slot)
                 if outcome.failed:
                     raise PartialPublishFailure(request_type, outcome)
                 return
             except ClientError as exc:
-                failed_at, failed_wall = time.monotonic(), time.time()
+                failed_at = time.monotonic()
                 if episode is None:
                     assert self.runtime is not None
                     episode = policy.episode(self.runtime.rng, failed_at)
+                    first_failure_wall = time.time()
                 delay = episode.next_delay(exc, failed_at)
                 if isinstance(delay, GiveUp):
                     if episode.attempts == 0:
@@ -242,22 +264,21 @@ class AppSyncUser(User):
                         request_type, delay.value, episode.attempts, exc
                     ) from exc
                 if isinstance(exc, PartialPublishFailure):
-                    events = [events[index] for index in exc.failed_indexes]
-            self.backoff_sleep(max(0.0, failed_at + delay - time.monotonic()))
-            observed = time.monotonic() - failed_at
-            violation = self.ledger.attempt(
-                PUBLISH,
-                policy,
+                    seqs = [seqs[index] for index in exc.failed_indexes]
+            previous = wait_out_backoff(
+                delay,
+                failed_at=failed_at,
+                sleep=self.backoff_sleep,
+                ledger=self.ledger,
+                reporter=self,
+                kind=PUBLISH,
+                policy=policy,
                 client=self.user_id,
                 episode=0,
-                number=episode.attempts,
-                wall_s=time.time(),
-                loss_wall_s=failed_wall,
-                observed_s=observed,
+                attempt=episode.attempts,
+                episode_wall_s=first_failure_wall,
                 previous_s=previous,
             )
-            self.report("backoff", policy.label, observed * 1000.0, violation)
-            previous = observed
             if self.connection is not None and not self.connection.ensure():
                 assert self.connection.gave_up is not None
                 raise self.connection.gave_up
@@ -268,25 +289,38 @@ class AppSyncUser(User):
         assert self.connection is not None and self.connection.client is not None
         return self.connection.client.publish
 
-    def _event(self, channel: str, slot: Slot) -> str:
+    def _next_seq(self, channel: str) -> int:
         seq = self._sequences.get(channel, 0) + 1
         self._sequences[channel] = seq
-        assert self.runtime is not None
-        settings = self.runtime.settings
-        stamp = TraceStamp(settings.run_id, self.user_id, channel, seq, slot.wall_ns)
-        return make_event(stamp, settings.payload_bytes)
+        return seq
+
+    def _acknowledged(
+        self, channel: str, seqs: list[int], indexes: tuple[int, ...], slot: Slot
+    ) -> None:
+        for index in indexes:
+            if 0 <= index < len(seqs):
+                self.recorders.delivery.acknowledged(
+                    self.user_id, channel, seqs[index], slot.wall_ns
+                )
 
     # -- receiving -------------------------------------------------------------
 
-    def _on_data(self, sub_id: str, event: str, received_ns: int) -> None:
+    def _on_data(self, client: EventsClient, sub_id: str, event: str, received_ns: int) -> None:
         stamp = read_event(event)
         assert self.runtime is not None
         if stamp is None or stamp.run != self.runtime.settings.run_id:
             return
+        name = self.name_of(stamp.channel)
+        latency_ns = received_ns - stamp.intended_ns
+        self.recorders.latency.record("deliver", stamp.channel, name, latency_ns / 1000.0)
+        pattern = client.subscriptions.get(sub_id, stamp.channel)
+        self.recorders.delivery.arrived_event(
+            self.user_id, pattern, stamp.publisher, stamp.channel, stamp.seq
+        )
         self.environment.events.request.fire(
             request_type="deliver",
-            name=self.name_of(stamp.channel),
-            response_time=(received_ns - stamp.intended_ns) / 1e6,
+            name=name,
+            response_time=latency_ns / 1e6,
             response_length=len(event),
             exception=None,
             context={"user": self.user_id, "seq": stamp.seq, "publisher": stamp.publisher},
@@ -305,6 +339,7 @@ class AppSyncUser(User):
         call: Callable[[], Any],
         *,
         started: float | None = None,
+        channel: str | None = None,
     ) -> HarnessError | None:
         """Run ``call`` and report it timed from ``started`` (default: now); its error."""
         start = time.monotonic() if started is None else started
@@ -315,12 +350,25 @@ class AppSyncUser(User):
             error = exc
             if not isinstance(exc, ClientError):  # e.g. credentials that stopped refreshing
                 logger.error("%s %s: %s", request_type, name, exc)
-        self.report(request_type, name, (time.monotonic() - start) * 1000.0, error)
+        elapsed_ms = (time.monotonic() - start) * 1000.0
+        self.report(request_type, name, elapsed_ms, error, channel=channel)
         return error
 
     def report(
-        self, request_type: str, name: str, response_time_ms: float, error: Exception | None
+        self,
+        request_type: str,
+        name: str,
+        response_time_ms: float,
+        error: Exception | None,
+        *,
+        channel: str | None = None,
     ) -> None:
+        """Fire a Locust request event; a success of a latency metric also goes into the
+        harness's histogram of its channel (``channel``, else the name)."""
+        if error is None and request_type in METRICS:
+            self.recorders.latency.record(
+                request_type, channel or name, name, response_time_ms * 1000.0
+            )
         self.environment.events.request.fire(
             request_type=request_type,
             name=name,

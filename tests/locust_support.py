@@ -17,7 +17,8 @@ from locust.runners import LocalRunner
 
 import harness.users  # noqa: F401  (registers the harness options and listeners)
 from harness.config import EMBEDDED_ADMIN_ATTRIBUTE
-from harness.resilience_hooks import build_summary
+from harness.report_hooks import run_summary
+from harness.resilience_hooks import resilience_summary
 from harness.retry import RetryPolicy
 
 
@@ -62,7 +63,11 @@ class LocustRun:
 
     def resilience(self) -> dict[str, Any]:
         """The run's resilience summary, with the emulator's server-side checks."""
-        return build_summary(self.environment)
+        return resilience_summary(self.environment)
+
+    def summary(self) -> dict[str, Any]:
+        """The run's whole summary (summary.json), as the master builds it at exit."""
+        return run_summary(self.environment)
 
     def policy(self, label: str, kind: str = "reconnect") -> dict[str, Any]:
         """One policy's row of the resilience summary (``label`` as written anywhere)."""

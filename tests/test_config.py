@@ -212,6 +212,12 @@ BAD_VALUES = [
     ("--publish-retry-policy", "", "unknown strategy ''"),
     ("--backoff-tolerance", "-0.1", "must be a finite number of at least 0, not '-0.1'"),
     ("--backoff-tolerance", "soon", "must be a number, not 'soon'"),
+    ("--slo", "latency<1ms", "unknown figure 'latency'"),
+    ("--slo", "deliver.p99<=250", "has no unit"),
+    ("--slo-file", "/nonexistent/slos.txt", "/nonexistent/slos.txt"),
+    ("--baseline", "/nonexistent/summary.json", "/nonexistent/summary.json"),
+    ("--max-regression", "10", "write 10%"),
+    ("--max-regression", "-5%", "'-5%' is not a percent"),
 ]
 BAD_HOSTS = [
     ("ftp://example.com/event", "must be an http(s) URL"),
@@ -508,6 +514,7 @@ def test_no_publish_rate_warning_over_http(rate: float) -> None:
 
 # -- Locust's parser -------------------------------------------------------------------------------
 
+SAMPLE_REPORT = Path(__file__).resolve().parents[1] / "docs" / "sample-report"
 # A valid value other than the default for every option, and what it parses to.
 SAMPLES: dict[str, tuple[str, object]] = {
     "--auth-mode": ("AWS_IAM", "AWS_IAM"),
@@ -532,6 +539,10 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "--publish-retry-policy": ("constant:base=50ms", "constant:base=50ms"),
     "--backoff-tolerance": ("0.5", 0.5),
     "--report-dir": ("/tmp/reports", "/tmp/reports"),
+    "--slo": ("lost==0", ["lost==0"]),
+    "--slo-file": (str(SAMPLE_REPORT / "slos.txt"), str(SAMPLE_REPORT / "slos.txt")),
+    "--baseline": (str(SAMPLE_REPORT / "summary.json"), str(SAMPLE_REPORT / "summary.json")),
+    "--max-regression": ("25%", "25%"),
 }
 SECRET_DESTS = {"api_key", "auth_token"}
 
@@ -599,13 +610,17 @@ def test_an_option_from_its_env_var(
     assert parsed == value
     assert type(parsed) is type(spec.default)
     # The command line wins over the environment.
-    assert getattr(parser.parse_args([f"{flag}={spec.default}"]), spec.dest) == spec.default
+    if spec.repeatable:
+        assert getattr(parser.parse_args([f"{flag}=errors==0"]), spec.dest) == ["errors==0"]
+    else:
+        assert getattr(parser.parse_args([f"{flag}={spec.default}"]), spec.dest) == spec.default
 
 
 def test_every_option_but_the_run_id_is_in_the_web_ui(parser: LocustArgumentParser) -> None:
     in_ui = parser.args_included_in_web_ui
     for spec in OPTIONS:
-        assert (spec.dest in in_ui) is (spec.flag != "--run-id"), spec.flag
+        # --slo is repeatable (a list the form cannot show); SLOs gate headless runs.
+        assert (spec.dest in in_ui) is (spec.flag not in ("--run-id", "--slo")), spec.flag
 
 
 def test_the_api_key_and_token_are_secret_in_the_web_ui(parser: LocustArgumentParser) -> None:

@@ -17,7 +17,6 @@ import pytest
 from emulator_support import LiveEmulator
 from locust_support import LocustRun, run_users
 
-from harness.tracing import read_event
 from harness.users import Publisher, PubSubUser, Subscriber
 
 
@@ -44,16 +43,16 @@ STORM_CHANNEL = "/default/storm"
 
 
 class StampRecordingPublisher(Publisher):
-    """Remembers every event it built: (sequence, intended wall time in ns)."""
+    """Remembers every event the server accepted: (publisher, sequence, intended ns)."""
 
     built: ClassVar[list[tuple[str, int, int]]] = []
 
-    def _event(self, channel: str, slot: Any) -> str:
-        event = super()._event(channel, slot)
-        stamp = read_event(event)
-        assert stamp is not None
-        StampRecordingPublisher.built.append((stamp.publisher, stamp.seq, stamp.intended_ns))
-        return event
+    def _acknowledged(
+        self, channel: str, seqs: list[int], indexes: tuple[int, ...], slot: Any
+    ) -> None:
+        super()._acknowledged(channel, seqs, indexes, slot)
+        for index in indexes:
+            StampRecordingPublisher.built.append((self.user_id, seqs[index], slot.wall_ns))
 
 
 class StormSubscriber(Subscriber):

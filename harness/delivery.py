@@ -1,0 +1,271 @@
+"""Delivery accounting from sequence numbers: delivered, lost, duplicated, out of order.
+
+Each traced event carries its publisher, concrete channel and a sequence
+number per (publisher, channel). Publishers record the events the server
+acknowledged; subscribers record what arrived, per subscription (a user
+subscribed to ``/default/a`` and ``/default/*`` is sent each event twice, once
+per subscription, which is not a duplicate); duplicates and reordering are
+seen where they arrive; connections record when each subscription was live,
+from ``subscribe_success`` to its loss, its ``unsubscribe_success`` or the
+close. A :class:`DeliveryRecorder` per process is drained (deltas only) into
+the run's :class:`DeliveryAccounts`, on the master for a distributed run.
+
+For each subscription covering a channel (exact or wildcard) and each
+acknowledged event on it:
+
+- *delivered*: it arrived (counted once; a second arrival is a *duplicate*,
+  one below the highest sequence already seen is *out of order*);
+- *lost*: it did not arrive although it was intended while the subscription
+  was live, at least :data:`GRACE_S` before the subscription ended;
+- *missed during reconnect*: it did not arrive and was intended while the
+  subscription was down between a loss and its resubscribe (or within the
+  grace before an end); not a loss of the service, a consequence of the outage;
+- events intended before a subscription first became live or after it last
+  ended are not expected of it.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.errors import MessageValidationError
+from harness.protocol import parse_channel, parse_channel_pattern
+
+GRACE_S = 1.0
+"""An event intended this close to a subscription's end may still be in flight."""
+LOST_EXAMPLES = 20
+MAX_EVENTS_TRACKED = 5_000_000
+"""Acknowledged events one process keeps for accounting; past it accounting is partial."""
+
+
+class SeqRanges:
+    """A set of sequence numbers as sorted, disjoint, inclusive ``[low, high]`` ranges.
+
+    In-order arrivals extend the last range, so memory grows with gaps, not events."""
+
+    __slots__ = ("ranges",)
+
+    def __init__(self, ranges: list[list[int]] | None = None) -> None:
+        self.ranges: list[list[int]] = ranges or []
+
+    def __contains__(self, seq: int) -> bool:
+        index = bisect.bisect_right(self.ranges, [seq, float("inf")]) - 1
+        return index >= 0 and self.ranges[index][1] >= seq
+
+    def add(self, seq: int) -> bool:
+        """Add ``seq``; False when it was already present."""
+        ranges = self.ranges
+        if ranges and ranges[-1][1] + 1 == seq:  # the common case: the next one
+            ranges[-1][1] = seq
+            return True
+        index = bisect.bisect_right(ranges, [seq, float("inf")]) - 1
+        if index >= 0 and ranges[index][1] >= seq:
+            return False
+        joins_left = index >= 0 and ranges[index][1] + 1 == seq
+        joins_right = index + 1 < len(ranges) and ranges[index + 1][0] - 1 == seq
+        if joins_left and joins_right:
+            ranges[index][1] = ranges[index + 1][1]
+            del ranges[index + 1]
+        elif joins_left:
+            ranges[index][1] = seq
+        elif joins_right:
+            ranges[index + 1][0] = seq
+        else:
+            ranges.insert(index + 1, [seq, seq])
+        return True
+
+    def update(self, other: list[list[int]]) -> None:
+        """Add every range of ``other`` (coalescing overlapping and adjacent ranges)."""
+        merged: list[list[int]] = []
+        for low, high in sorted([*self.ranges, *other]):
+            if merged and low <= merged[-1][1] + 1:
+                merged[-1][1] = max(merged[-1][1], high)
+            else:
+                merged.append([low, high])
+        self.ranges = merged
+
+    def __len__(self) -> int:
+        return sum(high - low + 1 for low, high in self.ranges)
+
+    @property
+    def highest(self) -> int:
+        return self.ranges[-1][1] if self.ranges else 0
+
+
+@dataclass
+class DeliveryRecorder:
+    """One process's publishes, arrivals and subscription lifetimes since the last drain."""
+
+    published: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    """(publisher, channel) to ``[seq, intended_ms, seq, intended_ms, ...]``."""
+    arrived: dict[tuple[str, str, str, str], SeqRanges] = field(default_factory=dict)
+    """(subscriber, pattern, publisher, channel) to the sequences that arrived since the drain."""
+    duplicates: Counter[str] = field(default_factory=Counter)
+    out_of_order: Counter[str] = field(default_factory=Counter)
+    lifetimes: list[list[Any]] = field(default_factory=list)
+    """``[subscriber, pattern, start_ms, end_ms or None]``: opened and closed lifetimes."""
+    untracked: int = 0
+    _seen: dict[tuple[str, str, str, str], SeqRanges] = field(default_factory=dict)
+    _tracked: int = 0
+
+    def acknowledged(self, publisher: str, channel: str, seq: int, intended_ns: int) -> None:
+        """An event the server accepted (it should reach every live subscriber)."""
+        if self._tracked >= MAX_EVENTS_TRACKED:
+            self.untracked += 1
+            return
+        self._tracked += 1
+        self.published.setdefault((publisher, channel), []).extend((seq, intended_ns // 1_000_000))
+
+    def arrived_event(
+        self, subscriber: str, pattern: str, publisher: str, channel: str, seq: int
+    ) -> None:
+        """An event that arrived for ``subscriber``'s subscription to ``pattern``."""
+        key = (subscriber, pattern, publisher, channel)
+        seen = self._seen.get(key)
+        if seen is None:
+            seen = self._seen[key] = SeqRanges()
+        highest = seen.highest
+        if not seen.add(seq):
+            self.duplicates[channel] += 1
+            return
+        if seq < highest:
+            self.out_of_order[channel] += 1
+        arrived = self.arrived.get(key)
+        if arrived is None:
+            arrived = self.arrived[key] = SeqRanges()
+        arrived.add(seq)
+
+    def subscription_live(self, subscriber: str, pattern: str, start_ns: int) -> None:
+        self.lifetimes.append([subscriber, pattern, start_ns // 1_000_000, None])
+
+    def subscription_ended(self, subscriber: str, pattern: str, start_ns: int, end_ns: int) -> None:
+        self.lifetimes.append([subscriber, pattern, start_ns // 1_000_000, end_ns // 1_000_000])
+
+    def drain(self) -> dict[str, Any]:
+        data = {
+            "published": [[p, c, events] for (p, c), events in self.published.items()],
+            "arrived": [[*key, seqs.ranges] for key, seqs in self.arrived.items()],
+            "duplicates": dict(self.duplicates),
+            "out_of_order": dict(self.out_of_order),
+            "lifetimes": self.lifetimes,
+            "untracked": self.untracked,
+        }
+        self.published, self.arrived, self.lifetimes = {}, {}, []
+        self.duplicates, self.out_of_order = Counter(), Counter()
+        self.untracked = 0
+        return data
+
+
+DELIVERY_FIGURES = (
+    "published",
+    "delivered",
+    "lost",
+    "missed_during_reconnect",
+    "duplicated",
+    "out_of_order",
+)
+"""The figures of one channel's (or template's) account, in report order."""
+
+
+@dataclass
+class ChannelAccount:
+    published: int = 0
+    delivered: int = 0
+    lost: int = 0
+    missed_during_reconnect: int = 0
+    duplicated: int = 0
+    out_of_order: int = 0
+
+    def add(self, other: ChannelAccount) -> None:
+        for name in DELIVERY_FIGURES:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def to_json(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in DELIVERY_FIGURES}
+
+
+@dataclass
+class DeliveryAccounts:
+    """A run's delivery records, merged from every process."""
+
+    published: dict[tuple[str, str], dict[int, int]] = field(default_factory=dict)
+    arrived: dict[tuple[str, str, str, str], SeqRanges] = field(default_factory=dict)
+    duplicates: Counter[str] = field(default_factory=Counter)
+    out_of_order: Counter[str] = field(default_factory=Counter)
+    lifetimes: dict[tuple[str, str, int], int | None] = field(default_factory=dict)
+    untracked: int = 0
+
+    def merge(self, data: dict[str, Any]) -> None:
+        for publisher, channel, events in data["published"]:
+            table = self.published.setdefault((publisher, channel), {})
+            for index in range(0, len(events), 2):
+                table[events[index]] = events[index + 1]
+        for subscriber, pattern, publisher, channel, ranges in data["arrived"]:
+            arrival = (subscriber, pattern, publisher, channel)
+            self.arrived.setdefault(arrival, SeqRanges()).update(ranges)
+        self.duplicates.update(data["duplicates"])
+        self.out_of_order.update(data["out_of_order"])
+        for subscriber, pattern, start_ms, end_ms in data["lifetimes"]:
+            key = (subscriber, pattern, start_ms)
+            if end_ms is not None or key not in self.lifetimes:
+                self.lifetimes[key] = end_ms
+        self.untracked += data["untracked"]
+
+    def accounts(self, end_ms: int) -> tuple[dict[str, ChannelAccount], list[dict[str, Any]]]:
+        """Per channel, and examples of lost events; lifetimes still open end at ``end_ms``."""
+        spans_of: dict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)
+        for (subscriber, pattern, start_ms), end in self.lifetimes.items():
+            spans_of[(subscriber, pattern)].append((start_ms, end_ms if end is None else end))
+        accounts: dict[str, ChannelAccount] = defaultdict(ChannelAccount)
+        examples: list[dict[str, Any]] = []
+        grace_ms = GRACE_S * 1000
+        for (publisher, channel), events in self.published.items():
+            account = accounts[channel]
+            account.published += len(events)
+            for (subscriber, pattern), spans in spans_of.items():
+                if not _covers(pattern, channel):
+                    continue
+                first = min(start for start, _ in spans)
+                last = max(end for _, end in spans)
+                key = (subscriber, pattern, publisher, channel)
+                arrived = self.arrived.get(key, SeqRanges())
+                for seq, intended in events.items():
+                    if seq in arrived:
+                        continue
+                    if any(start <= intended <= end - grace_ms for start, end in spans):
+                        account.lost += 1
+                        if len(examples) < LOST_EXAMPLES:
+                            examples.append(
+                                {"channel": channel, "publisher": publisher, "seq": seq,
+                                 "subscriber": subscriber, "subscription": pattern,
+                                 "intended_ms": intended}
+                            )  # fmt: skip
+                    elif first <= intended <= last:
+                        account.missed_during_reconnect += 1
+        for (_, _, _, channel), seqs in self.arrived.items():
+            accounts[channel].delivered += len(seqs)
+        for channel, count in self.duplicates.items():
+            accounts[channel].duplicated += count
+        for channel, count in self.out_of_order.items():
+            accounts[channel].out_of_order += count
+        return dict(accounts), examples
+
+
+_PATTERNS: dict[tuple[str, str], bool] = {}
+
+
+def _covers(pattern: str, channel: str) -> bool:
+    """Whether a subscription to ``pattern`` receives events published to ``channel``."""
+    key = (pattern, channel)
+    covered = _PATTERNS.get(key)
+    if covered is None:
+        try:
+            covered = parse_channel_pattern(pattern).matches(parse_channel(channel))
+        except MessageValidationError:
+            covered = False
+        if len(_PATTERNS) < 100_000:
+            _PATTERNS[key] = covered
+    return covered

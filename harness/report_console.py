@@ -1,0 +1,82 @@
+"""The end-of-run console section: per-template latency and delivery, SLOs, baseline.
+
+Printed after Locust's own tables (which round to whole milliseconds and know
+no loss); figures come from the run summary.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_LATENCY_COLUMNS = ("count", "p50", "p90", "p99", "p99.9", "max")
+_DELIVERY_COLUMNS = (
+    ("published", "published"),
+    ("delivered", "delivered"),
+    ("lost", "lost"),
+    ("missed_during_reconnect", "missed (down)"),
+    ("duplicated", "duplicated"),
+    ("out_of_order", "out of order"),
+)
+
+
+def format_console(summary: dict[str, Any]) -> str:
+    """The section as text: latency per metric and template, delivery per template, verdicts."""
+    lines: list[str] = []
+    latency = summary["latency"]
+    name_width = max([len("template"), *(len(t) for m in latency.values() for t in m["templates"])])
+    if latency:
+        lines.append("Latency per channel template (ms, harness histograms: 1 us resolution)")
+        lines.append(
+            f"{'metric':<13}{'template':<{name_width + 2}}"
+            + "".join(f"{column:>11}" for column in _LATENCY_COLUMNS)
+        )
+        for metric, entry in latency.items():
+            for template, figures in entry["templates"].items():
+                cells = "".join(_cell(figures.get(column)) for column in _LATENCY_COLUMNS)
+                lines.append(f"{metric:<13}{template:<{name_width + 2}}{cells}")
+    delivery = summary["delivery"]
+    if delivery["templates"]:
+        width = max(len("template"), *(len(t) for t in delivery["templates"]))
+        lines.append("Delivery per channel template (events; each subscriber counts once)")
+        lines.append(
+            f"{'template':<{width + 2}}" + "".join(f"{label:>20}" for _, label in _DELIVERY_COLUMNS)
+        )
+        for template, figures in delivery["templates"].items():
+            cells = "".join(f"{figures[key]:>20}" for key, _ in _DELIVERY_COLUMNS)
+            lines.append(f"{template:<{width + 2}}{cells}")
+    lines.extend(_verdict_lines(summary))
+    return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return f"{'-':>11}"
+    if isinstance(value, int):
+        return f"{value:>11}"
+    return f"{value:>11.3f}"
+
+
+def _verdict_lines(summary: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    slo = summary.get("slo")
+    if slo and slo["results"]:
+        failed = [result for result in slo["results"] if not result["passed"]]
+        lines.append(f"SLOs: {len(slo['results']) - len(failed)} passed, {len(failed)} failed")
+        lines.extend(f"  FAILED {result['slo']}: {result['detail']}" for result in failed)
+    baseline = summary.get("baseline")
+    if baseline:
+        regressions = baseline["regressions"]
+        lines.append(
+            f"Baseline {baseline['path']}: {baseline['compared']} figures compared, "
+            f"{len(regressions)} regressed by more than {baseline['max_regression']:.0%}"
+        )
+        for regression in regressions:
+            lines.append(
+                f"  REGRESSED {regression['figure']} on {regression['where']}: "
+                f"{regression['baseline']:g} -> {regression['observed']:g} {regression['unit']} "
+                f"(+{regression['change']:.0%})"
+            )
+    verdict = summary.get("verdict")
+    if verdict:
+        lines.append(f"Verdict: exit code {verdict['exit_code']}")
+    return lines
