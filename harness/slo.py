@@ -442,6 +442,10 @@ def _allowed(slo: Slo) -> str:
     return _ALLOWED[slo.op].format(_format(slo.threshold, slo.unit))
 
 
+RELATIVE_LIMIT = 10_000.0
+"""Misses up to 1,000,000 % of the threshold are given relative to it."""
+
+
 def _miss(observed: float, slo: Slo) -> str:
     """By how much ``observed`` missed: relative for latencies (absolute against 0 ms),
     absolute for counts, in percentage points for ratios."""
@@ -453,7 +457,7 @@ def _miss(observed: float, slo: Slo) -> str:
         return f"{_plain_percent(abs(difference))} percentage points {side}"
     if slo.unit == UNIT_MS and slo.threshold != 0:
         share = abs(difference) / abs(slo.threshold)
-        if math.isfinite(share):
+        if share < RELATIVE_LIMIT:  # beyond it (a threshold near 0) the absolute miss says more
             return f"{_relative(share)} {side}"
     return f"{_format(abs(difference), slo.unit)} {side}"
 

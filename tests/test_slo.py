@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from harness.errors import ConfigurationError
@@ -475,6 +475,7 @@ def test_a_latency_slo_reads_its_own_statistic() -> None:
     st.floats(min_value=0, max_value=1e6, allow_nan=False),
     st.sampled_from(OPERATORS),
 )
+@example(observed=1.0, threshold=1.3861599457227487e-307, op="<=")  # overflowed the "% over"
 def test_a_latency_slo_passes_exactly_when_its_comparison_holds(
     observed: float, threshold: float, op: str
 ) -> None:
