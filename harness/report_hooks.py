@@ -16,7 +16,9 @@ Ctrl-C, SIGTERM, or the web UI's process ending):
 4. after Locust's tables, the resilience and per-channel sections are printed.
 
 Writing the reports never stops the run from ending: an unwritable directory
-is logged as an error and the exit code stays what the run earned.
+is logged as an error and the exit code stays what the run earned. A baseline
+or SLO file that cannot be read any more at the end is left out of the summary,
+which is still written, and the exit status is 2.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from locust.runners import STATE_INIT, STATE_STOPPED, MasterRunner, WorkerRunner
 from harness.config import settings_from_options
 from harness.distributed import collect, current_environment, remember_environment, results_for
 from harness.errors import ConfigurationError
+from harness.locust_hooks import EXIT_BAD_SETTINGS
 from harness.report import write_reports
 from harness.report_console import format_console
 from harness.resilience_hooks import REPORT_FILE, resilience_summary, server_failed
@@ -97,11 +100,7 @@ def _on_quitting(environment: Any, **_: Any) -> None:
     if isinstance(runner, WorkerRunner) or environment.parsed_options is None:
         return
     _stop_users(environment)
-    try:
-        summary = run_summary(environment, _locust_exit_code(environment))
-    except ConfigurationError as exc:  # e.g. a baseline file that went missing mid-run
-        logger.error("no run summary: %s", exc)
-        return
+    summary = _summary_come_what_may(environment)
     exit_code = summary["verdict"]["exit_code"]
     if exit_code != _locust_exit_code(environment):
         environment.process_exit_code = exit_code
@@ -109,6 +108,21 @@ def _on_quitting(environment: Any, **_: Any) -> None:
     report_dir = str(getattr(environment.parsed_options, "report_dir", "") or "")
     if report_dir:
         _write(report_dir, summary, environment)
+
+
+def _summary_come_what_may(environment: Any) -> dict[str, Any]:
+    """The summary; when a file read at the end (``--baseline``, ``--slo-file``) went
+    missing or bad during the run, the summary without it, and exit status 2."""
+    try:
+        return run_summary(environment, _locust_exit_code(environment))
+    except ConfigurationError as exc:
+        logger.error("%s; the run is summarised without it (exit status 2)", exc)
+        options = environment.parsed_options
+        options.baseline = options.slo_file = ""
+        summary = run_summary(environment, _locust_exit_code(environment))
+        summary["verdict"]["exit_code"] = EXIT_BAD_SETTINGS
+        summary["verdict"]["reasons"].append(f"not evaluated: {exc}")
+        return summary
 
 
 def _stop_users(environment: Any) -> None:

@@ -508,3 +508,24 @@ def test_the_sample_report_renders_offline_in_headless_chromium(tmp_path: Path) 
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and png[12:16] == b"IHDR", png[:16]
     width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
     assert width >= 1000 and height > 900 and len(png) > 50_000, (width, height, len(png))
+
+
+def test_a_baseline_gone_before_the_end_still_leaves_the_reports(tmp_path: Path) -> None:
+    """The baseline was readable at the start and is deleted during the run: the
+    summary is still written (without the comparison) and the exit status is 2."""
+    baseline = tmp_path / "baseline.json"
+    baseline.write_text((ROOT / "docs" / "sample-report" / "summary.json").read_text())
+    report = tmp_path / "report"
+    process = start_locust(
+        "--headless", "-u", "2", "-r", "2", "-t", "3s",
+        "--baseline", str(baseline), "--report-dir", str(report),
+    )  # fmt: skip
+    read_until(process, lambda line: "All users spawned" in line)
+    baseline.unlink()
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 2, output[-3000:]
+    summary = load_summary(report)
+    assert summary["baseline"] is None
+    assert summary["verdict"]["exit_code"] == 2
+    assert any(str(baseline) in reason for reason in summary["verdict"]["reasons"])
+    assert "the run is summarised without it (exit status 2)" in output
