@@ -47,6 +47,7 @@ from harness.summary import build_summary
 logger = logging.getLogger("harness")
 
 _SUMMARY_ATTRIBUTE = "_appsync_harness_summary"
+_PRINTED_ATTRIBUTE = "_appsync_harness_summary_printed"
 FINAL_REPORTS_WAIT_S = 5.0
 """How long a master waits for the workers' reports sent after their users stopped
 (Locust's workers report every 3 s)."""
@@ -98,6 +99,10 @@ def _on_quitting(environment: Any, **_: Any) -> None:
     remember_environment(environment)
     runner = environment.runner
     if isinstance(runner, WorkerRunner) or environment.parsed_options is None:
+        return
+    if getattr(environment, _SUMMARY_ATTRIBUTE, None) is not None:
+        # Locust runs its shutdown twice on SIGTERM; the second pass, with the emulator
+        # already stopping, must not replace the reports of the first.
         return
     _stop_users(environment)
     summary = _summary_come_what_may(environment)
@@ -171,9 +176,14 @@ def _write(report_dir: str, summary: dict[str, Any], environment: Any) -> None:
 def _on_quit(**_: Any) -> None:
     environment = current_environment()
     summary = getattr(environment, _SUMMARY_ATTRIBUTE, None) if environment else None
-    if summary is not None:
-        print(format_summary(summary["resilience"]), flush=True)
-        print(format_console(summary), flush=True)
+    if summary is not None and not getattr(environment, _PRINTED_ATTRIBUTE, False):
+        setattr(environment, _PRINTED_ATTRIBUTE, True)
+        try:
+            text = format_summary(summary["resilience"]) + "\n" + format_console(summary)
+        except Exception:  # a bug here must not cost the exit code or the written reports
+            logger.exception("cannot print the run summary (the report files have it)")
+            return
+        print(text, flush=True)
 
 
 events.quitting.add_listener(_on_quitting)  # type: ignore[no-untyped-call]

@@ -384,9 +384,12 @@ class Interrupted:
     report: Path
 
 
-@pytest.fixture(scope="module")
-def interrupted_run(tmp_path_factory: pytest.TempPathFactory) -> Interrupted:
-    """A 60 s run stopped with SIGINT once every user is connected and events flow."""
+@pytest.fixture(scope="module", params=[signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def interrupted_run(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Interrupted:
+    """A 60 s run stopped with Ctrl-C's SIGINT (or SIGTERM) once every user is connected
+    and events flow."""
     report = tmp_path_factory.mktemp("interrupted") / "report"
     process = start_locust(
         *headless("--channels", "/default/sigint-{1..2}", "--report-dir", str(report), seconds=60)
@@ -400,7 +403,7 @@ def interrupted_run(tmp_path_factory: pytest.TempPathFactory) -> Interrupted:
             assert time.monotonic() < deadline, stats
             time.sleep(0.1)
             stats = emulator_stats(port)
-        process.send_signal(signal.SIGINT)
+        process.send_signal(request.param)
         rest, _ = process.communicate(timeout=30)
     finally:
         if process.poll() is None:
