@@ -1,7 +1,7 @@
 """``report.html``: one self-contained page about a run, readable offline.
 
-No external resource, no script: inline CSS, and charts drawn here as inline
-SVG (hover a point for its figure). A Content-Security-Policy forbids the page
+No external resource, no script: inline CSS, and charts drawn as inline SVG by
+:mod:`harness.report_charts` (hover a point for its figure). A Content-Security-Policy forbids the page
 any fetch, so what is seen is what the file holds. Every text from the run is
 escaped.
 
@@ -15,43 +15,25 @@ table, and the resilience figures (reconnect and retry policies, cleanup).
 
 from __future__ import annotations
 
-import html
 import json
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
-
-from hdrh.histogram import HdrHistogram
 
 from harness.channel_templates import parse_channel_templates
 from harness.delivery import DELIVERY_FIGURES
 from harness.errors import HarnessError
-from harness.metrics import METRICS, SLOT_S, LatencyTimeline, new_histogram
-
-COLOURS = (
-    "#0072b2",
-    "#d55e00",
-    "#009e73",
-    "#cc79a7",
-    "#e69f00",
-    "#56b4e9",
-    "#000000",
-    "#8c564b",
+from harness.metrics import METRICS, LatencyTimeline
+from harness.report_charts import (
+    esc,
+    ms_text,
+    over_time_figure,
+    percentile_figure,
 )
-"""Okabe-Ito (without its yellow), distinguishable with the common colour deficiencies."""
 
-NINES = 4.0
-"""The percentile chart's x axis ends at 99.99 % (four nines)."""
-NINES_STEPS = 50
-"""Points per nine on the percentile chart."""
-MAX_TIME_POINTS = 240
-"""Per template and percentile on the over-time chart; longer runs merge adjacent slots."""
 CHANNEL_TABLE_OPEN = 200
 """Channels up to which the per-channel table starts unfolded."""
 
-WIDTH, HEIGHT = 720, 300
-LEFT, RIGHT, TOP, BOTTOM = 70, 20, 14, 46
 
 LATENCY_KEYS = ("count", "min", "mean", "p50", "p90", "p99", "p99.9", "max")
 CHANNEL_LATENCY_KEYS = ("count", "p50", "p90", "p99", "p99.9", "max")
@@ -125,8 +107,8 @@ def render_report(summary: dict[str, Any], timeline: LatencyTimeline) -> str:
             '<meta http-equiv="Content-Security-Policy" '
             "content=\"default-src 'none'; style-src 'unsafe-inline'\">\n",
             '<meta name="viewport" content="width=device-width, initial-scale=1">\n',
-            f"<title>{_e(title)}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n",
-            f"<h1>{_e(title)}</h1>\n",
+            f"<title>{esc(title)}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n",
+            f"<h1>{esc(title)}</h1>\n",
             *body,
             "</body>\n</html>\n",
         ]
@@ -157,11 +139,11 @@ def _run_section(summary: dict[str, Any]) -> str:
         label = "PASS" if passed else "FAIL"
         parts.append(
             f'<div class="verdict {"pass" if passed else "fail"}">Verdict: {label} '
-            f"(exit code {_e(exit_code)})</div>\n"
+            f"(exit code {esc(exit_code)})</div>\n"
         )
         reasons = verdict.get("reasons") or []
         if reasons:
-            items = "".join(f"<li>{_e(reason)}</li>" for reason in reasons)
+            items = "".join(f"<li>{esc(reason)}</li>" for reason in reasons)
             parts.append(f"<ul>{items}</ul>\n")
     settings = run.get("settings") or {}
     parts.append("<h3>Settings</h3>\n")
@@ -197,7 +179,7 @@ def _totals_section(summary: dict[str, Any]) -> str:
         rate = errors.get("rate")
         rate_text = f"{rate:.3%}" if isinstance(rate, int | float) else "-"
         parts.append(
-            f"<p>Failed requests: {_e(_fmt(errors.get('count')))} ({_e(rate_text)} of all).</p>\n"
+            f"<p>Failed requests: {esc(_fmt(errors.get('count')))} ({esc(rate_text)} of all).</p>\n"
         )
     events = totals.get("events") or {}
     if events:
@@ -218,7 +200,7 @@ def _slo_section(summary: dict[str, Any]) -> str:
         rows = [
             [
                 _status(bool(result.get("passed"))),
-                Markup(f"<code>{_e(result.get('slo', ''))}</code>"),
+                Markup(f"<code>{esc(result.get('slo', ''))}</code>"),
                 result.get("where"),
                 _number(result.get("observed")),
                 _number(result.get("threshold")),
@@ -243,14 +225,14 @@ def _baseline_section(summary: dict[str, Any]) -> str:
     allowed_text = f"+{allowed:.0%}" if isinstance(allowed, int | float) else "-"
     parts.append(
         f"<p>{_status(bool(baseline.get('passed')))} against "
-        f"<code>{_e(baseline.get('path', ''))}</code>: {_e(_fmt(baseline.get('compared')))} "
-        f"figures compared, at most {_e(allowed_text)} allowed.</p>\n"
+        f"<code>{esc(baseline.get('path', ''))}</code>: {esc(_fmt(baseline.get('compared')))} "
+        f"figures compared, at most {esc(allowed_text)} allowed.</p>\n"
     )
     regressions = baseline.get("regressions") or []
     if regressions:
         rows = [
             [
-                Markup(f"<code>{_e(regression.get('figure', ''))}</code>"),
+                Markup(f"<code>{esc(regression.get('figure', ''))}</code>"),
                 regression.get("where"),
                 _number(regression.get("baseline")),
                 _number(regression.get("observed")),
@@ -283,12 +265,12 @@ def _latency_section(summary: dict[str, Any], timeline: LatencyTimeline) -> str:
             "digits); only successful operations. Hover a point for its figure.</p>\n"
         )
     for metric in metrics:
-        parts.append(f'<h3 id="latency-{_e(metric)}">{_e(metric)}</h3>\n')
+        parts.append(f'<h3 id="latency-{esc(metric)}">{esc(metric)}</h3>\n')
         section = latency.get(metric) or {}
         if metric in charted:
             parts.append('<div class="charts">\n')
-            parts.append(_percentile_figure(metric, timeline.by_template(metric)))
-            parts.append(_over_time_figure(metric, timeline.intervals(metric), summary))
+            parts.append(percentile_figure(metric, timeline.by_template(metric)))
+            parts.append(over_time_figure(metric, timeline.intervals(metric), summary))
             parts.append("</div>\n")
         else:
             parts.append('<p class="empty">No histogram of this metric to chart.</p>\n')
@@ -306,217 +288,13 @@ def _latency_section(summary: dict[str, Any], timeline: LatencyTimeline) -> str:
 
 def _latency_cells(figures: dict[str, Any]) -> list[Any]:
     return [
-        _fmt(figures.get(key)) if key == "count" else _ms(figures.get(key)) for key in LATENCY_KEYS
+        _fmt(figures.get(key)) if key == "count" else ms_text(figures.get(key))
+        for key in LATENCY_KEYS
     ]
 
 
 def _ms_header(key: str) -> str:
     return key if key == "count" else f"{key} ms"
-
-
-@dataclass
-class Series:
-    """One line of a chart: segments of (x, y) points, and points with a tooltip."""
-
-    colour: str
-    dashed: bool = False
-    segments: list[list[tuple[float, float]]] = field(default_factory=list)
-    marks: list[tuple[float, float, str]] = field(default_factory=list)
-
-
-def _percentile_figure(metric: str, by_template: dict[str, HdrHistogram]) -> str:
-    caption = f"{metric}: latency by percentile"
-    marked = {50.0: 0.30103, 90.0: 1.0, 99.0: 2.0, 99.9: 3.0, 99.99: 4.0}
-    steps = [i / NINES_STEPS for i in range(int(NINES * NINES_STEPS) + 1)]
-    levels = [100.0 * (1.0 - 10.0**-x) for x in steps]
-    series: list[Series] = []
-    keys: list[tuple[str, str, bool]] = []
-    top = 0.0
-    for index, (template, histogram) in enumerate(by_template.items()):
-        count = histogram.get_total_count()
-        if not count:
-            continue
-        colour = COLOURS[index % len(COLOURS)]
-        found = histogram.get_percentile_to_value_dict([*levels, *marked])
-        values = {
-            level: found.get(level, histogram.get_max_value()) for level in [*levels, *marked]
-        }
-        points = [(x, values[level] / 1000.0) for x, level in zip(steps, levels, strict=True)]
-        marks = [
-            (x, values[level] / 1000.0, f"{template}: p{level:g} = "
-             f"{_ms(values[level] / 1000.0)} ms ({_samples(count)})")
-            for level, x in marked.items()
-        ]  # fmt: skip
-        top = max(top, max(y for _, y in points))
-        series.append(Series(colour, segments=[points], marks=marks))
-        keys.append((template, colour, False))
-    if not series:
-        return _no_chart(caption, "No sample to chart.")
-    x_ticks = [(0.0, "0%"), (0.30103, "50%"), (1.0, "90%"), (2.0, "99%"), (3.0, "99.9%"),
-               (4.0, "99.99%")]  # fmt: skip
-    svg = _svg_chart(caption, NINES, x_ticks, "percentile", top, "latency (ms)", series)
-    return _figure(caption, svg, _legend(keys))
-
-
-def _over_time_figure(
-    metric: str, intervals: list[tuple[int, str, HdrHistogram]], summary: dict[str, Any]
-) -> str:
-    caption = f"{metric}: p50 and p99 over time"
-    if not intervals:
-        return _no_chart(caption, "No interval to chart.")
-    last_slot = max(slot for slot, _, _ in intervals)
-    group = max(1, math.ceil((last_slot + 1) / MAX_TIME_POINTS))
-    width_s = group * SLOT_S
-    grouped: dict[str, dict[int, HdrHistogram]] = {}
-    for slot, template, histogram in intervals:
-        slots = grouped.setdefault(template, {})
-        into = slots.get(slot // group)
-        if into is None:
-            into = slots[slot // group] = new_histogram()
-        into.add(histogram)
-    series: list[Series] = []
-    keys: list[tuple[str, str, bool]] = []
-    top = 0.0
-    for index, (template, slots) in enumerate(grouped.items()):
-        colour = COLOURS[index % len(COLOURS)]
-        p99 = Series(colour)
-        p50 = Series(colour, dashed=True)
-        previous: int | None = None
-        for number in sorted(slots):
-            histogram = slots[number]
-            found = histogram.get_percentile_to_value_dict([50.0, 99.0])
-            values = {level: found.get(level, histogram.get_max_value()) for level in (50.0, 99.0)}
-            start = number * width_s
-            x = start + width_s / 2
-            for line, level in ((p99, 99.0), (p50, 50.0)):
-                y = values[level] / 1000.0
-                if previous is None or number != previous + 1:
-                    line.segments.append([])
-                line.segments[-1].append((x, y))
-                line.marks.append(
-                    (x, y, f"{template}: p{level:g} = {_ms(y)} ms from {start:g} to "
-                     f"{start + width_s:g} s ({_samples(histogram.get_total_count())})")
-                )  # fmt: skip
-                top = max(top, y)
-            previous = number
-        series += [p99, p50]
-        keys.append((template, colour, False))
-    duration = (summary.get("run") or {}).get("duration_s")
-    end_s = max(max(numbers) + 1 for numbers in grouped.values()) * width_s
-    ticks = _ticks(max(end_s, float(duration) if isinstance(duration, int | float) else 0.0))
-    x_ticks = [(value, _tick(value)) for value in ticks]
-    svg = _svg_chart(
-        caption, ticks[-1], x_ticks, "time since the run's start (s)", top, "latency (ms)", series
-    )
-    note = f"one point per {width_s:g} s; solid: p99, dashed: p50"
-    return _figure(caption, svg, _legend(keys, note))
-
-
-def _svg_chart(
-    label: str,
-    x_max: float,
-    x_ticks: Sequence[tuple[float, str]],
-    x_label: str,
-    y_max: float,
-    y_label: str,
-    series: Sequence[Series],
-) -> str:
-    """An inline SVG line chart with a linear y axis from 0."""
-    y_ticks = _ticks(y_max)
-    y_top = y_ticks[-1]
-    x_max = x_max or 1.0
-    plot_w = WIDTH - LEFT - RIGHT
-    plot_h = HEIGHT - TOP - BOTTOM
-
-    def sx(x: float) -> float:
-        return LEFT + plot_w * x / x_max
-
-    def sy(y: float) -> float:
-        return TOP + plot_h * (1.0 - y / y_top)
-
-    parts = [
-        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{_e(label)}">'
-        f"<title>{_e(label)}</title>\n"
-    ]
-    for value in y_ticks:
-        y = sy(value)
-        parts.append(
-            f'<line class="grid" x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - RIGHT}" y2="{y:.1f}"/>'
-            f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{_e(_tick(value))}</text>\n'
-        )
-    for value, text in x_ticks:
-        x = sx(value)
-        parts.append(
-            f'<line class="grid" x1="{x:.1f}" y1="{TOP}" x2="{x:.1f}" y2="{HEIGHT - BOTTOM}"/>'
-            f'<text x="{x:.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle">{_e(text)}</text>\n'
-        )
-    parts.append(
-        f'<line class="axis" x1="{LEFT}" y1="{HEIGHT - BOTTOM}" x2="{WIDTH - RIGHT}" '
-        f'y2="{HEIGHT - BOTTOM}"/><line class="axis" x1="{LEFT}" y1="{TOP}" x2="{LEFT}" '
-        f'y2="{HEIGHT - BOTTOM}"/>\n'
-        f'<text x="{LEFT + plot_w / 2:.1f}" y="{HEIGHT - 8}" text-anchor="middle">'
-        f"{_e(x_label)}</text>\n"
-        f'<text transform="translate(16 {TOP + plot_h / 2:.1f}) rotate(-90)" '
-        f'text-anchor="middle">{_e(y_label)}</text>\n'
-    )
-    for line in series:
-        dash = ' stroke-dasharray="5 3"' if line.dashed else ""
-        for segment in line.segments:
-            if len(segment) > 1:
-                path = " ".join(
-                    f"{'M' if i == 0 else 'L'}{sx(x):.1f},{sy(y):.1f}"
-                    for i, (x, y) in enumerate(segment)
-                )
-                parts.append(
-                    f'<path d="{path}" fill="none" stroke="{line.colour}" '
-                    f'stroke-width="{1.6 if line.dashed else 2}"{dash}/>\n'
-                )
-        radius = 2.5 if len(line.marks) <= 60 else 1.5
-        for x, y, tip in line.marks:
-            parts.append(
-                f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="{radius}" fill="{line.colour}">'
-                f"<title>{_e(tip)}</title></circle>\n"
-            )
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def _ticks(top: float, target: int = 5) -> list[float]:
-    """0 and evenly spaced round values (1, 2, 2.5 or 5 times a power of ten) up to >= top."""
-    if not top > 0:
-        top = 1.0
-    raw = top / target
-    magnitude = 10.0 ** math.floor(math.log10(raw))
-    step = next(m * magnitude for m in (1.0, 2.0, 2.5, 5.0, 10.0) if m * magnitude >= raw)
-    count = math.ceil(top / step - 1e-9)
-    return [round(i * step, 12) for i in range(count + 1)]
-
-
-def _tick(value: float) -> str:
-    if value == int(value):
-        return f"{int(value):,}"
-    return f"{value:.6g}"
-
-
-def _figure(caption: str, svg: str, legend: str) -> str:
-    return f"<figure>\n<figcaption>{_e(caption)}</figcaption>\n{svg}\n{legend}</figure>\n"
-
-
-def _no_chart(caption: str, sentence: str) -> str:
-    return (
-        f"<figure>\n<figcaption>{_e(caption)}</figcaption>\n"
-        f'<p class="empty">{_e(sentence)}</p>\n</figure>\n'
-    )
-
-
-def _legend(keys: Iterable[tuple[str, str, bool]], note: str = "") -> str:
-    items = "".join(
-        f'<span class="key"><span class="swatch{" dashed" if dashed else ""}" '
-        f'style="border-color: {colour}"></span>{_e(name)}</span>'
-        for name, colour, dashed in keys
-    )
-    tail = f' <span class="muted">({_e(note)})</span>' if note else ""
-    return f'<div class="legend">{items}{tail}</div>\n'
 
 
 # -- delivery and channels -----------------------------------------------------------------
@@ -538,7 +316,7 @@ def _delivery_section(summary: dict[str, Any]) -> str:
     untracked = delivery.get("untracked")
     if untracked:
         parts.append(
-            f"<p>{_e(_fmt(untracked))} events were past the per-process tracking cap and are "
+            f"<p>{esc(_fmt(untracked))} events were past the per-process tracking cap and are "
             "not accounted for.</p>\n"
         )
     examples = delivery.get("lost_examples") or []
@@ -588,7 +366,7 @@ def _channels_section(summary: dict[str, Any], timeline: LatencyTimeline) -> str
         *DELIVERY_HEADERS,
     ]
     head = "".join(
-        f"<th{' class=num' if index >= 3 else ''}>{_e(text)}</th>"
+        f"<th{' class=num' if index >= 3 else ''}>{esc(text)}</th>"
         for index, text in enumerate(headers)
     )
     rows = []
@@ -600,14 +378,14 @@ def _channels_section(summary: dict[str, Any], timeline: LatencyTimeline) -> str
         for index, (metric, figures) in enumerate(metrics):
             cells = [metric or "-"]
             cells += [
-                _fmt(figures.get(key)) if key == "count" else _ms(figures.get(key))
+                _fmt(figures.get(key)) if key == "count" else ms_text(figures.get(key))
                 for key in CHANNEL_LATENCY_KEYS
             ]
             row = "".join(_td(cell, numeric=i > 0) for i, cell in enumerate(cells))
             if index == 0:
                 template = template_of(channel)
                 row = (
-                    f'<td{span} class="mono">{_e(channel)}</td><td{span}>{_e(template)}</td>'
+                    f'<td{span} class="mono">{esc(channel)}</td><td{span}>{esc(template)}</td>'
                     + row
                     + "".join(_td(cell, numeric=True, span=span) for cell in delivery_cells)
                 )
@@ -638,13 +416,13 @@ def _resilience_section(summary: dict[str, Any]) -> str:
     if tolerance is not None:
         parts.append(
             f'<p class="muted">An attempt is in bounds when it starts no earlier than its '
-            f"policy's shortest delay and at most {_e(_fmt(tolerance))} s past its longest.</p>\n"
+            f"policy's shortest delay and at most {esc(_fmt(tolerance))} s past its longest.</p>\n"
         )
     if policies:
         rows = [
             [
                 policy.get("kind"),
-                Markup(f"<code>{_e(policy.get('policy', ''))}</code>"),
+                Markup(f"<code>{esc(policy.get('policy', ''))}</code>"),
                 policy.get("losses"),
                 policy.get("attempts"),
                 _share(policy.get("conformance")),
@@ -687,8 +465,8 @@ def _resilience_section(summary: dict[str, Any]) -> str:
     workers = resilience.get("workers")
     if workers:
         parts.append(
-            f"<p>Workers: {_e(_fmt(workers.get('final_reports')))} of "
-            f"{_e(_fmt(workers.get('count')))} sent their final report.</p>\n"
+            f"<p>Workers: {esc(_fmt(workers.get('final_reports')))} of "
+            f"{esc(_fmt(workers.get('count')))} sent their final report.</p>\n"
         )
     parts.append("</section>\n")
     return "".join(parts)
@@ -702,8 +480,8 @@ def _cleanup(cleanup: dict[str, Any] | None) -> str:
     status = _status(not leaks)
     parts = [
         "<h3>Cleanup</h3>\n",
-        f"<p>{status} {_e(_fmt(cleanup.get('users_checked')))} stopped users checked, "
-        f"{_e(_fmt(leaks))} leaks{_e(f' ({by_kind})' if by_kind else '')}.</p>\n",
+        f"<p>{status} {esc(_fmt(cleanup.get('users_checked')))} stopped users checked, "
+        f"{esc(_fmt(leaks))} leaks{esc(f' ({by_kind})' if by_kind else '')}.</p>\n",
     ]
     listed = cleanup.get("listed") or []
     if listed:
@@ -719,13 +497,13 @@ def _server(server: dict[str, Any] | None) -> str:
     if not server:
         return ""
     if "error" in server:
-        return f"<h3>Emulator checks</h3>\n<p>Skipped: {_e(server['error'])}</p>\n"
+        return f"<h3>Emulator checks</h3>\n<p>Skipped: {esc(server['error'])}</p>\n"
     backoff = server.get("backoff") or {}
     parts = [
         "<h3>Emulator checks</h3>\n",
-        f"<p>After the run: {_e(_fmt(server.get('open_connections')))} open connections, "
-        f"{_e(_fmt(server.get('live_subscriptions')))} live subscriptions. Emulator-side "
-        f"backoff: {_e(_fmt(backoff.get('conforming')))} of {_e(_fmt(backoff.get('checked')))} "
+        f"<p>After the run: {esc(_fmt(server.get('open_connections')))} open connections, "
+        f"{esc(_fmt(server.get('live_subscriptions')))} live subscriptions. Emulator-side "
+        f"backoff: {esc(_fmt(backoff.get('conforming')))} of {esc(_fmt(backoff.get('checked')))} "
         "gaps between retries no shorter than the policy allows.</p>\n",
     ]
     violations = backoff.get("violations") or []
@@ -767,10 +545,6 @@ def _herd(herd: dict[str, Any] | None) -> str:
 # -- cells and tables -----------------------------------------------------------------
 
 
-def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
-
-
 def _fmt(value: Any) -> str:
     """A figure as text: thousands separators, at most three decimals."""
     if value is None or value == "":
@@ -787,19 +561,8 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def _ms(value: Any) -> str:
-    """A latency in ms to the microsecond, as recorded (HdrHistogram, 3 significant digits)."""
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        return "-"
-    return f"{value:,.3f}"
-
-
 def _number(value: Any) -> str:
     return "-" if value is None else _fmt(value)
-
-
-def _samples(count: int) -> str:
-    return f"{count:,} sample{'' if count == 1 else 's'}"
 
 
 def _percent_change(value: Any) -> str:
@@ -812,12 +575,12 @@ def _status(passed: bool) -> Markup:
 
 def _bad_if_positive(value: Any) -> Any:
     if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
-        return Markup(f'<span class="fail">{_e(_fmt(value))}</span>')
+        return Markup(f'<span class="fail">{esc(_fmt(value))}</span>')
     return value
 
 
 def _td(value: Any, *, numeric: bool = False, span: str = "") -> str:
-    text = str(value) if isinstance(value, Markup) else _e(_fmt(value))
+    text = str(value) if isinstance(value, Markup) else esc(_fmt(value))
     numeric = numeric or (isinstance(value, int | float) and not isinstance(value, bool))
     return f"<td{span}{' class=num' if numeric else ''}>{text}</td>"
 
@@ -825,7 +588,7 @@ def _td(value: Any, *, numeric: bool = False, span: str = "") -> str:
 def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]], numeric_from: int = -1) -> str:
     """A table; numbers are right-aligned (and every column from ``numeric_from`` on)."""
     head = "".join(
-        f"<th{' class=num' if 0 <= numeric_from <= i else ''}>{_e(text)}</th>"
+        f"<th{' class=num' if 0 <= numeric_from <= i else ''}>{esc(text)}</th>"
         for i, text in enumerate(headers)
     )
     body = "".join(
@@ -842,7 +605,7 @@ def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]], numeric_from: 
 
 def _key_values(facts: Iterable[tuple[str, Any]]) -> str:
     rows = "".join(
-        f"<tr><th>{_e(name)}</th><td>{_e(_fmt(value))}</td></tr>\n" for name, value in facts
+        f"<tr><th>{esc(name)}</th><td>{esc(_fmt(value))}</td></tr>\n" for name, value in facts
     )
     return f"<table>\n<tbody>\n{rows}</tbody></table>\n"
 

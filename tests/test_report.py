@@ -21,7 +21,8 @@ from hdrh.log import HistogramLogReader
 
 from harness.metrics import SLOT_S, LatencyRecorder, LatencyTimeline, new_histogram, percentiles_ms
 from harness.report import CSV_HEADER, hlog_tag, junit_xml, write_reports
-from harness.report_html import BOTTOM, HEIGHT, LEFT, RIGHT, TOP, WIDTH, render_report
+from harness.report_charts import BOTTOM, HEIGHT, LEFT, RIGHT, TOP, WIDTH
+from harness.report_html import render_report
 
 STARTED = 1_764_162_000.0
 ROOMS = "/default/room-{1..2}"
