@@ -1,9 +1,9 @@
 """``report.html``: one self-contained page about a run, readable offline.
 
 No external resource, no script: inline CSS, and charts drawn as inline SVG by
-:mod:`harness.report_charts` (hover a point for its figure). A Content-Security-Policy forbids the page
-any fetch, so what is seen is what the file holds. Every text from the run is
-escaped.
+:mod:`harness.report_charts` (hover a point for its figure). A
+Content-Security-Policy forbids the page any fetch, so what is seen is what the
+file holds. Every text from the run is escaped.
 
 Sections: the run (times, settings, verdict), totals, SLOs, baseline
 regressions, per latency metric a percentile chart (x: percentile on a
