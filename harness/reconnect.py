@@ -207,8 +207,9 @@ class ManagedConnection:
                 break
             failed_at = time.monotonic()
         if lost is not None:
-            self._ledger.recovered(RECONNECT, self.policy, time.monotonic() - recovery_started)
-            self._reporter.timed(RECONNECT, self.policy.label, _succeed, started=recovery_started)
+            recovery_s = time.monotonic() - recovery_started
+            self._ledger.recovered(RECONNECT, self.policy, recovery_s)
+            self._reporter.report(RECONNECT, self.policy.label, recovery_s * 1000.0, None)
         return True
 
     def _connect_and_subscribe(self, attempt_id: str) -> HarnessError | None:
@@ -303,7 +304,3 @@ def wait_out_backoff(
     )
     reporter.report("backoff", policy.label, observed * 1000.0, violation)
     return observed
-
-
-def _succeed() -> None:
-    """A recovery is reported like a request that succeeded when the last resubscribe did."""

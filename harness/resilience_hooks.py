@@ -21,7 +21,7 @@ from locust import events
 from locust.runners import STATE_STOPPED, MasterRunner
 
 from harness.config import EMBEDDED_ADMIN_ATTRIBUTE, EMBEDDED_CA_ATTRIBUTE
-from harness.distributed import current_environment
+from harness.distributed import attached, current_environment
 from harness.emulator.admin_client import AdminClient, AdminError
 from harness.resilience import ResilienceLedger, server_side_backoff
 
@@ -32,20 +32,18 @@ REPORT_FILE = "resilience.json"
 SERVER_SETTLE_S = 3.0
 """How long the emulator may take to see the last closes before open connections count."""
 _LEDGER_ATTRIBUTE = "_appsync_harness_ledger"
-_SUMMARY_ATTRIBUTE = "_appsync_harness_resilience_summary"
 
 
 def ledger_for(environment: Any) -> ResilienceLedger:
     """The run's ledger in this process, made on first use."""
-    ledger: ResilienceLedger | None = getattr(environment, _LEDGER_ATTRIBUTE, None)
-    if ledger is None:
-        options = environment.parsed_options
-        tolerance = float(getattr(options, "backoff_tolerance", 0.1) or 0.0)
-        ledger = ResilienceLedger(tolerance_s=tolerance)
-        setattr(environment, _LEDGER_ATTRIBUTE, ledger)
+
+    def make() -> ResilienceLedger:
         environment.harness_workers_reporting = set()
         environment.harness_final_reports = set()
-    return ledger
+        tolerance = getattr(environment.parsed_options, "backoff_tolerance", 0.1)
+        return ResilienceLedger(tolerance_s=float(tolerance or 0.0))
+
+    return attached(environment, _LEDGER_ATTRIBUTE, make)
 
 
 def _on_test_start(environment: Any, **_: Any) -> None:

@@ -59,7 +59,7 @@ def build_summary(
                 for request_type, (count, failed) in sorted(request_counts.items())
             },
             "errors": {"count": failures, "rate": failures / requests if requests else 0.0},
-            "events": {key: value for key, value in delivery["overall"].items()},
+            "events": dict(delivery["overall"]),
         },
         "latency": latency_section(results),
         "delivery": delivery,
