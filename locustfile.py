@@ -5,6 +5,6 @@ README's Options table, or "Custom parameters" in the web UI (Locust's ``--help`
 prints before it loads a locustfile, so it does not list them).
 """
 
-from harness.users import Publisher, PubSubUser, Subscriber
+from harness.loadtest.users import Publisher, PubSubUser, Subscriber
 
 __all__ = ["PubSubUser", "Publisher", "Subscriber"]

@@ -6,7 +6,7 @@ Run from the project root with the project installed::
 
 One emulator runs for the whole run. Each mode is measured in a fresh child process (this
 file with ``--measure MODE``; gevent, ``locust`` imported first) holding ``--connections``
-subscribed WebSocket connections: ``harness`` (real ``harness.users.Subscriber`` users in a
+subscribed WebSocket connections: ``harness`` (real ``harness.loadtest.users.Subscriber`` users in a
 Locust ``LocalRunner``), ``bare`` (the baseline: websockets' sans-I/O protocol on gevent
 sockets, counting ``data`` frames) and ``websockets-sync`` (its sync client under gevent).
 A publisher child (``--publish``) offers every mode the same load. Figures per mode: RSS
@@ -54,7 +54,7 @@ from websockets.uri import parse_uri
 
 from harness.emulator.process import EmulatorProcess, EmulatorStartError
 from harness.protocol import Endpoints, Subscribe, encode
-from harness.tracing import TraceStamp, make_event
+from harness.workload.tracing import TraceStamp, make_event
 
 BASELINE_MODE = "bare"
 # A mode that falls 50 s behind (at the default rate) is disconnected (1013) instead of
@@ -88,7 +88,7 @@ POLL_S = 0.05
 
 
 class HarnessDriver:
-    """``harness.users.Subscriber`` users in a Locust ``Environment`` with a ``LocalRunner``."""
+    """``harness.loadtest.users.Subscriber`` users in a Locust ``Environment`` (``LocalRunner``)."""
 
     fds_per_connection = 1  # an estimate, for the open-files check
 
@@ -97,14 +97,14 @@ class HarnessDriver:
         from locust.argument_parser import get_parser
         from locust.env import Environment
 
-        import harness.users  # registers the harness's options and listeners
+        import harness.loadtest.users  # registers the harness's options and listeners
 
         arguments = f"--channels {support.CHANNEL} --subscriptions-per-user 1 --run-id {RUN_ID} "
         arguments += f"--connect-timeout {CONNECT_TIMEOUT_S}"
         options = get_parser(default_config_files=[]).parse_args(arguments.split())
         # Without --host the harness signs with the emulator's default test credentials.
         self.environment = Environment(
-            user_classes=[harness.users.Subscriber],
+            user_classes=[harness.loadtest.users.Subscriber],
             events=events,
             host=http_url,
             parsed_options=options,

@@ -8,8 +8,8 @@ user tries once, gives up (``give_ups``: "not retryable"), and stays down
 instead of hammering the API in a loop: the report shows one attempt per user.
 """
 
-from harness import users
-from harness.scenario import inject_faults
+from harness.loadtest import users
+from harness.loadtest.scenario import inject_faults
 
 inject_faults(
     "disconnect-all:after=2s",

@@ -8,8 +8,8 @@ how long recoveries took (percentiles), and whether every attempt stayed
 within the policy's bounds.
 """
 
-from harness import users
-from harness.scenario import inject_faults
+from harness.loadtest import users
+from harness.loadtest.scenario import inject_faults
 
 inject_faults("drop:rate=0.25")
 

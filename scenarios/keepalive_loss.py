@@ -8,8 +8,8 @@ the last frame and reconnects. Keep-alives stay withheld on the new connections
 too, for 4 s, so the clients keep losing them until the fault ends.
 """
 
-from harness import users
-from harness.scenario import inject_faults, option_defaults
+from harness.loadtest import users
+from harness.loadtest.scenario import inject_faults, option_defaults
 
 option_defaults(emulator_args="--keepalive-interval-s 0.5 --connection-timeout-ms 1500")
 inject_faults("withhold-ka:after=2s,duration=4s")

@@ -10,8 +10,8 @@ jittered subscribers spread their reconnects; the publishers, on plain
 exponential backoff, come back together, so their herd figure is all of them.
 """
 
-from harness import users
-from harness.scenario import inject_faults
+from harness.loadtest import users
+from harness.loadtest.scenario import inject_faults
 
 inject_faults("disconnect-all:after=3s,code=1001")
 

@@ -8,8 +8,8 @@ and the publishes given up after five retries; each retried event keeps its
 sequence number, so a subscriber sees it once.
 """
 
-from harness import users
-from harness.scenario import inject_faults
+from harness.loadtest import users
+from harness.loadtest.scenario import inject_faults
 
 inject_faults("throttle:fraction=0.5,after=1s")
 

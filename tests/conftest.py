@@ -10,9 +10,9 @@ import locust  # noqa: F401, I001  (must come before botocore / ssl; see above)
 from collections.abc import Callable, Iterator
 
 import pytest
-from client_support import TemporaryIam
-from emulator_support import LiveEmulator
-from support import (
+from support.client import TemporaryIam
+from support.emulator import LiveEmulator
+from support.constants import (
     ACCESS_KEY,
     API_KEY,
     HOST,

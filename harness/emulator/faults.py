@@ -43,8 +43,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from harness.config.spec import SpecParams, split_spec
 from harness.errors import ConfigurationError
-from harness.specs import SpecParams, split_spec
 
 
 class FaultKind(StrEnum):

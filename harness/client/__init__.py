@@ -1,0 +1,1 @@
+"""The load client: gevent I/O over the protocol and signing packages."""

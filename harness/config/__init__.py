@@ -1,0 +1,1 @@
+"""What users write, as data: the KIND:key=value grammar and retry policies."""

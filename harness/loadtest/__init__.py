@@ -1,0 +1,1 @@
+"""The Locust face of the harness: options, users, listeners, scenario helpers."""

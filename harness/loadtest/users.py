@@ -1,0 +1,401 @@
+"""The Locust users: subscribers, publishers, and users that do both.
+
+This is the only module that fires Locust ``request`` events. Request types
+are ``connect``, ``subscribe``, ``publish`` (WebSocket), ``http_publish``,
+``deliver`` (end-to-end, from the event's intended send time to its arrival)
+and ``unsubscribe``; names are channel templates (``/default/room-{1..20}``)
+or wildcard patterns, so the stats table stays readable. Retries add
+``reconnect`` (loss to fully resubscribed, named after the policy), ``backoff``
+(each retry's observed delay; a failure when it broke the policy) and, at
+stop, ``cleanup`` (one row per kind of leak, or ``clean``).
+
+Each user holds one WebSocket connection (publishers that publish over HTTP
+hold none), kept up under its reconnect policy (:mod:`harness.client.reconnect`). On
+stop it unsubscribes every subscription, closes, and checks what it left
+behind. A user class may set its own ``reconnect_policy`` and
+``publish_retry_policy`` (policy texts; ``None`` takes the option).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import gevent
+from locust import User, constant, task
+
+import harness.loadtest.ending  # (the end-of-run summary and reports)
+import harness.loadtest.lifecycle  # noqa: F401  (options, the embedded emulator)
+from harness.client.http_publish import HttpPublisher
+from harness.client.reconnect import ManagedConnection, wait_out_backoff
+from harness.client.websocket import ClientOptions, EventsClient, PublishOutcome
+from harness.config.retry import GiveUp, RetryPolicy
+from harness.errors import ClientError, HarnessError, OperationRejected, RetriesExhausted
+from harness.loadtest.distributed import ProcessRecorders, recorders_for
+from harness.loadtest.resilience_hooks import ledger_for
+from harness.loadtest.runtime import HarnessRuntime, runtime_for
+from harness.loadtest.settings import HarnessSettings
+from harness.measure.latency import METRICS
+from harness.measure.resilience import ResilienceLedger
+from harness.workload.schedule import PublishSchedule, Slot
+from harness.workload.tracing import TraceStamp, make_event, read_event
+
+logger = logging.getLogger(__name__)
+
+IDLE_STEP_S = 1.0
+PUBLISH = "publish"
+
+
+class PartialPublishFailure(OperationRejected):
+    """A publish whose answer refused some of its events."""
+
+    def __init__(self, operation: str, outcome: PublishOutcome) -> None:
+        index, code, message = outcome.failed[0]
+        detail = f"{len(outcome.failed)} of {len(outcome.failed) + len(outcome.successful)} "
+        detail += f"events refused; event {index}: {message}"
+        super().__init__(operation, code, detail)
+        self.failed_indexes = tuple(entry[0] for entry in outcome.failed)
+
+
+class AppSyncUser(User):
+    """Base class: one connection, optional subscriptions, optional scheduled publishing."""
+
+    abstract = True
+    wait_time = constant(0)
+    subscribes = False
+    publishes = False
+    reconnect_policy: str | None = None
+    """This class's reconnect policy (``--reconnect-policy`` syntax); None: the option's."""
+    publish_retry_policy: str | None = None
+    """This class's publish retry policy; None: ``--publish-retry-policy``."""
+    backoff_sleep: Callable[[float], Any] = staticmethod(gevent.sleep)
+    """How the user waits out a backoff delay (a test may make it cheat)."""
+
+    def __init__(self, environment: Any) -> None:
+        super().__init__(environment)
+        self.runtime: HarnessRuntime | None = None
+        self.connection: ManagedConnection | None = None
+        self.http: HttpPublisher | None = None
+        self.ledger: ResilienceLedger = ledger_for(environment)
+        self.recorders: ProcessRecorders = recorders_for(environment)
+        self.user_id = ""
+        self.channels: list[str] = []
+        """Subscribed channels and wildcard patterns, resubscribed after a reconnect."""
+        self._sequences: dict[str, int] = {}
+        self._schedule: PublishSchedule | None = None
+        self._publish_policy = RetryPolicy(None)
+        self.skipped_publishes = 0
+        """Scheduled publishes dropped because there was no connection to send them on."""
+
+    # -- lifecycle ------------------------------------------------------------
+
+    def on_start(self) -> None:
+        try:
+            self.runtime = runtime_for(self.environment)
+            settings = self.runtime.settings
+            reconnect = self._policy(self.reconnect_policy, settings.reconnect_policy, "reconnect")
+            self._publish_policy = self._policy(
+                self.publish_retry_policy, settings.publish_retry_policy, "publish_retry"
+            )
+        except HarnessError as exc:
+            logger.error("cannot start a user: %s", exc)
+            raise
+        runtime = self.runtime
+        self.user_id = runtime.next_user_id()
+        if self.subscribes:
+            self.channels = self._pick_subscriptions(runtime)
+        if self.publishes and settings.publish_via == "http":
+            self.http = HttpPublisher(
+                runtime.target.endpoints,
+                runtime.authorizer,
+                ca_file=runtime.target.ca_file,
+                timeout_s=settings.operation_timeout_s,
+            )
+        if self.subscribes or settings.publish_via == "ws":
+            self.connection = ManagedConnection(
+                user_id=self.user_id,
+                make_client=self._make_client,
+                channels=self.channels,
+                policy=reconnect,
+                ledger=self.ledger,
+                reporter=self,
+                rng=runtime.rng,
+                sleep=self.backoff_sleep,
+                delivery=self.recorders.delivery,
+            )
+            self.connection.ensure()
+        if self.publishes:  # its first slot comes after the first connect
+            self._schedule = PublishSchedule(settings.publishes_per_second, rng=runtime.rng)
+
+    def on_stop(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+        if self.http is not None:
+            self.http.close()
+
+    @task
+    def step(self) -> None:
+        """One scheduled publish, or an idle second for a pure subscriber.
+
+        Waits are cut short by a lost connection, so reconnecting starts at once."""
+        connection = self.connection
+        if connection is not None and not connection.up:
+            up = connection.ensure()
+            if self._schedule is not None:
+                # Slots that passed without a connection are dropped, not sent in a
+                # burst afterwards (which would also bend the latency figures).
+                self.skipped_publishes += self._schedule.skip_missed()
+            if not up:
+                gevent.sleep(IDLE_STEP_S)  # the policy gave up: stay down, quietly
+                return
+        if self._schedule is None:
+            self._wait(IDLE_STEP_S)
+            return
+        slot = self._schedule.next_slot()
+        delay = slot.monotonic_s - time.monotonic()
+        if delay > 0:
+            self._wait(delay)
+        if connection is not None and not connection.up:
+            self.skipped_publishes += 1  # lost while waiting: the next step reconnects
+            return
+        self._publish(slot)
+
+    def _wait(self, seconds: float) -> None:
+        if self.connection is not None:
+            self.connection.wait(seconds)
+        else:
+            gevent.sleep(seconds)
+
+    # -- connection -------------------------------------------------------------
+
+    @property
+    def _settings(self) -> HarnessSettings:
+        assert self.runtime is not None
+        return self.runtime.settings
+
+    def _policy(self, own: str | None, default: RetryPolicy, attribute: str) -> RetryPolicy:
+        if own is None:
+            return default
+        return RetryPolicy.parse(own, option=f"{type(self).__name__}.{attribute}_policy")
+
+    def _make_client(self, client_id: str) -> EventsClient:
+        assert self.runtime is not None
+        runtime = self.runtime
+        client = EventsClient(
+            runtime.target.endpoints,
+            runtime.authorizer,
+            ClientOptions(
+                connect_timeout_s=self._settings.connect_timeout_s,
+                operation_timeout_s=self._settings.operation_timeout_s,
+                ca_file=runtime.target.ca_file,
+                client_id=client_id,
+            ),
+        )
+        # Bound to its client: data can arrive on a connection that is still resubscribing.
+        client.on_data = partial(self._on_data, client)
+        return client
+
+    def _pick_subscriptions(self, runtime: HarnessRuntime) -> list[str]:
+        settings = runtime.settings
+        count = min(settings.subscriptions_per_user, len(runtime.all_channels))
+        picked = runtime.rng.sample(runtime.all_channels, count)
+        wildcards = list(dict.fromkeys(t.wildcard for t in settings.channels if t.wildcard))
+        for index in range(settings.wildcard_subscriptions):
+            picked.append(wildcards[index % len(wildcards)])
+        return picked
+
+    # -- publishing -------------------------------------------------------------
+
+    def _publish(self, slot: Slot) -> None:
+        assert self.runtime is not None
+        settings = self.runtime.settings
+        channel = self.runtime.rng.choice(self.runtime.all_channels)
+        seqs = [self._next_seq(channel) for _ in range(settings.events_per_publish)]
+        request_type = "http_publish" if self.http is not None else PUBLISH
+        self.timed(
+            request_type,
+            self.name_of(channel),
+            lambda: self._publish_with_retries(request_type, channel, seqs, slot),
+            started=slot.monotonic_s,
+            channel=channel,
+        )
+
+    def _publish_with_retries(
+        self, request_type: str, channel: str, seqs: list[int], slot: Slot
+    ) -> None:
+        """Publish, retrying per the publish policy; retried events keep their sequence numbers.
+
+        A partly refused publish retries only the refused events; each event the
+        server accepts is recorded for the delivery accounting."""
+        policy = self._publish_policy
+        settings = self._settings
+        episode = None
+        failed_at = first_failure_wall = 0.0
+        previous: float | None = None
+        while True:
+            events = [
+                make_event(
+                    TraceStamp(settings.run_id, self.user_id, channel, seq, slot.wall_ns),
+                    settings.payload_bytes,
+                )
+                for seq in seqs
+            ]
+            try:
+                outcome = self._publisher()(channel, events)
+                self._acknowledged(channel, seqs, outcome.successful, slot)
+                if outcome.failed:
+                    raise PartialPublishFailure(request_type, outcome)
+                return
+            except ClientError as exc:
+                failed_at = time.monotonic()
+                if episode is None:
+                    assert self.runtime is not None
+                    episode = policy.episode(self.runtime.rng, failed_at)
+                    first_failure_wall = time.time()
+                delay = episode.next_delay(exc, failed_at)
+                if isinstance(delay, GiveUp):
+                    if episode.attempts == 0:
+                        raise
+                    self.ledger.gave_up(PUBLISH, policy, delay.value)
+                    raise RetriesExhausted(
+                        request_type, delay.value, episode.attempts, exc
+                    ) from exc
+                if isinstance(exc, PartialPublishFailure):
+                    seqs = [seqs[index] for index in exc.failed_indexes]
+            previous = wait_out_backoff(
+                delay,
+                failed_at=failed_at,
+                sleep=self.backoff_sleep,
+                ledger=self.ledger,
+                reporter=self,
+                kind=PUBLISH,
+                policy=policy,
+                client=self.user_id,
+                episode=0,
+                attempt=episode.attempts,
+                episode_wall_s=first_failure_wall,
+                previous_s=previous,
+            )
+            if self.connection is not None and not self.connection.ensure():
+                assert self.connection.gave_up is not None
+                raise self.connection.gave_up
+
+    def _publisher(self) -> Callable[[str, list[str]], PublishOutcome]:
+        if self.http is not None:
+            return self.http.publish
+        assert self.connection is not None and self.connection.client is not None
+        return self.connection.client.publish
+
+    def _next_seq(self, channel: str) -> int:
+        seq = self._sequences.get(channel, 0) + 1
+        self._sequences[channel] = seq
+        return seq
+
+    def _acknowledged(
+        self, channel: str, seqs: list[int], indexes: tuple[int, ...], slot: Slot
+    ) -> None:
+        for index in indexes:
+            if 0 <= index < len(seqs):
+                self.recorders.delivery.acknowledged(
+                    self.user_id, channel, seqs[index], slot.wall_ns
+                )
+
+    # -- receiving -------------------------------------------------------------
+
+    def _on_data(self, client: EventsClient, sub_id: str, event: str, received_ns: int) -> None:
+        stamp = read_event(event)
+        assert self.runtime is not None
+        if stamp is None or stamp.run != self.runtime.settings.run_id:
+            return
+        name = self.name_of(stamp.channel)
+        latency_ns = received_ns - stamp.intended_ns
+        self.recorders.latency.record("deliver", stamp.channel, name, latency_ns / 1000.0)
+        pattern = client.subscriptions.get(sub_id, stamp.channel)
+        self.recorders.delivery.arrived_event(
+            self.user_id, pattern, stamp.publisher, stamp.channel, stamp.seq
+        )
+        self.environment.events.request.fire(
+            request_type="deliver",
+            name=name,
+            response_time=latency_ns / 1e6,
+            response_length=len(event),
+            exception=None,
+            context={"user": self.user_id, "seq": stamp.seq, "publisher": stamp.publisher},
+        )
+
+    # -- reporting (harness.client.reconnect.Reporter) ----------------------------------------
+
+    def name_of(self, channel: str) -> str:
+        assert self.runtime is not None
+        return self.runtime.template_of.get(channel, channel)
+
+    def timed(
+        self,
+        request_type: str,
+        name: str,
+        call: Callable[[], Any],
+        *,
+        started: float | None = None,
+        channel: str | None = None,
+    ) -> HarnessError | None:
+        """Run ``call`` and report it timed from ``started`` (default: now); its error."""
+        start = time.monotonic() if started is None else started
+        error: HarnessError | None = None
+        try:
+            call()
+        except HarnessError as exc:
+            error = exc
+            if not isinstance(exc, ClientError):  # e.g. credentials that stopped refreshing
+                logger.error("%s %s: %s", request_type, name, exc)
+        elapsed_ms = (time.monotonic() - start) * 1000.0
+        self.report(request_type, name, elapsed_ms, error, channel=channel)
+        return error
+
+    def report(
+        self,
+        request_type: str,
+        name: str,
+        response_time_ms: float,
+        error: Exception | None,
+        *,
+        channel: str | None = None,
+    ) -> None:
+        """Fire a Locust request event; a success of a latency metric also goes into the
+        harness's histogram of its channel (``channel``, else the name)."""
+        if error is None and request_type in METRICS:
+            self.recorders.latency.record(
+                request_type, channel or name, name, response_time_ms * 1000.0
+            )
+        self.environment.events.request.fire(
+            request_type=request_type,
+            name=name,
+            response_time=response_time_ms,
+            response_length=0,
+            exception=error,
+            context={"user": self.user_id},
+        )
+
+
+class Subscriber(AppSyncUser):
+    """Connects and subscribes to ``--subscriptions-per-user`` channels (plus wildcards)."""
+
+    weight = 3
+    subscribes = True
+
+
+class Publisher(AppSyncUser):
+    """Publishes ``--publish-rate`` events per second, over ``--publish-via``."""
+
+    weight = 1
+    publishes = True
+
+
+class PubSubUser(AppSyncUser):
+    """Subscribes and publishes on the same connection."""
+
+    weight = 1
+    subscribes = True
+    publishes = True

@@ -1,0 +1,1 @@
+"""The harness's measurements: histograms, delivery accounting, resilience, SLOs."""

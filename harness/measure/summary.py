@@ -1,0 +1,115 @@
+"""The run summary (``summary.json``, schema 1; see docs/summary-schema.md).
+
+Built once at the end of a run, on the master or in a local run, from the
+run's merged histograms and delivery records (:mod:`harness.loadtest.distributed`),
+Locust's request counts and the resilience figures. SLO, baseline and verdict
+sections are added by :mod:`harness.loadtest.ending`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import time
+from collections import defaultdict
+from typing import Any
+
+from harness.loadtest.distributed import RunResults
+from harness.measure.delivery import ChannelAccount
+from harness.measure.latency import MAX_CHANNELS, percentiles_ms
+
+SCHEMA = 1
+KIND = "appsync-events-harness-summary"
+
+
+def build_summary(
+    results: RunResults,
+    *,
+    settings: dict[str, Any],
+    run_id: str,
+    request_counts: dict[str, tuple[int, int]],
+    resilience: dict[str, Any],
+    template_of: dict[str, str] | None = None,
+    run_time_s: float | None = None,
+    ended_at: float | None = None,
+) -> dict[str, Any]:
+    """Everything measured, without secrets (``settings`` is ``HarnessSettings.describe()``).
+
+    ``request_counts`` is Locust's (requests, failures) per request type;
+    ``template_of`` maps channels to their templates (default: as the histograms know them);
+    ``run_time_s`` is the ``-t`` limit, if any, to tell an interrupted run."""
+    ended = time.time() if ended_at is None else ended_at
+    duration = max(0.0, ended - results.started_at)
+    delivery = delivery_section(results, ended, template_of or {})
+    requests = sum(count for count, _ in request_counts.values())
+    failures = sum(failed for _, failed in request_counts.values())
+    return {
+        "schema": SCHEMA,
+        "kind": KIND,
+        "run": {
+            "run_id": run_id,
+            "started_at": _iso(results.started_at),
+            "ended_at": _iso(ended),
+            "duration_s": round(duration, 3),
+            "interrupted": None if run_time_s is None else duration < run_time_s - 1.0,
+            "settings": settings,
+        },
+        "totals": {
+            "requests": {
+                request_type: {"count": count, "failures": failed}
+                for request_type, (count, failed) in sorted(request_counts.items())
+            },
+            "errors": {"count": failures, "rate": failures / requests if requests else 0.0},
+            "events": dict(delivery["overall"]),
+        },
+        "latency": latency_section(results),
+        "delivery": delivery,
+        "resilience": resilience,
+    }
+
+
+def latency_section(results: RunResults) -> dict[str, Any]:
+    timeline = results.timeline
+    return {
+        metric: {
+            "overall": percentiles_ms(timeline.overall(metric)),
+            "templates": {
+                template: percentiles_ms(histogram)
+                for template, histogram in timeline.by_template(metric).items()
+            },
+            "channels": {
+                channel: percentiles_ms(histogram)
+                for channel, histogram in timeline.by_channel(metric).items()
+            },
+        }
+        for metric in timeline.metrics()
+    }
+
+
+def delivery_section(
+    results: RunResults, ended_at: float, template_of: dict[str, str]
+) -> dict[str, Any]:
+    accounts, lost_examples = results.accounts.accounts(int(ended_at * 1000))
+    templates: dict[str, ChannelAccount] = defaultdict(ChannelAccount)
+    overall = ChannelAccount()
+    for channel, account in accounts.items():
+        template = template_of.get(channel) or results.timeline.templates.get(channel, channel)
+        templates[template].add(account)
+        overall.add(account)
+    # Like the histograms, at most MAX_CHANNELS channels are listed: the worst first.
+    listed = sorted(
+        accounts.items(),
+        key=lambda item: (-item[1].lost, -item[1].missed_during_reconnect, item[0]),
+    )[:MAX_CHANNELS]
+    return {
+        "overall": overall.to_json(),
+        "templates": {name: account.to_json() for name, account in sorted(templates.items())},
+        "channels": {name: account.to_json() for name, account in sorted(listed)},
+        "channels_total": len(accounts),
+        "lost_examples": lost_examples,
+        "untracked": results.accounts.untracked,
+    }
+
+
+def _iso(wall_s: float) -> str:
+    moment = datetime.datetime.fromtimestamp(wall_s, tz=datetime.UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

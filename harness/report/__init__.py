@@ -1,0 +1,1 @@
+"""The files and console sections a run leaves."""

@@ -1,0 +1,282 @@
+"""The files ``--report-dir DIR`` holds at the end of a run.
+
+* ``summary.json``: the run summary (docs/summary-schema.md), indented;
+* ``channels.csv``: one row per (channel, metric) with the latency figures and
+  the channel's delivery accounting;
+* ``<metric>.hlog``: the metric's interval histograms in the HdrHistogram
+  interval log format (v1.3), one line per time slot and channel template,
+  tagged with the template; values in microseconds;
+* ``junit.xml``: one test case per SLO, and the baseline comparison, for CI;
+* ``report.html``: a self-contained page (:mod:`harness.report.html`).
+
+Every writer raises :class:`OSError` when its file cannot be written; the
+caller decides what a failed report means for the run.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+import json
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from hdrh.histogram import HdrHistogram
+
+from harness.measure.delivery import DELIVERY_FIGURES
+from harness.measure.latency import SLOT_S, LatencyTimeline
+from harness.report.html import TemplateLookup, metric_order, render_report
+
+SUMMARY_FILE = "summary.json"
+CHANNELS_FILE = "channels.csv"
+JUNIT_FILE = "junit.xml"
+HTML_FILE = "report.html"
+HLOG_SUFFIX = ".hlog"
+
+LATENCY_COLUMNS = (
+    ("count", "count"),
+    ("min_ms", "min"),
+    ("mean_ms", "mean"),
+    ("p50_ms", "p50"),
+    ("p90_ms", "p90"),
+    ("p99_ms", "p99"),
+    ("p99_9_ms", "p99.9"),
+    ("max_ms", "max"),
+)
+"""``channels.csv`` column and the key of the summary's latency figures it shows."""
+DELIVERY_COLUMNS = DELIVERY_FIGURES
+CSV_HEADER = ("channel", "template", "metric", *(c for c, _ in LATENCY_COLUMNS), *DELIVERY_COLUMNS)
+
+HLOG_FORMAT_VERSION = "1.3"
+HLOG_MAX_VALUE_UNIT_RATIO = 1000.0
+"""Histogram values are microseconds; ``Interval_Max`` is written in milliseconds."""
+
+
+def write_reports(
+    directory: str | Path, summary: dict[str, Any], timeline: LatencyTimeline
+) -> list[Path]:
+    """Write every report file into ``directory`` (created if needed); return their paths.
+
+    ``summary.json`` comes first, so a later failure still leaves the figures on disk.
+    Raises :class:`OSError` when the directory or a file cannot be written."""
+    root = Path(directory)
+    root.mkdir(parents=True, exist_ok=True)
+    written = [
+        write_summary_json(root / SUMMARY_FILE, summary),
+        write_channels_csv(root / CHANNELS_FILE, summary, timeline),
+    ]
+    written += write_histogram_logs(root, timeline)
+    written.append(write_junit_xml(root / JUNIT_FILE, summary))
+    written.append(write_html(root / HTML_FILE, summary, timeline))
+    return written
+
+
+# -- summary.json --------------------------------------------------------------------
+
+
+def write_summary_json(path: Path, summary: dict[str, Any]) -> Path:
+    """The summary as indented JSON with a trailing newline."""
+    path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+# -- channels.csv --------------------------------------------------------------------
+
+
+def write_channels_csv(path: Path, summary: dict[str, Any], timeline: LatencyTimeline) -> Path:
+    """One row per (channel, metric); a channel with delivery figures only has no metric."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_HEADER)
+    writer.writerows(channel_rows(summary, timeline))
+    with path.open("w", encoding="utf-8", newline="") as file:
+        file.write(buffer.getvalue())
+    return path
+
+
+def channel_rows(summary: dict[str, Any], timeline: LatencyTimeline) -> list[list[Any]]:
+    """The rows of ``channels.csv``, by channel, then metric in the usual order.
+
+    Every row of a channel repeats its delivery figures (empty when it has none)."""
+    latency: dict[str, Any] = summary.get("latency") or {}
+    delivery: dict[str, Any] = (summary.get("delivery") or {}).get("channels") or {}
+    per_channel: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for metric in sorted(latency, key=metric_order):
+        for channel, figures in (latency[metric].get("channels") or {}).items():
+            per_channel.setdefault(channel, []).append((metric, figures))
+    template_of = TemplateLookup(summary, timeline)
+    rows: list[list[Any]] = []
+    for channel in sorted(set(per_channel) | set(delivery)):
+        accounts = delivery.get(channel) or {}
+        tail = [accounts.get(name, "") for name in DELIVERY_COLUMNS]
+        head = [channel, template_of(channel)]
+        for metric, figures in per_channel.get(channel) or [("", {})]:
+            rows.append(
+                [*head, metric, *(figures.get(key, "") for _, key in LATENCY_COLUMNS), *tail]
+            )
+    return rows
+
+
+# -- <metric>.hlog -------------------------------------------------------------------
+
+
+def write_histogram_logs(directory: Path, timeline: LatencyTimeline) -> list[Path]:
+    """One ``<metric>.hlog`` per metric with samples."""
+    written = []
+    for metric in timeline.metrics():
+        path = directory / f"{_file_stem(metric)}{HLOG_SUFFIX}"
+        with path.open("w", encoding="utf-8", newline="\n") as file:
+            file.writelines(histogram_log_lines(metric, timeline))
+        written.append(path)
+    return written
+
+
+def histogram_log_lines(metric: str, timeline: LatencyTimeline) -> Iterator[str]:
+    """The interval log of one metric, format v1.3 as HdrHistogram's Java
+    ``HistogramLogWriter`` writes it.
+
+    hdrh's own ``HistogramLogWriter`` (0.10) writes neither tags nor a start time
+    (its ``output_start_time`` raises), so the lines are written here. Timestamps
+    are seconds relative to the ``BaseTime``, the run's start; slot ``n`` is
+    ``[n * SLOT_S, (n + 1) * SLOT_S)``. A tag cannot hold a comma, a space or a
+    line break, so those (and ``%``) are percent-encoded in the template's name."""
+    started = timeline.started_at
+    moment = datetime.datetime.fromtimestamp(started, tz=datetime.UTC)
+    yield f"#[Histogram log format version {HLOG_FORMAT_VERSION}]\n"
+    yield (
+        f"#[appsync-events-harness {metric} latency: values in microseconds, Interval_Max in "
+        f"milliseconds; one interval per {SLOT_S:g} s slot and channel template (Tag)]\n"
+    )
+    yield f"#[StartTime: {started:.3f} (seconds since epoch), {moment.isoformat()}]\n"
+    yield f"#[BaseTime: {started:.3f} (seconds since epoch)]\n"
+    yield '"StartTimestamp","Interval_Length","Interval_Max","Interval_Compressed_Histogram"\n'
+    for slot, template, histogram in timeline.intervals(metric):
+        yield _interval_line(hlog_tag(template), slot * SLOT_S, histogram)
+
+
+def _interval_line(tag: str, start_s: float, histogram: HdrHistogram) -> str:
+    max_ms = histogram.get_max_value() / HLOG_MAX_VALUE_UNIT_RATIO
+    payload = histogram.encode().decode("ascii")
+    prefix = f"Tag={tag}," if tag else ""
+    return f"{prefix}{start_s:.3f},{SLOT_S:.3f},{max_ms:.3f},{payload}\n"
+
+
+_TAG_ESCAPES = {char: f"%{ord(char):02X}" for char in "%, \t\r\n"}
+
+
+def hlog_tag(template: str) -> str:
+    """A template's name as an interval log tag (no delimiter; reversible with unquote)."""
+    return "".join(_TAG_ESCAPES.get(char, char) for char in template)
+
+
+def _file_stem(metric: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", metric).lstrip(".") or "metric"
+
+
+# -- junit.xml -----------------------------------------------------------------------
+
+
+def write_junit_xml(path: Path, summary: dict[str, Any]) -> Path:
+    """The SLO results (and the baseline comparison) as JUnit test cases."""
+    path.write_bytes(junit_xml(summary))
+    return path
+
+
+def junit_xml(summary: dict[str, Any]) -> bytes:
+    """``<testsuites>`` with suite ``slo`` (a case per SLO) and, when a baseline was
+    compared, suite ``baseline`` (a case per regression, or one passing case)."""
+    run = summary.get("run") or {}
+    root = ET.Element(
+        "testsuites", name=_xml_text(f"appsync-events-harness {run.get('run_id', '')}")
+    )
+    suites = [_slo_suite(summary)]
+    baseline = summary.get("baseline")
+    if baseline:
+        suites.append(_baseline_suite(baseline))
+    for suite in suites:
+        if run.get("started_at"):
+            suite.set("timestamp", _xml_text(str(run["started_at"])))
+        root.append(suite)
+    root.set("tests", str(sum(int(suite.get("tests", "0")) for suite in suites)))
+    root.set("failures", str(sum(int(suite.get("failures", "0")) for suite in suites)))
+    root.set("errors", "0")
+    if run.get("duration_s") is not None:
+        root.set("time", f"{float(run['duration_s']):.3f}")
+    ET.indent(root)
+    document: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return document + b"\n"
+
+
+def _slo_suite(summary: dict[str, Any]) -> ET.Element:
+    suite = _suite("slo")
+    for result in (summary.get("slo") or {}).get("results") or []:
+        name = f"{result.get('slo', '')} @ {result.get('where', '')}"
+        detail = str(result.get("detail", ""))
+        _case(suite, "slo", name, None if result.get("passed") else detail, detail)
+    return suite
+
+
+def _baseline_suite(baseline: dict[str, Any]) -> ET.Element:
+    suite = _suite("baseline")
+    allowed = float(baseline.get("max_regression") or 0.0)
+    path = baseline.get("path", "")
+    regressions = baseline.get("regressions") or []
+    for regression in regressions:
+        name = f"{regression.get('figure', '')} @ {regression.get('where', '')}"
+        _case(suite, "baseline", name, regression_message(regression, allowed, path))
+    if not regressions:
+        compared = baseline.get("compared", 0)
+        text = f"{compared} figures compared with {path}; at most +{allowed:.0%} allowed"
+        failure = None if baseline.get("passed", True) else f"baseline check failed: {text}"
+        _case(suite, "baseline", "baseline", failure, text)
+    return suite
+
+
+def regression_message(regression: dict[str, Any], allowed: float, path: str) -> str:
+    """``deliver.p99 at /default/room-{1..20} is 4.2 ms, 3 ms in nightly/...: +40.0% ..."""
+    unit = regression.get("unit", "")
+    change = regression.get("change")
+    change_text = f"{float(change):+.1%}" if isinstance(change, int | float) else "changed"
+    return (
+        f"{regression.get('figure', '')} at {regression.get('where', '')} is "
+        f"{regression.get('observed')} {unit}, {regression.get('baseline')} {unit} in {path}: "
+        f"{change_text}, at most +{allowed:.0%} allowed"
+    )
+
+
+def _suite(name: str) -> ET.Element:
+    return ET.Element("testsuite", name=name, tests="0", failures="0", errors="0", skipped="0")
+
+
+def _case(
+    suite: ET.Element, classname: str, name: str, failure: str | None, output: str = ""
+) -> None:
+    case = ET.SubElement(suite, "testcase", classname=classname, name=_xml_text(name))
+    suite.set("tests", str(int(suite.get("tests", "0")) + 1))
+    if failure is not None:
+        element = ET.SubElement(case, "failure", message=_xml_text(failure), type=classname)
+        element.text = _xml_text(failure)
+        suite.set("failures", str(int(suite.get("failures", "0")) + 1))
+    elif output:
+        ET.SubElement(case, "system-out").text = _xml_text(output)
+
+
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml_text(text: str) -> str:
+    """Text XML 1.0 can hold (ElementTree escapes markup, not control characters)."""
+    return _NOT_XML.sub("\ufffd", text)
+
+
+# -- report.html ---------------------------------------------------------------------
+
+
+def write_html(path: Path, summary: dict[str, Any], timeline: LatencyTimeline) -> Path:
+    """The self-contained HTML report."""
+    path.write_text(render_report(summary, timeline), encoding="utf-8")
+    return path

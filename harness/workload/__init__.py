@@ -1,0 +1,1 @@
+"""What a run offers: channel templates, the publish schedule, traced events."""

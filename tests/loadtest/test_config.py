@@ -1,0 +1,868 @@
+"""The harness's options: the checks of ``settings_from_options`` and their cross checks,
+the same options through Locust's real parser (command line, ``LOCUST_*`` environment
+variables, ``locust.conf``, ``[tool.locust]`` in ``pyproject.toml``, the web UI's view
+of them), and their documentation."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from locust.argument_parser import LocustArgumentParser, get_parser
+
+import harness.loadtest.users  # noqa: F401  (registers the harness options on Locust's parser)
+from harness.errors import ConfigurationError
+from harness.loadtest.settings import (
+    EMBEDDED_CA_ATTRIBUTE,
+    EMBEDDED_URL_ATTRIBUTE,
+    OPTIONS,
+    HarnessSettings,
+    OptionSpec,
+    configured_host,
+    publish_rate_warning,
+    settings_from_options,
+)
+from harness.protocol import (
+    MAX_EVENT_BYTES,
+    MAX_EVENTS_PER_REQUEST,
+    MAX_PUBLISHES_PER_SECOND_PER_CONNECTION,
+    MAX_SUBSCRIPTIONS_PER_CONNECTION,
+)
+from harness.signing import AuthMode
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SPECS = {spec.flag: spec for spec in OPTIONS}
+STANDARD_HOST = "https://abcdefghijklmnopqrstuvwxyz.appsync-api.eu-west-2.amazonaws.com/event"
+CUSTOM_HOST = "https://events.example.com/event"
+SECRET_API_KEY = "da2-SECRETAPIKEY7f3a9c1e5b"
+SECRET_TOKEN = "eyJSECRET.TOKEN.e8d2b6a4c0"
+TOKEN_MODES = (AuthMode.AMAZON_COGNITO_USER_POOLS, AuthMode.OPENID_CONNECT, AuthMode.AWS_LAMBDA)
+
+
+def namespace(**values: Any) -> argparse.Namespace:
+    """Every option at its default, as Locust parses them, with ``values`` on top
+    (keys are option dests, plus ``host``)."""
+    defaults: dict[str, Any] = {spec.dest: spec.default for spec in OPTIONS}
+    return argparse.Namespace(**{**defaults, "host": "", **values})
+
+
+def distinct_wildcards(count: int) -> str:
+    """Templates with ``count`` different wildcards: ``/default/wN/x`` under ``/default/wN/*``."""
+    return " ".join(f"/default/w{number}/x" for number in range(1, count + 1))
+
+
+def settings_with(**values: Any) -> HarnessSettings:
+    return settings_from_options(namespace(**values))
+
+
+def refused(options: argparse.Namespace, **kwargs: Any) -> ConfigurationError:
+    with pytest.raises(ConfigurationError) as info:
+        settings_from_options(options, **kwargs)
+    assert str(info.value) == f"{info.value.option}: {info.value.reason}"
+    return info.value
+
+
+# -- defaults ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("options", [namespace(), argparse.Namespace()], ids=["defaults", "empty"])
+def test_the_defaults_make_valid_settings(options: argparse.Namespace) -> None:
+    settings = settings_from_options(options)
+    assert settings.embedded
+    assert settings.host == ""
+    assert settings.auth_mode is AuthMode.API_KEY
+    assert settings.api_key == ""
+    assert settings.auth_token == ""
+    assert settings.region is None
+    assert settings.aws_profile is None
+    assert [t.name for t in settings.channels] == ["/default/room-{1..20}"]
+    assert settings.channels[0].channels == tuple(f"/default/room-{n}" for n in range(1, 21))
+    assert settings.subscriptions_per_user == 1
+    assert settings.wildcard_subscriptions == 0
+    assert settings.publish_rate == 1.0
+    assert settings.events_per_publish == 1
+    assert settings.payload_bytes == 200
+    assert settings.publish_via == "ws"
+    assert settings.ca_file is None
+    assert settings.iam_signer == "fast"
+    assert settings.connect_timeout_s == 15.0
+    assert settings.operation_timeout_s == 10.0
+    assert settings.emulator_args == ()
+    assert re.fullmatch(r"[0-9a-f]{12}", settings.run_id)
+    assert settings.publishes_per_second == 1.0
+    assert publish_rate_warning(settings) is None
+
+
+def test_values_are_checked_and_normalised() -> None:
+    settings = settings_with(
+        auth_mode=" aws-iam ",
+        region=" eu-west-1 ",
+        aws_profile=" load ",
+        channels="/default/a, /x/{b,c}",
+        subscriptions_per_user=" 7 ",
+        wildcard_subscriptions="0",
+        publish_rate="2.5",
+        events_per_publish=str(MAX_EVENTS_PER_REQUEST),
+        payload_bytes=str(MAX_EVENT_BYTES),
+        publish_via="HTTP",
+        ca_file=" /etc/ca.pem ",
+        iam_signer="BOTOCORE",
+        connect_timeout="1e-3",
+        operation_timeout=30,
+        emulator_args="  --fault drop:rate=0.5   --seed 3 ",
+        run_id=" my-run ",
+    )
+    assert settings.auth_mode is AuthMode.AWS_IAM
+    assert settings.region == "eu-west-1"
+    assert settings.aws_profile == "load"
+    assert [t.name for t in settings.channels] == ["/default/a", "/x/{b,c}"]
+    assert settings.subscriptions_per_user == 7
+    assert settings.publish_rate == 2.5
+    assert settings.events_per_publish == MAX_EVENTS_PER_REQUEST
+    assert settings.payload_bytes == MAX_EVENT_BYTES
+    assert settings.publish_via == "http"
+    assert settings.ca_file == "/etc/ca.pem"
+    assert settings.iam_signer == "botocore"
+    assert settings.connect_timeout_s == 0.001
+    assert settings.operation_timeout_s == 30.0
+    assert settings.emulator_args == ("--fault", "drop:rate=0.5", "--seed", "3")
+    assert settings.run_id == "my-run"
+    assert settings.publishes_per_second == 2.5 / MAX_EVENTS_PER_REQUEST
+
+
+@pytest.mark.parametrize(
+    ("dest", "value"),
+    [
+        ("subscriptions_per_user", "0"),
+        ("subscriptions_per_user", str(MAX_SUBSCRIPTIONS_PER_CONNECTION)),
+        ("wildcard_subscriptions", str(MAX_SUBSCRIPTIONS_PER_CONNECTION)),
+        ("events_per_publish", "1"),
+        ("payload_bytes", "0"),
+        ("publish_rate", "0.001"),
+    ],
+)
+def test_the_bounds_are_allowed(dest: str, value: str) -> None:
+    extra = (
+        {"subscriptions_per_user": 0, "channels": distinct_wildcards(int(value))}
+        if dest == "wildcard_subscriptions"
+        else {}
+    )
+    settings = settings_with(**{dest: value, **extra})
+    assert getattr(settings, dest) == type(SPECS["--" + dest.replace("_", "-")].default)(value)
+
+
+# -- bad values ----------------------------------------------------------------------------
+
+BAD_VALUES = [
+    ("--auth-mode", "API", "unknown auth mode 'API'"),
+    ("--auth-mode", "IAM", "unknown auth mode 'IAM'"),
+    ("--auth-mode", "", "unknown auth mode ''"),
+    ("--channels", "", "at least one channel template"),
+    ("--channels", "default/room", "'default/room' must start with '/'"),
+    ("--channels", "/default/{a", "'/default/{a' has unbalanced braces"),
+    ("--channels", "/default/room_{1..2}", "'/default/room_1' (from '/default/room_{1..2}')"),
+    ("--subscriptions-per-user", "-1", "must be between 0 and 200, not -1"),
+    ("--subscriptions-per-user", "201", "must be between 0 and 200, not 201"),
+    ("--subscriptions-per-user", "1.5", "must be a whole number, not '1.5'"),
+    ("--subscriptions-per-user", "many", "must be a whole number, not 'many'"),
+    ("--subscriptions-per-user", "", "must be a whole number, not ''"),
+    ("--wildcard-subscriptions", "-1", "must be between 0 and 200, not -1"),
+    ("--wildcard-subscriptions", "201", "must be between 0 and 200, not 201"),
+    ("--wildcard-subscriptions", "two", "must be a whole number, not 'two'"),
+    ("--publish-rate", "0", "must be a finite number above 0, not '0'"),
+    ("--publish-rate", "-1", "must be a finite number above 0, not '-1'"),
+    ("--publish-rate", "nan", "must be a finite number above 0, not 'nan'"),
+    ("--publish-rate", "inf", "must be a finite number above 0, not 'inf'"),
+    ("--publish-rate", "-inf", "must be a finite number above 0, not '-inf'"),
+    ("--publish-rate", "fast", "must be a number, not 'fast'"),
+    ("--publish-rate", "", "must be a number, not ''"),
+    ("--events-per-publish", "0", f"must be between 1 and {MAX_EVENTS_PER_REQUEST}, not 0"),
+    ("--events-per-publish", "6", f"must be between 1 and {MAX_EVENTS_PER_REQUEST}, not 6"),
+    ("--events-per-publish", "2.0", "must be a whole number, not '2.0'"),
+    ("--payload-bytes", "-1", f"must be between 0 and {MAX_EVENT_BYTES}, not -1"),
+    (
+        "--payload-bytes",
+        str(MAX_EVENT_BYTES + 1),
+        f"must be between 0 and {MAX_EVENT_BYTES}, not {MAX_EVENT_BYTES + 1}",
+    ),
+    ("--payload-bytes", "1k", "must be a whole number, not '1k'"),
+    ("--publish-via", "wss", "must be one of ws, http, not 'wss'"),
+    ("--publish-via", "https", "must be one of ws, http, not 'https'"),
+    ("--publish-via", "", "must be one of ws, http, not ''"),
+    ("--iam-signer", "slow", "must be one of botocore, fast, not 'slow'"),
+    ("--iam-signer", "", "not ''"),
+    ("--connect-timeout", "0", "must be a finite number above 0, not '0'"),
+    ("--connect-timeout", "-5", "must be a finite number above 0, not '-5'"),
+    ("--connect-timeout", "nan", "must be a finite number above 0, not 'nan'"),
+    ("--connect-timeout", "soon", "must be a number, not 'soon'"),
+    ("--operation-timeout", "0", "must be a finite number above 0, not '0'"),
+    ("--operation-timeout", "inf", "must be a finite number above 0, not 'inf'"),
+    ("--operation-timeout", "x", "must be a number, not 'x'"),
+    ("--reconnect-policy", "linear", "unknown strategy 'linear'"),
+    ("--reconnect-policy", "full-jitter:base=fast", "base='fast' must be a duration"),
+    ("--reconnect-policy", "exponential:base=2s,cap=1s", "cap= must be at least base="),
+    ("--reconnect-policy", "constant:max-attempts=-1", "must be a whole number of at least 0"),
+    ("--reconnect-policy", "none:jitter=1", "none does not take jitter"),
+    ("--publish-retry-policy", "exponential:multiplier=0.5", "must be a number of at least 1"),
+    ("--publish-retry-policy", "", "unknown strategy ''"),
+    ("--backoff-tolerance", "-0.1", "must be a finite number of at least 0, not '-0.1'"),
+    ("--backoff-tolerance", "soon", "must be a number, not 'soon'"),
+    ("--slo", "latency<1ms", "unknown figure 'latency'"),
+    ("--slo", "deliver.p99<=250", "has no unit"),
+    ("--slo-file", "/nonexistent/slos.txt", "/nonexistent/slos.txt"),
+    ("--baseline", "/nonexistent/summary.json", "/nonexistent/summary.json"),
+    ("--max-regression", "10", "write 10%"),
+    ("--max-regression", "-5%", "'-5%' is not a percent"),
+]
+BAD_HOSTS = [
+    ("ftp://example.com/event", "must be an http(s) URL"),
+    ("example.com", "must be an http(s) URL"),
+    ("https://", "must be an http(s) URL"),
+    ("https://events.example.com/graphql", "path must be '/event'"),
+    ("https://events.example.com/event?x=1", "must not have a query or fragment"),
+]
+FREE_TEXT = {
+    "--api-key",
+    "--auth-token",
+    "--region",
+    "--aws-profile",
+    "--ca-file",
+    "--emulator-args",
+    "--run-id",
+    "--report-dir",
+}
+"""Options that take any text, so no value of theirs is bad on its own."""
+
+
+def test_every_checked_option_has_bad_values_here() -> None:
+    assert {flag for flag, _, _ in BAD_VALUES} | FREE_TEXT == set(SPECS)
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "reason"), BAD_VALUES, ids=[f"{f}={v!r}" for f, v, _ in BAD_VALUES]
+)
+def test_a_bad_value_names_its_option(flag: str, value: str, reason: str) -> None:
+    error = refused(namespace(**{SPECS[flag].dest: value}))
+    assert error.option == flag
+    assert reason in error.reason
+
+
+@pytest.mark.parametrize(("host", "reason"), BAD_HOSTS, ids=[h for h, _ in BAD_HOSTS])
+def test_a_bad_host_names_host(host: str, reason: str) -> None:
+    for options, kwargs in ((namespace(host=host), {}), (namespace(), {"host": host})):
+        error = refused(options, **kwargs)
+        assert error.option == "--host"
+        assert reason in error.reason
+
+
+@pytest.mark.parametrize(
+    ("dest", "value"),
+    [("publish_rate", 0.0), ("payload_bytes", -1), ("subscriptions_per_user", True)],
+)
+def test_non_text_bad_values_are_refused_too(dest: str, value: object) -> None:
+    assert refused(namespace(**{dest: value})).option == "--" + dest.replace("_", "-")
+
+
+# -- the target and its authorization ------------------------------------------------------
+
+
+def test_a_host_is_normalised_to_its_event_url() -> None:
+    settings = settings_with(host="HTTPS://Events.Example.COM", api_key="k")
+    assert settings.host == CUSTOM_HOST
+    assert not settings.embedded
+
+
+def test_the_host_argument_overrides_the_options() -> None:
+    options = namespace(host=CUSTOM_HOST)
+    assert settings_from_options(options, host="").embedded
+    assert settings_from_options(namespace(api_key="k"), host=CUSTOM_HOST).host == CUSTOM_HOST
+    error = refused(options)  # API_KEY without a key, against --host
+    assert error.option == "--api-key"
+
+
+def test_api_key_is_required_against_a_host() -> None:
+    error = refused(namespace(host=CUSTOM_HOST))
+    assert error.option == "--api-key"
+    assert "API_KEY" in error.reason
+    assert settings_with(host=CUSTOM_HOST, api_key=SECRET_API_KEY).api_key == SECRET_API_KEY
+
+
+def test_no_api_key_is_needed_for_the_embedded_emulator() -> None:
+    assert settings_with(api_key="").api_key == ""
+
+
+@pytest.mark.parametrize("mode", TOKEN_MODES)
+def test_a_token_is_required_for_token_modes_against_a_host(mode: AuthMode) -> None:
+    error = refused(namespace(host=CUSTOM_HOST, auth_mode=mode.value))
+    assert error.option == "--auth-token"
+    assert mode.value in error.reason
+    # No API key is asked for, and the token is enough.
+    settings = settings_with(host=CUSTOM_HOST, auth_mode=mode.value, auth_token=SECRET_TOKEN)
+    assert settings.auth_mode is mode
+    assert settings.auth_token == SECRET_TOKEN
+    assert settings_with(auth_mode=mode.value).embedded  # the emulator mints one
+
+
+def test_aws_iam_needs_a_region_for_a_custom_domain() -> None:
+    error = refused(namespace(host=CUSTOM_HOST, auth_mode="AWS_IAM"))
+    assert error.option == "--region"
+    settings = settings_with(host=CUSTOM_HOST, auth_mode="AWS_IAM", region="ap-south-1")
+    assert settings.region == "ap-south-1"
+
+
+@pytest.mark.parametrize(
+    ("host", "region"),
+    [
+        (STANDARD_HOST, "eu-west-2"),
+        (STANDARD_HOST.removesuffix("/event"), "eu-west-2"),
+        (
+            "https://abcdefghijklmnopqrstuvwxyz.appsync-api.cn-north-1.amazonaws.com.cn/event",
+            "cn-north-1",
+        ),
+    ],
+)
+def test_the_region_comes_from_a_standard_host(host: str, region: str) -> None:
+    settings = settings_with(host=host, auth_mode="AWS_IAM")
+    assert settings.region == region
+    assert settings.host.endswith(".amazonaws.com/event") or settings.host.endswith(".cn/event")
+    assert settings_with(host=host, api_key="k").region == region
+
+
+def test_a_given_region_wins_over_the_hosts() -> None:
+    assert settings_with(host=STANDARD_HOST, auth_mode="AWS_IAM", region="us-east-1").region == (
+        "us-east-1"
+    )
+
+
+def test_a_host_that_is_almost_standard_is_a_custom_domain() -> None:
+    host = "https://abcdefghijklmnopqrstuvwxy.appsync-api.eu-west-2.amazonaws.com/event"  # 25
+    assert refused(namespace(host=host, auth_mode="AWS_IAM")).option == "--region"
+
+
+def test_aws_iam_against_the_embedded_emulator_needs_no_region() -> None:
+    settings = settings_with(auth_mode="AWS_IAM")
+    assert settings.embedded
+    assert settings.region is None
+
+
+# -- subscriptions -------------------------------------------------------------------------
+
+
+def test_subscriptions_and_wildcards_share_the_per_connection_limit() -> None:
+    limit = MAX_SUBSCRIPTIONS_PER_CONNECTION
+    channels = distinct_wildcards(limit)
+    settings = settings_with(
+        channels=channels, subscriptions_per_user=str(limit - 50), wildcard_subscriptions="50"
+    )
+    assert settings.subscriptions_per_user + settings.wildcard_subscriptions == limit
+    error = refused(
+        namespace(
+            channels=channels, subscriptions_per_user=str(limit - 50), wildcard_subscriptions="51"
+        )
+    )
+    assert error.option == "--subscriptions-per-user"
+    assert f"makes {limit + 1} subscriptions" in error.reason
+    assert f"allows {limit}" in error.reason
+    error = refused(
+        namespace(channels=channels, subscriptions_per_user="1", wildcard_subscriptions=str(limit))
+    )
+    assert error.option == "--subscriptions-per-user"
+
+
+def test_wildcard_subscriptions_need_every_template_covered() -> None:
+    channels = "/default/room-{1..3} /{a,b}/x /solo"
+    error = refused(namespace(channels=channels, wildcard_subscriptions="1"))
+    assert error.option == "--wildcard-subscriptions"
+    assert "/{a,b}/x" in error.reason
+    assert "/solo" in error.reason
+    assert "room" not in error.reason
+    # Without wildcard subscriptions the same templates are fine.
+    assert len(settings_with(channels=channels).channels) == 3
+
+
+def test_no_more_wildcard_subscriptions_than_distinct_wildcards() -> None:
+    settings = settings_with(channels="/default/a /default/b-{1..3}", wildcard_subscriptions="1")
+    assert {t.wildcard for t in settings.channels} == {"/default/*"}
+    error = refused(namespace(channels="/default/a /default/b-{1..3}", wildcard_subscriptions="2"))
+    assert error.option == "--wildcard-subscriptions"
+    assert "only 1 distinct wildcard(s): /default/*" in error.reason
+
+
+def test_wildcard_subscriptions_with_covered_templates() -> None:
+    settings = settings_with(
+        channels="/default/room-{1..3} /chat/x/{a,b}", wildcard_subscriptions="2"
+    )
+    assert [t.wildcard for t in settings.channels] == ["/default/*", "/chat/x/*"]
+
+
+# -- the run id ----------------------------------------------------------------------------
+
+
+def test_a_run_id_is_generated_when_empty() -> None:
+    first, second = settings_with(run_id="").run_id, settings_with(run_id="  ").run_id
+    assert re.fullmatch(r"[0-9a-f]{12}", first)
+    assert re.fullmatch(r"[0-9a-f]{12}", second)
+    assert first != second
+
+
+def test_a_given_run_id_is_kept() -> None:
+    assert settings_with(run_id="soak-2024-11-11").run_id == "soak-2024-11-11"
+
+
+# -- no secrets in logs --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", [AuthMode.API_KEY, *TOKEN_MODES])
+def test_describe_and_repr_hold_no_secrets(mode: AuthMode) -> None:
+    settings = settings_with(
+        host=CUSTOM_HOST,
+        auth_mode=mode.value,
+        api_key=SECRET_API_KEY,
+        auth_token=SECRET_TOKEN,
+        run_id="run-7",
+    )
+    assert settings.api_key == SECRET_API_KEY
+    assert settings.auth_token == SECRET_TOKEN
+    texts = [
+        json.dumps(settings.describe()),
+        str(settings.describe()),
+        repr(settings),
+        str(settings),
+    ]
+    for text in texts:
+        assert SECRET_API_KEY not in text
+        assert SECRET_TOKEN not in text
+        assert "SECRET" not in text
+    assert "run-7" in repr(settings)  # repr does show the rest
+
+
+def test_describe_shows_the_settings() -> None:
+    settings = settings_with(
+        host=STANDARD_HOST,
+        auth_mode="AWS_IAM",
+        channels="/default/a /default/b{1..2}",
+        subscriptions_per_user="2",
+        wildcard_subscriptions="1",
+        publish_rate="3",
+        events_per_publish="2",
+        payload_bytes="300",
+        publish_via="http",
+        reconnect_policy="decorrelated-jitter:cap=5s,base=0.1,max-attempts=3",
+        backoff_tolerance="0.25",
+        run_id="r1",
+    )
+    assert settings.describe() == {
+        "host": STANDARD_HOST,
+        "auth_mode": "AWS_IAM",
+        "region": "eu-west-2",
+        "channels": ["/default/a", "/default/b{1..2}"],
+        "subscriptions_per_user": 2,
+        "wildcard_subscriptions": 1,
+        "publish_rate": 3.0,
+        "events_per_publish": 2,
+        "payload_bytes": 300,
+        "publish_via": "http",
+        "reconnect_policy": "decorrelated-jitter:base=100ms,cap=5s,max-attempts=3",
+        "publish_retry_policy": "off",
+        "backoff_tolerance_s": 0.25,
+        "run_id": "r1",
+    }
+    assert settings_with().describe()["host"] == "(embedded emulator)"
+
+
+# -- the publish rate warning --------------------------------------------------------------
+
+LIMIT = MAX_PUBLISHES_PER_SECOND_PER_CONNECTION
+
+
+@pytest.mark.parametrize(
+    ("rate", "events", "warns"),
+    [
+        (LIMIT, 1, False),
+        (LIMIT + 1, 1, True),
+        (LIMIT + 0.5, 1, True),
+        (LIMIT * 5, 5, False),
+        (LIMIT * 5 + 5, 5, True),
+        (1000, 5, True),
+        (0.1, 1, False),
+    ],
+)
+def test_the_publish_rate_warning_over_websocket(rate: float, events: int, warns: bool) -> None:
+    settings = settings_with(publish_rate=str(rate), events_per_publish=str(events))
+    warning = publish_rate_warning(settings)
+    if not warns:
+        assert warning is None
+        return
+    assert warning is not None
+    assert f"--publish-rate {rate:g}" in warning
+    assert f"--events-per-publish {events}" in warning
+    assert f"{rate / events:g} publishes/s" in warning
+    assert f"above {LIMIT}/s" in warning
+
+
+@pytest.mark.parametrize("rate", [LIMIT + 1, 1000, 10_000])
+def test_no_publish_rate_warning_over_http(rate: float) -> None:
+    settings = settings_with(publish_rate=str(rate), publish_via="http")
+    assert settings.publishes_per_second > LIMIT
+    assert publish_rate_warning(settings) is None
+
+
+# -- Locust's parser -------------------------------------------------------------------------------
+
+SAMPLE_REPORT = Path(__file__).resolve().parents[2] / "docs" / "sample-report"
+# A valid value other than the default for every option, and what it parses to.
+SAMPLES: dict[str, tuple[str, object]] = {
+    "--auth-mode": ("AWS_IAM", "AWS_IAM"),
+    "--api-key": ("da2-sample-key", "da2-sample-key"),
+    "--auth-token": ("sample-token", "sample-token"),
+    "--region": ("eu-west-2", "eu-west-2"),
+    "--aws-profile": ("load-test", "load-test"),
+    "--channels": ("/default/a,/chat/{b,c}", "/default/a,/chat/{b,c}"),
+    "--subscriptions-per-user": ("7", 7),
+    "--wildcard-subscriptions": ("2", 2),
+    "--publish-rate": ("2.5", 2.5),
+    "--events-per-publish": ("3", 3),
+    "--payload-bytes": ("512", 512),
+    "--publish-via": ("http", "http"),
+    "--ca-file": ("/tmp/ca.pem", "/tmp/ca.pem"),
+    "--iam-signer": ("botocore", "botocore"),
+    "--connect-timeout": ("3.5", 3.5),
+    "--operation-timeout": ("4", 4.0),
+    "--emulator-args": ("--seed 7 --tls", "--seed 7 --tls"),
+    "--run-id": ("run-42", "run-42"),
+    "--reconnect-policy": ("exponential:base=1s", "exponential:base=1s"),
+    "--publish-retry-policy": ("constant:base=50ms", "constant:base=50ms"),
+    "--backoff-tolerance": ("0.5", 0.5),
+    "--report-dir": ("/tmp/reports", "/tmp/reports"),
+    "--slo": ("lost==0", ["lost==0"]),
+    "--slo-file": (str(SAMPLE_REPORT / "slos.txt"), str(SAMPLE_REPORT / "slos.txt")),
+    "--baseline": (str(SAMPLE_REPORT / "summary.json"), str(SAMPLE_REPORT / "summary.json")),
+    "--max-regression": ("25%", "25%"),
+}
+SECRET_DESTS = {"api_key", "auth_token"}
+
+
+@pytest.fixture
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No harness option comes from the environment of the test run."""
+    for spec in OPTIONS:
+        monkeypatch.delenv(spec.env_var, raising=False)
+    monkeypatch.delenv("LOCUST_HOST", raising=False)
+
+
+@pytest.fixture
+def parser(clean_environment: None) -> LocustArgumentParser:
+    return get_parser(default_config_files=[])
+
+
+def actions_of(parser: LocustArgumentParser) -> dict[str, Any]:
+    return {action.dest: action for action in parser._actions}
+
+
+def parse_error(
+    parser: LocustArgumentParser, arguments: list[str], capsys: pytest.CaptureFixture[str]
+) -> str:
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as info:
+        parser.parse_args(arguments)
+    assert info.value.code == 2
+    return capsys.readouterr().err
+
+
+def test_the_samples_cover_every_option_with_non_defaults() -> None:
+    assert set(SAMPLES) == set(SPECS)
+    for flag, (_, value) in SAMPLES.items():
+        assert value != SPECS[flag].default, flag
+
+
+def test_every_option_is_registered_with_its_env_var(parser: LocustArgumentParser) -> None:
+    actions = actions_of(parser)
+    defaults = parser.parse_args([])
+    for spec in OPTIONS:
+        action = actions[spec.dest]
+        assert action.option_strings == [spec.flag]
+        assert action.env_var == "LOCUST_" + spec.flag.removeprefix("--").replace("-", "_").upper()
+        assert action.env_var == spec.env_var
+        assert getattr(defaults, spec.dest) == spec.default
+
+
+@pytest.mark.parametrize("flag", list(SAMPLES))
+def test_an_option_on_the_command_line(parser: LocustArgumentParser, flag: str) -> None:
+    text, value = SAMPLES[flag]
+    parsed = getattr(parser.parse_args([f"{flag}={text}"]), SPECS[flag].dest)
+    assert parsed == value
+    assert type(parsed) is type(SPECS[flag].default)  # the web UI relies on this
+
+
+@pytest.mark.parametrize("flag", list(SAMPLES))
+def test_an_option_from_its_env_var(
+    parser: LocustArgumentParser, monkeypatch: pytest.MonkeyPatch, flag: str
+) -> None:
+    spec = SPECS[flag]
+    text, value = SAMPLES[flag]
+    monkeypatch.setenv(spec.env_var, text)
+    parsed = getattr(parser.parse_args([]), spec.dest)
+    assert parsed == value
+    assert type(parsed) is type(spec.default)
+    # The command line wins over the environment.
+    if spec.repeatable:
+        assert getattr(parser.parse_args([f"{flag}=errors==0"]), spec.dest) == ["errors==0"]
+    else:
+        assert getattr(parser.parse_args([f"{flag}={spec.default}"]), spec.dest) == spec.default
+
+
+def test_every_option_but_the_run_id_is_in_the_web_ui(parser: LocustArgumentParser) -> None:
+    in_ui = parser.args_included_in_web_ui
+    for spec in OPTIONS:
+        # --slo is repeatable (a list the form cannot show); SLOs gate headless runs.
+        assert (spec.dest in in_ui) is (spec.flag not in ("--run-id", "--slo")), spec.flag
+
+
+def test_the_api_key_and_token_are_secret_in_the_web_ui(parser: LocustArgumentParser) -> None:
+    secret = set(parser.secret_args_included_in_web_ui)
+    harness_dests = {spec.dest for spec in OPTIONS}
+    assert secret & harness_dests == SECRET_DESTS
+
+
+def test_help_shows_defaults_except_for_secrets(parser: LocustArgumentParser) -> None:
+    actions = actions_of(parser)
+    assert actions["publish_rate"].help.endswith("(default 1.0)")
+    assert actions["channels"].help.endswith("(default /default/room-{1..20})")
+    assert actions["publish_via"].help.endswith("(default ws)")
+    for dest in (*SECRET_DESTS, "run_id", "region"):
+        assert actions[dest].help == SPECS["--" + dest.replace("_", "-")].help, dest
+    text = parser.format_help()
+    for spec in OPTIONS:
+        assert spec.flag in text
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "reason"), BAD_VALUES, ids=[f"{f}={v!r}" for f, v, _ in BAD_VALUES]
+)
+def test_a_bad_value_stops_the_parser(
+    parser: LocustArgumentParser,
+    capsys: pytest.CaptureFixture[str],
+    flag: str,
+    value: str,
+    reason: str,
+) -> None:
+    err = parse_error(parser, [f"{flag}={value}"], capsys)
+    assert f"argument {flag}: " in err
+    assert reason in err
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"), [("--publish-rate", "0"), ("--channels", "nope"), ("--publish-via", "udp")]
+)
+def test_a_bad_env_var_stops_the_parser(
+    parser: LocustArgumentParser,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    flag: str,
+    value: str,
+) -> None:
+    monkeypatch.setenv(SPECS[flag].env_var, value)
+    err = parse_error(parser, [], capsys)
+    assert f"argument {flag}: " in err
+    assert repr(value) in err
+
+
+def test_parsed_options_make_settings(parser: LocustArgumentParser) -> None:
+    arguments = [f"{flag}={text}" for flag, (text, _) in SAMPLES.items()]
+    options = parser.parse_args(["--host", STANDARD_HOST, *arguments])
+    settings = settings_from_options(options)
+    assert settings.host == STANDARD_HOST
+    assert settings.auth_mode is AuthMode.AWS_IAM
+    assert settings.region == "eu-west-2"
+    assert [t.name for t in settings.channels] == ["/default/a", "/chat/{b,c}"]
+    assert settings.subscriptions_per_user == 7
+    assert settings.wildcard_subscriptions == 2
+    assert settings.publish_rate == 2.5
+    assert settings.emulator_args == ("--seed", "7", "--tls")
+    assert settings.run_id == "run-42"
+
+
+# -- config files --------------------------------------------------------------------------
+
+LOCUST_CONF = """\
+# harness settings
+publish-rate = 3
+channels = /default/a /default/b{1..2}
+subscriptions-per-user = 2
+auth-mode = aws_iam
+api-key = key-from-the-file
+emulator-args = --tls
+"""
+
+PYPROJECT = """\
+[project]
+name = "load-test"
+
+[tool.locust]
+publish-rate = 4
+payload-bytes = 500
+channels = "/x/{a,b}"
+publish-via = "http"
+events-per-publish = 2
+auth-token = "token-from-toml"
+"""
+
+
+def check_locust_conf(options: argparse.Namespace) -> None:
+    assert options.publish_rate == 3.0
+    assert options.channels == "/default/a /default/b{1..2}"
+    assert options.subscriptions_per_user == 2
+    assert options.auth_mode == "aws_iam"
+    assert options.api_key == "key-from-the-file"
+    assert options.emulator_args == "--tls"
+    assert options.payload_bytes == SPECS["--payload-bytes"].default
+    settings = settings_from_options(options)
+    assert settings.auth_mode is AuthMode.AWS_IAM
+    assert [t.channels for t in settings.channels] == [
+        ("/default/a",),
+        ("/default/b1", "/default/b2"),
+    ]
+
+
+def check_pyproject(options: argparse.Namespace) -> None:
+    assert options.publish_rate == 4.0
+    assert type(options.publish_rate) is float
+    assert options.payload_bytes == 500
+    assert options.channels == "/x/{a,b}"
+    assert options.publish_via == "http"
+    assert options.events_per_publish == 2
+    assert options.auth_token == "token-from-toml"
+    assert options.subscriptions_per_user == SPECS["--subscriptions-per-user"].default
+    assert settings_from_options(options).publishes_per_second == 2.0
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+ParserAndArguments = tuple[LocustArgumentParser, list[str]]
+
+
+def given_with_config(path: Path) -> ParserAndArguments:
+    return get_parser(default_config_files=[]), ["--config", str(path)]
+
+
+def as_a_default_config_file(path: Path) -> ParserAndArguments:
+    return get_parser(default_config_files=[str(path)]), []
+
+
+CONFIG_FILE_WAYS = (given_with_config, as_a_default_config_file)
+"""The two ways Locust reads a config file: a parser and its arguments for each."""
+
+
+@pytest.mark.parametrize("way", CONFIG_FILE_WAYS, ids=lambda way: way.__name__)
+@pytest.mark.parametrize(
+    ("name", "text", "check"),
+    [
+        ("locust.conf", LOCUST_CONF, check_locust_conf),
+        ("pyproject.toml", PYPROJECT, check_pyproject),
+    ],
+    ids=["locust-conf", "pyproject"],
+)
+def test_a_config_file_is_read(
+    clean_environment: None,
+    tmp_path: Path,
+    name: str,
+    text: str,
+    check: Callable[[argparse.Namespace], None],
+    way: Callable[[Path], ParserAndArguments],
+) -> None:
+    parser, arguments = way(write(tmp_path / name, text))
+    check(parser.parse_args(arguments))
+
+
+def test_a_pyproject_without_tool_locust_changes_nothing(
+    clean_environment: None, tmp_path: Path
+) -> None:
+    toml = write(tmp_path / "pyproject.toml", '[project]\nname = "x"\n')
+    options = get_parser(default_config_files=[str(toml)]).parse_args([])
+    for spec in OPTIONS:
+        assert getattr(options, spec.dest) == spec.default
+
+
+def test_the_environment_and_command_line_win_over_a_file(
+    clean_environment: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conf = write(tmp_path / "locust.conf", "publish-rate = 3\npayload-bytes = 300\n")
+    parser = get_parser(default_config_files=[str(conf)])
+    monkeypatch.setenv("LOCUST_PUBLISH_RATE", "5")
+    options = parser.parse_args([])
+    assert (options.publish_rate, options.payload_bytes) == (5.0, 300)
+    options = parser.parse_args(["--publish-rate", "7", "--payload-bytes=400"])
+    assert (options.publish_rate, options.payload_bytes) == (7.0, 400)
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("locust.conf", "publish-rate = 0\n"),
+        ("pyproject.toml", "[tool.locust]\npublish-rate = 0\n"),
+        ("pyproject.toml", "[tool.locust]\npublish-rate = -2.5\n"),
+    ],
+)
+def test_a_bad_value_in_a_file_stops_the_parser(
+    clean_environment: None,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    name: str,
+    text: str,
+) -> None:
+    path = write(tmp_path / name, text)
+    for way in CONFIG_FILE_WAYS:
+        parser, arguments = way(path)
+        err = parse_error(parser, arguments, capsys)
+        assert "argument --publish-rate: must be a finite number above 0" in err
+
+
+# -- documentation -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("spec", OPTIONS, ids=[spec.flag for spec in OPTIONS])
+def test_every_option_has_help(spec: OptionSpec) -> None:
+    assert spec.help.strip()
+    assert spec.help == spec.help.strip()
+    assert spec.metavar
+
+
+@pytest.mark.parametrize("flag", [spec.flag for spec in OPTIONS])
+def test_every_option_is_in_the_readme(flag: str) -> None:
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    assert re.search(re.escape(flag) + r"(?![\w-])", readme), f"{flag} is not in README.md"
+
+
+# -- the embedded emulator seen through the web UI -----------------------------------------
+
+
+def test_the_embedded_emulators_url_in_host_still_means_the_embedded_emulator() -> None:
+    """Locust's web UI writes the host it shows (the emulator's URL) into options.host."""
+    url = "http://127.0.0.1:40001/event"
+    options = namespace(host=url, **{EMBEDDED_URL_ATTRIBUTE: url, EMBEDDED_CA_ATTRIBUTE: None})
+    assert configured_host(options) == ""
+    settings = settings_from_options(options)
+    assert settings.embedded
+    # Another host is a real API, with its requirements.
+    other = namespace(host="http://127.0.0.1:40002/event", **{EMBEDDED_URL_ATTRIBUTE: url})
+    assert configured_host(other) == "http://127.0.0.1:40002/event"
+    assert refused(other).option == "--api-key"
+
+
+def test_the_embedded_emulators_ca_is_trusted_unless_ca_file_is_given() -> None:
+    url = "https://127.0.0.1:40001/event"
+    extra = {EMBEDDED_URL_ATTRIBUTE: url, EMBEDDED_CA_ATTRIBUTE: "/tmp/emulator-ca.pem"}
+    assert settings_from_options(namespace(host=url, **extra)).ca_file == "/tmp/emulator-ca.pem"
+    mine = namespace(host=url, ca_file="/tmp/mine.pem", **extra)
+    assert settings_from_options(mine).ca_file == "/tmp/mine.pem"
+    # A real API never gets the emulator's CA.
+    real = namespace(host="https://api.example.com/event", api_key="k", **extra)
+    assert settings_from_options(real).ca_file is None

@@ -1,0 +1,329 @@
+"""The Locust web UI with the harness's options, driven by a real headless Chromium.
+
+``locust -f locustfile.py`` (no ``--headless``) runs as a user starts it: a
+subprocess that starts the embedded emulator and serves the web UI on
+127.0.0.1. Playwright drives Debian's Chromium (``/usr/bin/chromium``; no
+``playwright install``): the start form shows the harness's options with their
+defaults (secrets as password fields, ``--run-id`` hidden), the values typed
+into it reach the users (the stats table names the channel template typed
+in), the stats page can be screenshotted, and Stop stops the run.
+
+Skipped without ``/usr/bin/chromium`` or the ``playwright`` package.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from support.client import free_port, port_is_closed
+
+from harness.emulator import defaults
+from harness.loadtest.settings import OPTIONS
+
+CHROMIUM = Path("/usr/bin/chromium")
+if not CHROMIUM.is_file():
+    pytest.skip(
+        f"{CHROMIUM} is missing (apt-get install chromium): no browser for the web UI test",
+        allow_module_level=True,
+    )
+sync_api = pytest.importorskip(
+    "playwright.sync_api",
+    reason="playwright is not installed (pip install playwright): no web UI test",
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+EMULATOR_LINE = re.compile(r"embedded AppSync Events emulator at (http://127\.0\.0\.1:(\d+)/event)")
+CHANNELS = "/default/webui-{1..2}"
+STARTUP_TIMEOUT_S = 20.0
+STATS_TIMEOUT_S = 15.0
+STOP_TIMEOUT_S = 10.0
+EXIT_TIMEOUT_S = 15.0
+UI_TIMEOUT_MS = 10_000
+pytestmark = pytest.mark.timeout(90)
+
+
+# -- Locust as a subprocess ----------------------------------------------------------
+
+
+@dataclass
+class LocustWebUI:
+    process: subprocess.Popen[bytes]
+    url: str
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def emulator_url(self) -> str:
+        match = EMULATOR_LINE.search(self.log())
+        assert match, self.log()[-3000:]
+        return match.group(1)
+
+    def stop(self) -> int:
+        """SIGTERM, a bounded wait, then SIGKILL; the exit status."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=EXIT_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+        return self.process.returncode
+
+
+def wait_for_web_ui(locust: LocustWebUI) -> None:
+    """Until the web UI answers 200 and the embedded emulator is up (bounded)."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback only
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        assert locust.process.poll() is None, f"Locust exited early:\n{locust.log()[-3000:]}"
+        try:
+            with opener.open(locust.url, timeout=1.0) as answer:
+                if answer.status == 200 and EMULATOR_LINE.search(locust.log()):
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.1)
+    pytest.fail(f"the web UI did not answer within {STARTUP_TIMEOUT_S}s:\n{locust.log()[-3000:]}")
+
+
+@pytest.fixture
+def locust_web_ui(tmp_path: Path) -> Iterator[LocustWebUI]:
+    port = free_port()
+    log_path = tmp_path / "locust.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOCUST_")}
+    env["PYTHONUNBUFFERED"] = "1"
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "locust",
+                "-f",
+                "locustfile.py",
+                "--web-host",
+                "127.0.0.1",
+                "--web-port",
+                str(port),
+            ],
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    locust = LocustWebUI(process, f"http://127.0.0.1:{port}/", log_path)
+    try:
+        wait_for_web_ui(locust)
+        yield locust
+    finally:
+        locust.stop()  # no-op when the test already stopped it
+
+
+@pytest.fixture
+def browser_page() -> Iterator[Any]:
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            browser_page = browser.new_page(viewport={"width": 1400, "height": 900})
+            browser_page.set_default_timeout(UI_TIMEOUT_MS)
+            yield browser_page
+        finally:
+            browser.close()
+
+
+# -- the page ------------------------------------------------------------------------
+
+
+Rows = dict[tuple[str, str], tuple[int, int]]
+"""``(request type, name) -> (# requests, # fails)``"""
+
+
+def form_name(dest: str) -> str:
+    """The start form's field name for an option: the web UI camel-cases ``dest``."""
+    return re.sub(r"_([a-z0-9])", lambda m: m.group(1).upper(), dest)
+
+
+def stats_rows(page: Any) -> Rows:
+    """The statistics table on the page (the Aggregated row left out)."""
+    rows: Rows = {}
+    for cells in page.locator("table tbody tr").evaluate_all(
+        "rows => rows.map(row => [...row.cells].map(cell => cell.innerText.trim()))"
+    ):
+        if len(cells) >= 4 and cells[0] and cells[2].replace(",", "").isdigit():
+            rows[(cells[0], cells[1])] = (
+                int(cells[2].replace(",", "")),
+                int(cells[3].replace(",", "")),
+            )
+    return rows
+
+
+class UserStartRefused(AssertionError):
+    """The harness refused to start a user (its ``cannot start a user: ...`` log line)."""
+
+
+def wait_for_stats(
+    page: Any, locust: LocustWebUI, what: str, ready: Callable[[Rows], bool]
+) -> Rows:
+    """Until the table on the page is ``ready`` (bounded).
+
+    Raises :class:`UserStartRefused` at once when a user could not start."""
+    deadline = time.monotonic() + STATS_TIMEOUT_S
+    rows: Rows = {}
+    while time.monotonic() < deadline:
+        refused = re.search(r"cannot start a user: .*", locust.log())
+        if refused:
+            raise UserStartRefused(refused.group(0))
+        rows = stats_rows(page)
+        if ready(rows):
+            return rows
+        page.wait_for_timeout(250)
+    pytest.fail(
+        f"the stats table did not show {what} within {STATS_TIMEOUT_S}s: {rows}\n"
+        f"{locust.log()[-3000:]}"
+    )
+
+
+def request_count(rows: Rows, request_type: str, name: str) -> int:
+    return rows.get((request_type, name), (0, 0))[0]
+
+
+def check_start_form(page: Any) -> None:
+    """Every web-UI harness option is in the form with its default; secrets are
+    password fields; --run-id is not there."""
+    page.get_by_role("button", name="Custom parameters").click()
+    extra_options = page.evaluate("() => window.templateArgs.extra_options")
+    assert "run_id" not in extra_options
+    assert page.locator('input[name="runId"]').count() == 0
+    assert "Run Id" not in page.inner_text("form")
+    for spec in OPTIONS:
+        if not spec.web_ui:
+            continue
+        field = page.locator(f'input[name="{form_name(spec.dest)}"]')
+        sync_api.expect(field).to_have_count(1)
+        sync_api.expect(field).to_be_visible()
+        shown = field.input_value()
+        if isinstance(spec.default, float):
+            assert float(shown) == spec.default, (spec.flag, shown)
+        else:
+            assert shown == str(spec.default), (spec.flag, shown)
+        kind = field.get_attribute("type")
+        assert kind == ("password" if spec.secret else "text"), (spec.flag, kind)
+    # The defaults the README promises, spelled out.
+    assert page.locator('input[name="authMode"]').input_value() == "API_KEY"
+    assert page.locator('input[name="channels"]').input_value() == "/default/room-{1..20}"
+    assert page.locator('input[name="publishVia"]').input_value() == "ws"
+    for secret in ("apiKey", "authToken"):
+        assert page.locator(f'input[name="{secret}"]').get_attribute("type") == "password"
+
+
+# -- the test ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "api_key",
+    [
+        pytest.param("", id="emulator-defaults"),
+        pytest.param(defaults.DEFAULT_API_KEY, id="api-key-typed-in"),
+    ],
+)
+def test_the_web_ui_start_form_runs_the_harness_with_its_values(
+    locust_web_ui: LocustWebUI, browser_page: Any, tmp_path: Path, api_key: str
+) -> None:
+    page = browser_page
+    emulator_url = locust_web_ui.emulator_url()
+    page.goto(locust_web_ui.url)
+    sync_api.expect(page.get_by_text("Start new load test")).to_be_visible()
+
+    # (1) the form: Locust's fields, the harness's options under "Custom parameters"
+    host_field = page.locator('input[name="host"]')
+    assert host_field.input_value() == emulator_url
+    check_start_form(page)
+
+    # (2) fill it in and start; the host stays the emulator URL Locust shows
+    page.locator('input[name="userCount"]').fill("4")
+    page.locator('input[name="spawnRate"]').fill("4")
+    page.locator('input[name="channels"]').fill(CHANNELS)
+    if api_key:
+        page.locator('input[name="apiKey"]').fill(api_key)
+    with page.expect_response(re.compile(r"/swarm$")) as swarm:
+        page.get_by_role("button", name="Start", exact=True).click()
+    answer = swarm.value.json()
+    assert answer["success"] is True, answer
+    posted = parse_qs(swarm.value.request.post_data or "", keep_blank_values=True)
+    assert posted["channels"] == [CHANNELS], posted
+    assert "run_id" not in posted
+    # /swarm copies a field into the options only under the option's own name (Locust's
+    # form mangles names with a digit after a letter: sigv4_engine came back sigv_4engine).
+    unposted = {spec.dest for spec in OPTIONS if spec.web_ui} - set(posted)
+    assert not unposted, (unposted, sorted(posted))
+
+    wanted = [
+        ("connect", "/event/realtime"),
+        ("subscribe", CHANNELS),
+        ("publish", CHANNELS),
+        ("deliver", CHANNELS),
+    ]
+    rows = wait_for_stats(
+        page,
+        locust_web_ui,
+        f"requests for {wanted}",
+        lambda rows: all(request_count(rows, *key) > 0 for key in wanted),
+    )
+    assert all(fails == 0 for _, fails in rows.values()), rows
+    names = {name for _, name in rows}
+    assert not any("room-" in name for name in names), rows  # not the default channels
+
+    # (3) a screenshot of the running stats page
+    screenshot = tmp_path / "web-ui-stats.png"
+    page.screenshot(path=str(screenshot), full_page=True)
+    png = screenshot.read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and png[12:16] == b"IHDR", png[:16]
+    width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+    assert width > 0 and height > 0 and len(png) > 10_000, (width, height, len(png))
+
+    # Stop: the run stops, and every subscription is unsubscribed on the way out.
+    with page.expect_response(re.compile(r"/stop$")) as stopped:
+        page.get_by_role("button", name="Stop", exact=True).click()
+    assert stopped.value.json()["success"] is True
+    sync_api.expect(page.get_by_text(re.compile(r"^stopped$", re.IGNORECASE))).to_be_visible(
+        timeout=STOP_TIMEOUT_S * 1000
+    )
+
+    def unsubscribed_all(rows: Rows) -> bool:
+        subscribes = request_count(rows, "subscribe", CHANNELS)
+        return request_count(rows, "unsubscribe", CHANNELS) == subscribes > 0
+
+    wait_for_stats(page, locust_web_ui, "an unsubscribe for every subscribe", unsubscribed_all)
+
+    # Locust quits on SIGTERM, stopping the embedded emulator, and reports a clean run.
+    emulator_port = urlsplit(emulator_url).port
+    assert emulator_port
+    status = locust_web_ui.stop()
+    log = locust_web_ui.log()
+    assert status == 0, log[-3000:]
+    assert "Shutting down (exit code 0)" in log
+    assert "embedded emulator stopped (exit status 0)" in log
+    assert port_is_closed(emulator_port)

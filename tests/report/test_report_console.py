@@ -1,0 +1,90 @@
+"""The end-of-run console section, from hand-built summaries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness.measure.delivery import DELIVERY_FIGURES
+from harness.report.console import WORST_CHANNELS, format_console
+
+TEMPLATE = "/default/room-{1..30}"
+
+
+def account(**figures: int) -> dict[str, int]:
+    return {name: figures.get(name, 0) for name in DELIVERY_FIGURES}
+
+
+def latency(p99: float) -> dict[str, Any]:
+    return {"count": 10, "p50": 1.0, "p90": 2.0, "p99": p99, "p99.9": p99, "max": p99}
+
+
+def summary_of(channels: int, *, lost_on: str | None = None) -> dict[str, Any]:
+    names = [f"/default/room-{index}" for index in range(1, channels + 1)]
+    return {
+        "latency": {
+            "deliver": {
+                "overall": latency(9.0),
+                "templates": {TEMPLATE: latency(9.0)},
+                "channels": {name: latency(float(index)) for index, name in enumerate(names)},
+            }
+        },
+        "delivery": {
+            "overall": account(published=channels),
+            "templates": {TEMPLATE: account(published=channels)},
+            "channels": {
+                name: account(published=1, lost=3 if name == lost_on else 0) for name in names
+            },
+        },
+    }
+
+
+def channel_rows(text: str) -> list[list[str]]:
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("Channels, worst"))
+    return [line.split() for line in lines[start + 2 :] if line.startswith("/default/")]
+
+
+def test_the_worst_channels_lead_lost_events_first_then_deliver_p99() -> None:
+    text = format_console(summary_of(30, lost_on="/default/room-7"))
+    assert f"Channels, worst {WORST_CHANNELS} of 30 (most lost events" in text
+    rows = channel_rows(text)
+    assert len(rows) == WORST_CHANNELS
+    assert rows[0][0] == "/default/room-7" and rows[0][-4] == "3", rows[0]
+    # Then by deliver p99, highest first: room-30 has p99 29 ms, room-29 28 ms, ...
+    assert [row[0] for row in rows[1:4]] == [
+        "/default/room-30",
+        "/default/room-29",
+        "/default/room-28",
+    ]
+    assert rows[1][2] == "29.000"
+
+
+def test_a_run_with_few_channels_lists_them_all() -> None:
+    rows = channel_rows(format_console(summary_of(3)))
+    assert sorted(row[0] for row in rows) == [f"/default/room-{i}" for i in (1, 2, 3)]
+
+
+def test_a_run_without_channels_has_no_channel_section() -> None:
+    text = format_console({"latency": {}, "delivery": {"templates": {}, "channels": {}}})
+    assert "Channels, worst" not in text
+
+
+def test_a_regression_from_a_zero_baseline_is_printed() -> None:
+    """The baseline comparison gives no relative change against 0 (``change`` null)."""
+    summary = summary_of(1)
+    summary["baseline"] = {
+        "path": "a/summary.json",
+        "max_regression": 0.1,
+        "passed": False,
+        "compared": 2,
+        "regressions": [
+            {"figure": "errors.rate", "where": "overall", "baseline": 0.0, "observed": 0.02,
+             "change": None, "unit": "ratio"},
+            {"figure": "deliver.p99", "where": "overall", "baseline": 2.0, "observed": 3.0,
+             "change": 0.5, "unit": "ms"},
+        ],
+    }  # fmt: skip
+    text = format_console(summary)
+    assert "REGRESSED errors.rate on overall: 0 -> 0.02 ratio (from zero)" in text
+    assert "REGRESSED deliver.p99 on overall: 2 -> 3 ms (+50%)" in text
+    assert "2 figures compared, 2 regressed by more than 10%" in text

@@ -1,0 +1,1 @@
+"""Helpers shared by the tests: live emulators, clients, Locust runs."""
