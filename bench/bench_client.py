@@ -97,7 +97,10 @@ class HarnessDriver:
         from locust.argument_parser import get_parser
         from locust.env import Environment
 
-        import harness.loadtest.users  # registers the harness's options and listeners
+        import harness.loadtest.users
+        from harness.loadtest import install
+
+        install(events)  # the harness's options and listeners, as a locustfile does
 
         arguments = f"--channels {support.CHANNEL} --subscriptions-per-user 1 --run-id {RUN_ID} "
         arguments += f"--connect-timeout {CONNECT_TIMEOUT_S}"

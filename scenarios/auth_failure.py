@@ -8,10 +8,14 @@ user tries once, gives up (``give_ups``: "not retryable"), and stays down
 instead of hammering the API in a loop: the report shows one attempt per user.
 """
 
-from harness.loadtest import users
+from locust import events
+
+from harness.loadtest import install, users
 from harness.loadtest.scenario import inject_faults
 
+install(events)
 inject_faults(
+    events,
     "disconnect-all:after=2s",
     "refuse:error=UnauthorizedException,after=2s",
 )

@@ -8,10 +8,13 @@ how long recoveries took (percentiles), and whether every attempt stayed
 within the policy's bounds.
 """
 
-from harness.loadtest import users
+from locust import events
+
+from harness.loadtest import install, users
 from harness.loadtest.scenario import inject_faults
 
-inject_faults("drop:rate=0.25")
+install(events)
+inject_faults(events, "drop:rate=0.25")
 
 POLICY = "decorrelated-jitter:base=200ms,cap=5s"
 

@@ -8,11 +8,14 @@ the last frame and reconnects. Keep-alives stay withheld on the new connections
 too, for 4 s, so the clients keep losing them until the fault ends.
 """
 
-from harness.loadtest import users
+from locust import events
+
+from harness.loadtest import install, users
 from harness.loadtest.scenario import inject_faults, option_defaults
 
-option_defaults(emulator_args="--keepalive-interval-s 0.5 --connection-timeout-ms 1500")
-inject_faults("withhold-ka:after=2s,duration=4s")
+install(events)
+option_defaults(events, emulator_args="--keepalive-interval-s 0.5 --connection-timeout-ms 1500")
+inject_faults(events, "withhold-ka:after=2s,duration=4s")
 
 
 class SilentSubscriber(users.Subscriber):

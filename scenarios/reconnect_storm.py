@@ -10,10 +10,13 @@ jittered subscribers spread their reconnects; the publishers, on plain
 exponential backoff, come back together, so their herd figure is all of them.
 """
 
-from harness.loadtest import users
+from locust import events
+
+from harness.loadtest import install, users
 from harness.loadtest.scenario import inject_faults
 
-inject_faults("disconnect-all:after=3s,code=1001")
+install(events)
+inject_faults(events, "disconnect-all:after=3s,code=1001")
 
 
 class StormSubscriber(users.Subscriber):

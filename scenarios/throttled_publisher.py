@@ -8,10 +8,13 @@ and the publishes given up after five retries; each retried event keeps its
 sequence number, so a subscriber sees it once.
 """
 
-from harness.loadtest import users
+from locust import events
+
+from harness.loadtest import install, users
 from harness.loadtest.scenario import inject_faults
 
-inject_faults("throttle:fraction=0.5,after=1s")
+install(events)
+inject_faults(events, "throttle:fraction=0.5,after=1s")
 
 RETRY = "exponential:base=50ms,cap=1s,max-attempts=5"
 

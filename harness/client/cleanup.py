@@ -5,7 +5,7 @@ count) must leave no open socket, no operation waiting for an answer, no
 subscription that ``unsubscribe_success`` did not end, and must not have been
 sent ``data`` for a subscription after it ended. The server side (no open
 connections or live subscriptions once every user stopped) is checked from
-the emulator's admin stats by :mod:`harness.loadtest.resilience_hooks`.
+the emulator's admin stats by :mod:`harness.loadtest.server_checks`.
 """
 
 from __future__ import annotations

@@ -1,19 +1,22 @@
 """The end of a run: summary, SLOs, baseline, reports, exit code, console section.
 
 On the master (or in a local run), when Locust quits (the ``-t`` limit,
-Ctrl-C, SIGTERM, or the web UI's process ending):
+Ctrl-C, SIGTERM, or the web UI's process ending), :func:`finish_run`:
 
-0. users still running (Ctrl-C, SIGTERM) are stopped first, so their cleanup is
+0. stops users still running (Ctrl-C, SIGTERM), so their cleanup is
    measured; a master waits for its workers' last reports;
-1. the run's measurements are collected (:mod:`harness.loadtest.distributed`) and the
-   summary is built (:mod:`harness.measure.summary`) with the resilience figures;
-2. ``--slo`` / ``--slo-file`` are evaluated and ``--baseline`` compared
-   (:mod:`harness.measure.slo`), giving the verdict and the exit code: 3 when an SLO is
-   broken, else 4 when the run regressed against the baseline, else Locust's
-   own (1 for failed requests); a leak or an early retry seen by the embedded
-   emulator makes an otherwise clean run exit 1;
-3. with ``--report-dir`` every report is written (:mod:`harness.report.files`);
-4. after Locust's tables, the resilience and per-channel sections are printed.
+1. collects the run's measurements and builds the summary
+   (:mod:`harness.measure.summary`) with the resilience figures and, against
+   the embedded emulator, its server-side checks;
+2. evaluates ``--slo`` / ``--slo-file`` and compares ``--baseline``, giving the
+   verdict and the exit code: 3 when an SLO is broken, else 4 when the run
+   regressed against the baseline, else Locust's own (1 for failed requests);
+   a leak or an early retry seen by the embedded emulator makes an otherwise
+   clean run exit 1;
+3. with ``--report-dir`` writes every report (:mod:`harness.report.files`).
+
+After Locust's tables, :func:`print_summary` prints the resilience and
+per-channel sections.
 
 Writing the reports never stops the run from ending: an unwritable directory
 is logged as an error and the exit code stays what the run earned. A baseline
@@ -30,20 +33,19 @@ from pathlib import Path
 from typing import Any
 
 import gevent
-from locust import events
-from locust.runners import STATE_INIT, STATE_STOPPED, MasterRunner, WorkerRunner
+from locust.runners import STATE_INIT, STATE_STOPPED, MasterRunner
 
 from harness.errors import ConfigurationError
-from harness.loadtest.distributed import (
-    collect,
-    current_environment,
-    remember_environment,
-    results_for,
+from harness.loadtest.server_checks import server_checks
+from harness.loadtest.settings import EmbeddedEmulator, settings_from_options
+from harness.loadtest.state import RunState
+from harness.measure.slo import (
+    EXIT_BAD_SETTINGS,
+    compare_to_baseline,
+    evaluate_slos,
+    load_baseline,
+    verdict,
 )
-from harness.loadtest.lifecycle import EXIT_BAD_SETTINGS
-from harness.loadtest.resilience_hooks import REPORT_FILE, resilience_summary, server_failed
-from harness.loadtest.settings import settings_from_options
-from harness.measure.slo import compare_to_baseline, evaluate_slos, load_baseline, verdict
 from harness.measure.summary import build_summary
 from harness.report.console import format_console
 from harness.report.files import write_reports
@@ -51,19 +53,19 @@ from harness.report.resilience import format_summary
 
 logger = logging.getLogger("harness")
 
-_SUMMARY_ATTRIBUTE = "_appsync_harness_summary"
-_PRINTED_ATTRIBUTE = "_appsync_harness_summary_printed"
+REPORT_FILE = "resilience.json"
 FINAL_REPORTS_WAIT_S = 5.0
 """How long a master waits for the workers' reports sent after their users stopped
 (Locust's workers report every 3 s)."""
 
 
-def run_summary(environment: Any, locust_exit_code: int = 0) -> dict[str, Any]:
+def run_summary(state: RunState, locust_exit_code: int = 0) -> dict[str, Any]:
     """The finished run's summary with SLOs, baseline and verdict (needs no ``--report-dir``)."""
+    environment = state.environment
     options = environment.parsed_options
     settings = settings_from_options(options)
-    results = collect(environment)
-    resilience = resilience_summary(environment)
+    results = state.collect()
+    resilience = resilience_summary(state)
     counts: dict[str, tuple[int, int]] = {}
     for (_, method), entry in environment.stats.entries.items():
         requests, failures = counts.get(method, (0, 0))
@@ -90,71 +92,86 @@ def run_summary(environment: Any, locust_exit_code: int = 0) -> dict[str, Any]:
             path=settings.baseline,
         )
     summary["verdict"] = verdict(summary, locust_exit_code)
-    if server_failed(resilience.get("server")):
-        summary["verdict"]["reasons"].append(
-            "the embedded emulator still held connections or subscriptions after the run, "
-            "or saw retries earlier than their policy allows"
-        )
-        if summary["verdict"]["exit_code"] == 0:
-            summary["verdict"]["exit_code"] = 1
     return summary
 
 
-def _on_quitting(environment: Any, **_: Any) -> None:
-    remember_environment(environment)
-    runner = environment.runner
-    if isinstance(runner, WorkerRunner) or environment.parsed_options is None:
-        return
-    if getattr(environment, _SUMMARY_ATTRIBUTE, None) is not None:
+def resilience_summary(state: RunState) -> dict[str, Any]:
+    """The run's resilience summary; against the embedded emulator with its server checks."""
+    results = state.collect()
+    summary: dict[str, Any] = {"schema": 1, **results.resilience.summary()}
+    if isinstance(state.environment.runner, MasterRunner):
+        summary["workers"] = {
+            "count": len(results.reporting),
+            "final_reports": len(results.finished),
+        }
+    emulator = EmbeddedEmulator.of(state.environment.parsed_options)
+    if emulator is not None:
+        summary["server"] = server_checks(emulator, results.resilience)
+    return summary
+
+
+def finish_run(state: RunState) -> None:
+    """Stop the users, summarise, set the exit code and write the reports, once per run."""
+    environment = state.environment
+    if state.summary is not None:
         # Locust runs its shutdown twice on SIGTERM; the second pass, with the emulator
         # already stopping, must not replace the reports of the first.
         return
-    _stop_users(environment)
-    summary = _summary_come_what_may(environment)
+    _stop_users(state)
+    summary = _summary_come_what_may(state)
     exit_code = summary["verdict"]["exit_code"]
     if exit_code != _locust_exit_code(environment):
         environment.process_exit_code = exit_code
-    setattr(environment, _SUMMARY_ATTRIBUTE, summary)
+    state.summary = summary
     report_dir = str(getattr(environment.parsed_options, "report_dir", "") or "")
     if report_dir:
-        _write(report_dir, summary, environment)
+        _write(report_dir, summary, state)
 
 
-def _summary_come_what_may(environment: Any) -> dict[str, Any]:
+def print_summary(state: RunState) -> None:
+    """Print the resilience and per-channel sections, once, after Locust's tables."""
+    summary = state.summary
+    if summary is None or state.summary_printed:
+        return
+    state.summary_printed = True
+    try:
+        text = format_summary(summary["resilience"]) + "\n" + format_console(summary)
+    except Exception:  # a bug here must not cost the exit code or the written reports
+        logger.exception("cannot print the run summary (the report files have it)")
+        return
+    print(text, flush=True)
+
+
+def _summary_come_what_may(state: RunState) -> dict[str, Any]:
     """The summary; when a file read at the end (``--baseline``, ``--slo-file``) went
     missing or bad during the run, the summary without it, and exit status 2."""
+    exit_code = _locust_exit_code(state.environment)
     try:
-        return run_summary(environment, _locust_exit_code(environment))
+        return run_summary(state, exit_code)
     except ConfigurationError as exc:
         logger.error("%s; the run is summarised without it (exit status 2)", exc)
-        options = environment.parsed_options
+        options = state.environment.parsed_options
         options.baseline = options.slo_file = ""
-        summary = run_summary(environment, _locust_exit_code(environment))
+        summary = run_summary(state, exit_code)
         summary["verdict"]["exit_code"] = EXIT_BAD_SETTINGS
         summary["verdict"]["reasons"].append(f"not evaluated: {exc}")
         return summary
 
 
-def _stop_users(environment: Any) -> None:
+def _stop_users(state: RunState) -> None:
     """Stop the users before summarising (Ctrl-C and SIGTERM reach ``quitting`` while
     they still run; the ``-t`` limit has stopped them already), so their cleanup and
     last figures are in the summary; on a master, wait (bounded) for each worker's
     report sent after its users stopped."""
-    runner = environment.runner
+    runner = state.environment.runner
     if runner is None:
         return
     if runner.state not in (STATE_INIT, STATE_STOPPED):
         runner.stop()
     if isinstance(runner, MasterRunner):
         deadline = time.monotonic() + FINAL_REPORTS_WAIT_S
-        while time.monotonic() < deadline and not _final_reports_in(environment):
+        while time.monotonic() < deadline and not state.results.all_finished:
             gevent.sleep(0.1)
-
-
-def _final_reports_in(environment: Any) -> bool:
-    workers: set[str] = getattr(environment, "harness_workers_reporting", set())
-    final: set[str] = getattr(environment, "harness_final_reports", set())
-    return bool(workers) and workers <= final
 
 
 def _locust_exit_code(environment: Any) -> int:
@@ -167,29 +184,12 @@ def _locust_exit_code(environment: Any) -> int:
     return 0
 
 
-def _write(report_dir: str, summary: dict[str, Any], environment: Any) -> None:
+def _write(report_dir: str, summary: dict[str, Any], state: RunState) -> None:
     try:
-        written = write_reports(report_dir, summary, results_for(environment).timeline)
+        written = write_reports(report_dir, summary, state.results.timeline)
         resilience = Path(report_dir) / REPORT_FILE
         resilience.write_text(json.dumps(summary["resilience"], indent=2) + "\n")
     except OSError as exc:
         logger.error("cannot write the reports to %s: %s", report_dir, exc)
         return
     logger.info("reports written to %s: %s", report_dir, ", ".join(path.name for path in written))
-
-
-def _on_quit(**_: Any) -> None:
-    environment = current_environment()
-    summary = getattr(environment, _SUMMARY_ATTRIBUTE, None) if environment else None
-    if summary is not None and not getattr(environment, _PRINTED_ATTRIBUTE, False):
-        setattr(environment, _PRINTED_ATTRIBUTE, True)
-        try:
-            text = format_summary(summary["resilience"]) + "\n" + format_console(summary)
-        except Exception:  # a bug here must not cost the exit code or the written reports
-            logger.exception("cannot print the run summary (the report files have it)")
-            return
-        print(text, flush=True)
-
-
-events.quitting.add_listener(_on_quitting)  # type: ignore[no-untyped-call]
-events.quit.add_listener(_on_quit)  # type: ignore[no-untyped-call]

@@ -1,25 +1,20 @@
-"""Per-process state shared by every user of a run: settings, target, authorizer.
+"""What every user of one process shares during a run: settings, target, authorizer.
 
-Built lazily from the Locust environment the first time a user starts after
-``test_start`` (so values changed in the web UI's start form apply, and
-workers use what the master sent them).
+Built by :meth:`harness.loadtest.state.RunState.user_runtime` when the first user
+of a run starts (so values changed in the web UI's start form apply, and workers
+use what the master sent them).
 """
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import random
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
 
-from harness.errors import ConfigurationError
-from harness.loadtest.settings import HarnessSettings, settings_from_options
+from harness.loadtest.settings import HarnessSettings
 from harness.loadtest.target import Target
 from harness.signing import Authorizer
-
-_RUNTIME_ATTRIBUTE = "_appsync_harness_runtime"
 
 
 @dataclass
@@ -50,25 +45,3 @@ class HarnessRuntime:
     def next_user_id(self) -> str:
         """Unique across the processes of a run: process tag plus a counter."""
         return f"{self.process_tag}-{next(self._user_numbers)}"
-
-
-def runtime_for(environment: Any) -> HarnessRuntime:
-    """The environment's runtime, built on first use; raises ConfigurationError / SigningError."""
-    runtime: HarnessRuntime | None = getattr(environment, _RUNTIME_ATTRIBUTE, None)
-    if runtime is None:
-        options = environment.parsed_options or argparse.Namespace()
-        settings = settings_from_options(options)
-        if not environment.host:
-            raise ConfigurationError(
-                "--host", "is empty and no embedded emulator was started (run through locust -f)"
-            )
-        target = Target.from_settings(settings, environment.host)
-        runtime = HarnessRuntime(settings, target, target.authorizer(settings))
-        setattr(environment, _RUNTIME_ATTRIBUTE, runtime)
-    return runtime
-
-
-def forget_runtime(environment: Any) -> None:
-    """Drop the cached runtime so the next user rebuilds it from current options."""
-    if hasattr(environment, _RUNTIME_ATTRIBUTE):
-        delattr(environment, _RUNTIME_ATTRIBUTE)

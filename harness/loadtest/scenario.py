@@ -1,8 +1,8 @@
 """Helpers for scenario files (``scenarios/``): faults on the embedded emulator, defaults.
 
-A scenario is a locustfile. It subclasses the users of :mod:`harness.loadtest.users`
-(import the module, not the classes, or Locust runs the base classes too),
-gives them policies, and calls:
+A scenario is a locustfile. It installs the harness (``install(events)``),
+subclasses the users of :mod:`harness.loadtest.users` (import the module, not the
+classes, or Locust runs the base classes too), gives them policies, and calls:
 
 - :func:`inject_faults` with emulator fault specs, applied at every test start
   (``after=`` counts from there), so a scenario replays the same way in
@@ -20,17 +20,16 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from locust import events
 from locust.runners import WorkerRunner
 
 from harness.emulator.admin_client import AdminClient, AdminError
 from harness.emulator.faults import FaultSpec
-from harness.loadtest.settings import EMBEDDED_ADMIN_ATTRIBUTE, EMBEDDED_CA_ATTRIBUTE
+from harness.loadtest.settings import EmbeddedEmulator
 
 logger = logging.getLogger("harness")
 
 
-def inject_faults(*specs: str) -> None:
+def inject_faults(events: Any, *specs: str) -> None:
     """Apply these faults to the embedded emulator at each test start (replacing others)."""
     for spec in specs:
         FaultSpec.parse(spec, option="inject_faults")  # a typo fails at import, not mid-run
@@ -39,11 +38,11 @@ def inject_faults(*specs: str) -> None:
         options = environment.parsed_options
         if isinstance(environment.runner, WorkerRunner) or options is None:
             return
-        admin_url = getattr(options, EMBEDDED_ADMIN_ATTRIBUTE, None)
-        if not admin_url:
+        emulator = EmbeddedEmulator.of(options)
+        if emulator is None:
             logger.warning("scenario faults need the embedded emulator; running without them")
             return
-        admin = AdminClient(admin_url, getattr(options, EMBEDDED_CA_ATTRIBUTE, None))
+        admin = AdminClient(emulator.admin_url, emulator.ca_file)
         try:
             admin.clear_faults()
             admin.add_faults(list(specs))
@@ -52,13 +51,13 @@ def inject_faults(*specs: str) -> None:
             return
         logger.info("scenario faults: %s", "; ".join(specs))
 
-    events.test_start.add_listener(apply)  # type: ignore[no-untyped-call]
+    events.test_start.add_listener(apply)
 
 
-def option_defaults(**defaults: Any) -> None:
+def option_defaults(events: Any, **defaults: Any) -> None:
     """New defaults for harness options, by destination name (``emulator_args=...``)."""
 
     def set_defaults(parser: Any, **_: Any) -> None:
         parser.set_defaults(**defaults)
 
-    events.init_command_line_parser.add_listener(set_defaults)  # type: ignore[no-untyped-call]
+    events.init_command_line_parser.add_listener(set_defaults)

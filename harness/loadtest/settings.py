@@ -452,19 +452,37 @@ def _argparse_type(spec: OptionSpec) -> Callable[[str], Any]:
     return parse
 
 
-EMBEDDED_URL_ATTRIBUTE = "harness_embedded_emulator_url"
-EMBEDDED_CA_ATTRIBUTE = "harness_embedded_emulator_ca"
-EMBEDDED_ADMIN_ATTRIBUTE = "harness_embedded_emulator_admin"
-"""Set on the parsed options by the master that started the embedded emulator. Not
-options: the web UI's form neither shows nor resets them, and workers receive them
-with the other custom values of the spawn message."""
+_EMBEDDED_ATTRIBUTE = "harness_embedded_emulator"
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddedEmulator:
+    """Where the embedded emulator of a run is.
+
+    The master that started it records it on the parsed options (one attribute, not
+    an option: the web UI's form neither shows nor resets it), and workers receive it
+    with the other custom values of the spawn message."""
+
+    http_url: str
+    ca_file: str | None
+    admin_url: str
+
+    def attach(self, options: Any) -> None:
+        setattr(options, _EMBEDDED_ATTRIBUTE, [self.http_url, self.ca_file, self.admin_url])
+
+    @classmethod
+    def of(cls, options: Any) -> EmbeddedEmulator | None:
+        """The embedded emulator recorded on ``options``; None against a real API."""
+        recorded = getattr(options, _EMBEDDED_ATTRIBUTE, None)
+        return None if not recorded else cls(*recorded)
 
 
 def configured_host(options: Any) -> str:
     """``--host`` as the user meant it: empty when it is the embedded emulator's URL
     (Locust's web UI puts the URL it shows back into ``options.host``)."""
     host = str(getattr(options, "host", "") or "")
-    return "" if host and host == getattr(options, EMBEDDED_URL_ATTRIBUTE, None) else host
+    embedded = EmbeddedEmulator.of(options)
+    return "" if embedded is not None and host == embedded.http_url else host
 
 
 def settings_from_options(options: Any, *, host: str | None = None) -> HarnessSettings:
@@ -514,8 +532,7 @@ def settings_from_options(options: Any, *, host: str | None = None) -> HarnessSe
         events_per_publish=values["events_per_publish"],
         payload_bytes=values["payload_bytes"],
         publish_via=values["publish_via"],
-        ca_file=values["ca_file"]
-        or (getattr(options, EMBEDDED_CA_ATTRIBUTE, None) if not http_url else None),
+        ca_file=values["ca_file"] or (_embedded_ca(options) if not http_url else None),
         iam_signer=values["iam_signer"],
         connect_timeout_s=values["connect_timeout"],
         operation_timeout_s=values["operation_timeout"],
@@ -532,6 +549,11 @@ def settings_from_options(options: Any, *, host: str | None = None) -> HarnessSe
     if not settings.embedded:
         _check_real_target(settings)
     return settings
+
+
+def _embedded_ca(options: Any) -> str | None:
+    embedded = EmbeddedEmulator.of(options)
+    return embedded.ca_file if embedded is not None else None
 
 
 def _check_real_target(settings: HarnessSettings) -> None:

@@ -27,18 +27,23 @@ from typing import Any
 import gevent
 from locust import User, constant, task
 
-import harness.loadtest.ending  # (the end-of-run summary and reports)
-import harness.loadtest.lifecycle  # noqa: F401  (options, the embedded emulator)
 from harness.client.http_publish import HttpPublisher
 from harness.client.reconnect import ManagedConnection, wait_out_backoff
 from harness.client.websocket import ClientOptions, EventsClient, PublishOutcome
 from harness.config.retry import GiveUp, RetryPolicy
-from harness.errors import ClientError, HarnessError, OperationRejected, RetriesExhausted
-from harness.loadtest.distributed import ProcessRecorders, recorders_for
-from harness.loadtest.resilience_hooks import ledger_for
-from harness.loadtest.runtime import HarnessRuntime, runtime_for
+from harness.errors import (
+    ClientError,
+    ConfigurationError,
+    HarnessError,
+    OperationRejected,
+    RetriesExhausted,
+)
+from harness.loadtest.listeners import installed
+from harness.loadtest.runtime import HarnessRuntime
 from harness.loadtest.settings import HarnessSettings
+from harness.loadtest.state import run_state
 from harness.measure.latency import METRICS
+from harness.measure.recorders import ProcessRecorders
 from harness.measure.resilience import ResilienceLedger
 from harness.workload.schedule import PublishSchedule, Slot
 from harness.workload.tracing import TraceStamp, make_event, read_event
@@ -79,8 +84,8 @@ class AppSyncUser(User):
         self.runtime: HarnessRuntime | None = None
         self.connection: ManagedConnection | None = None
         self.http: HttpPublisher | None = None
-        self.ledger: ResilienceLedger = ledger_for(environment)
-        self.recorders: ProcessRecorders = recorders_for(environment)
+        self.recorders: ProcessRecorders = run_state(environment).recorders
+        self.ledger: ResilienceLedger = self.recorders.resilience
         self.user_id = ""
         self.channels: list[str] = []
         """Subscribed channels and wildcard patterns, resubscribed after a reconnect."""
@@ -94,7 +99,13 @@ class AppSyncUser(User):
 
     def on_start(self) -> None:
         try:
-            self.runtime = runtime_for(self.environment)
+            if not installed(self.environment.events):
+                raise ConfigurationError(
+                    "locustfile",
+                    "the harness is not installed: call harness.loadtest.install(events) "
+                    "in the locustfile, after 'from locust import events'",
+                )
+            self.runtime = run_state(self.environment).user_runtime()
             settings = self.runtime.settings
             reconnect = self._policy(self.reconnect_policy, settings.reconnect_policy, "reconnect")
             self._publish_policy = self._policy(

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.errors import MessageValidationError
+from harness.measure.schema import DeliveryDrain
 from harness.protocol import parse_channel, parse_channel_pattern
 
 GRACE_S = 1.0
@@ -144,8 +145,8 @@ class DeliveryRecorder:
     def subscription_ended(self, subscriber: str, pattern: str, start_ns: int, end_ns: int) -> None:
         self.lifetimes.append([subscriber, pattern, start_ns // 1_000_000, end_ns // 1_000_000])
 
-    def drain(self) -> dict[str, Any]:
-        data = {
+    def drain(self) -> DeliveryDrain:
+        data: DeliveryDrain = {
             "published": [[p, c, events] for (p, c), events in self.published.items()],
             "arrived": [[*key, seqs.ranges] for key, seqs in self.arrived.items()],
             "duplicates": dict(self.duplicates),
@@ -198,7 +199,7 @@ class DeliveryAccounts:
     lifetimes: dict[tuple[str, str, int], int | None] = field(default_factory=dict)
     untracked: int = 0
 
-    def merge(self, data: dict[str, Any]) -> None:
+    def merge(self, data: DeliveryDrain) -> None:
         for publisher, channel, events in data["published"]:
             table = self.published.setdefault((publisher, channel), {})
             for index in range(0, len(events), 2):

@@ -25,6 +25,7 @@ from typing import Any
 
 from harness.config.retry import OFF, BackoffPolicy, RetryPolicy
 from harness.errors import BackoffViolation, CleanupLeak
+from harness.measure.schema import LeakData, LedgerDrain, PolicyFiguresData
 
 HERD_WINDOW_S = 0.1
 EARLY_SLACK_S = 0.002
@@ -70,7 +71,7 @@ class PolicyFigures:
     recoveries_s: list[float] = field(default_factory=list)
     give_ups: Counter[str] = field(default_factory=Counter)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> PolicyFiguresData:
         return {
             "kind": self.kind,
             "policy": self.policy,
@@ -82,7 +83,7 @@ class PolicyFigures:
             "give_ups": dict(self.give_ups),
         }
 
-    def absorb(self, data: dict[str, Any]) -> None:
+    def absorb(self, data: PolicyFiguresData) -> None:
         self.attempts += data["attempts"]
         self.conforming += data["conforming"]
         _extend_bounded(self.violations, data["violations"], EXAMPLES_KEPT)
@@ -104,7 +105,7 @@ class ResilienceLedger:
         self.attempts: list[AttemptRecord] = []
         self.users_checked = 0
         self.leaks: Counter[str] = Counter()
-        self.leaks_listed: list[dict[str, Any]] = []
+        self.leaks_listed: list[LeakData] = []
 
     # -- recording --------------------------------------------------------------
 
@@ -169,9 +170,9 @@ class ResilienceLedger:
 
     # -- moving between processes --------------------------------------------------
 
-    def drain(self) -> dict[str, Any]:
+    def drain(self) -> LedgerDrain:
         """Everything recorded since the last drain, for a report to the master; then forget it."""
-        data = {
+        data: LedgerDrain = {
             "policies": [figures.to_json() for figures in self.policies.values()],
             "attempts": [asdict(record) for record in self.attempts],
             "users_checked": self.users_checked,
@@ -181,7 +182,7 @@ class ResilienceLedger:
         self._clear()
         return data
 
-    def merge(self, data: dict[str, Any]) -> None:
+    def merge(self, data: LedgerDrain) -> None:
         """Add what another process drained."""
         for entry in data["policies"]:
             key = (entry["kind"], entry["policy"])
@@ -354,7 +355,7 @@ def _densest_window(times: list[float], width_s: float) -> tuple[float, int]:
     return best_start, best
 
 
-def _leak_json(leak: CleanupLeak) -> dict[str, Any]:
+def _leak_json(leak: CleanupLeak) -> LeakData:
     return {"kind": leak.kind, "user": leak.user, "channel": leak.channel, "id": leak.sub_id}
 
 

@@ -40,7 +40,11 @@ Exit codes of a run (:func:`verdict`):
 
 - ``0``: every SLO held, nothing regressed and Locust saw no failure;
 - ``1``: Locust's own meaning, kept: some requests failed (``--exit-code-on-error``);
-  any other code Locust chose is passed through as well;
+  any other code Locust chose is passed through as well; also a run otherwise clean
+  whose embedded emulator still held connections or subscriptions afterwards, or saw
+  retries earlier than their policy allows;
+- ``2`` (:data:`EXIT_BAD_SETTINGS`): the settings are invalid, or a file read at the
+  end (``--baseline``, ``--slo-file``) could no longer be read;
 - ``3`` (:data:`EXIT_SLO`): at least one SLO failed (takes precedence over the rest);
 - ``4`` (:data:`EXIT_REGRESSION`): no SLO failed but a figure regressed from the
   baseline (takes precedence over Locust's code).
@@ -63,6 +67,8 @@ from typing import Any
 from harness.config.spec import format_number
 from harness.errors import ConfigurationError
 
+EXIT_BAD_SETTINGS = 2
+"""The exit code when the settings are invalid (argparse uses 2 for bad options too)."""
 EXIT_SLO = 3
 """The exit code of a run that broke at least one SLO."""
 EXIT_REGRESSION = 4
@@ -657,7 +663,26 @@ def verdict(summary: dict[str, Any], locust_exit_code: int) -> dict[str, Any]:
         exit_code = EXIT_REGRESSION
     else:
         exit_code = locust_exit_code
+    if server_failed(_mapping(summary.get("resilience")).get("server")):
+        reasons.append(
+            "the embedded emulator still held connections or subscriptions after the run, "
+            "or saw retries earlier than their policy allows"
+        )
+        if exit_code == 0:
+            exit_code = 1
     return {"exit_code": exit_code, "reasons": reasons}
+
+
+def server_failed(server: dict[str, Any] | None) -> bool:
+    """Whether the emulator's checks after the run found a leftover or an early retry."""
+    if server is None:
+        return False
+    backoff = server.get("backoff") or {}
+    return bool(
+        server.get("open_connections")
+        or server.get("live_subscriptions")
+        or backoff.get("violations")
+    )
 
 
 def _regression_reason(entry: dict[str, Any], max_regression: float | None) -> str:

@@ -1,7 +1,7 @@
 """The run summary (``summary.json``, schema 1; see docs/summary-schema.md).
 
 Built once at the end of a run, on the master or in a local run, from the
-run's merged histograms and delivery records (:mod:`harness.loadtest.distributed`),
+run's merged histograms and delivery records (:mod:`harness.measure.recorders`),
 Locust's request counts and the resilience figures. SLO, baseline and verdict
 sections are added by :mod:`harness.loadtest.ending`.
 """
@@ -13,9 +13,9 @@ import time
 from collections import defaultdict
 from typing import Any
 
-from harness.loadtest.distributed import RunResults
 from harness.measure.delivery import ChannelAccount
 from harness.measure.latency import MAX_CHANNELS, percentiles_ms
+from harness.measure.recorders import RunResults
 
 SCHEMA = 1
 KIND = "appsync-events-harness-summary"

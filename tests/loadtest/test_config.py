@@ -12,15 +12,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import locust
 import pytest
 from locust.argument_parser import LocustArgumentParser, get_parser
 
-import harness.loadtest.users  # noqa: F401  (registers the harness options on Locust's parser)
 from harness.errors import ConfigurationError
+from harness.loadtest import install
 from harness.loadtest.settings import (
-    EMBEDDED_CA_ATTRIBUTE,
-    EMBEDDED_URL_ATTRIBUTE,
     OPTIONS,
+    EmbeddedEmulator,
     HarnessSettings,
     OptionSpec,
     configured_host,
@@ -34,6 +34,8 @@ from harness.protocol import (
     MAX_SUBSCRIPTIONS_PER_CONNECTION,
 )
 from harness.signing import AuthMode
+
+install(locust.events)  # the harness options on Locust's parser, as a locustfile does
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SPECS = {spec.flag: spec for spec in OPTIONS}
@@ -847,22 +849,31 @@ def test_every_option_is_in_the_readme(flag: str) -> None:
 def test_the_embedded_emulators_url_in_host_still_means_the_embedded_emulator() -> None:
     """Locust's web UI writes the host it shows (the emulator's URL) into options.host."""
     url = "http://127.0.0.1:40001/event"
-    options = namespace(host=url, **{EMBEDDED_URL_ATTRIBUTE: url, EMBEDDED_CA_ATTRIBUTE: None})
+    options = namespace(host=url)
+    EmbeddedEmulator(url, None, "http://127.0.0.1:40001/_emulator/").attach(options)
     assert configured_host(options) == ""
     settings = settings_from_options(options)
     assert settings.embedded
     # Another host is a real API, with its requirements.
-    other = namespace(host="http://127.0.0.1:40002/event", **{EMBEDDED_URL_ATTRIBUTE: url})
+    other = namespace(host="http://127.0.0.1:40002/event")
+    EmbeddedEmulator(url, None, "http://127.0.0.1:40001/_emulator/").attach(other)
     assert configured_host(other) == "http://127.0.0.1:40002/event"
     assert refused(other).option == "--api-key"
 
 
 def test_the_embedded_emulators_ca_is_trusted_unless_ca_file_is_given() -> None:
     url = "https://127.0.0.1:40001/event"
-    extra = {EMBEDDED_URL_ATTRIBUTE: url, EMBEDDED_CA_ATTRIBUTE: "/tmp/emulator-ca.pem"}
-    assert settings_from_options(namespace(host=url, **extra)).ca_file == "/tmp/emulator-ca.pem"
-    mine = namespace(host=url, ca_file="/tmp/mine.pem", **extra)
+    embedded = EmbeddedEmulator(url, "/tmp/emulator-ca.pem", "https://127.0.0.1:40001/_emulator/")
+
+    def with_embedded(options: argparse.Namespace) -> argparse.Namespace:
+        embedded.attach(options)
+        return options
+
+    assert settings_from_options(with_embedded(namespace(host=url))).ca_file == (
+        "/tmp/emulator-ca.pem"
+    )
+    mine = with_embedded(namespace(host=url, ca_file="/tmp/mine.pem"))
     assert settings_from_options(mine).ca_file == "/tmp/mine.pem"
     # A real API never gets the emulator's CA.
-    real = namespace(host="https://api.example.com/event", api_key="k", **extra)
+    real = with_embedded(namespace(host="https://api.example.com/event", api_key="k"))
     assert settings_from_options(real).ca_file is None

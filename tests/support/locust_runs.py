@@ -14,12 +14,14 @@ from locust.argument_parser import get_parser
 from locust.env import Environment
 from locust.runners import LocalRunner
 
-import harness.loadtest.users  # noqa: F401  (registers the harness options and listeners)
 from harness.config.retry import RetryPolicy
-from harness.loadtest.ending import run_summary
-from harness.loadtest.resilience_hooks import resilience_summary
-from harness.loadtest.settings import EMBEDDED_ADMIN_ATTRIBUTE
+from harness.loadtest import install
+from harness.loadtest.ending import resilience_summary, run_summary
+from harness.loadtest.settings import EmbeddedEmulator
+from harness.loadtest.state import run_state
 from support.emulator import LiveEmulator
+
+install(locust.events)  # as a locustfile does: the harness's options and listeners
 
 
 def parse_options(*arguments: str) -> Any:
@@ -63,11 +65,11 @@ class LocustRun:
 
     def resilience(self) -> dict[str, Any]:
         """The run's resilience summary, with the emulator's server-side checks."""
-        return resilience_summary(self.environment)
+        return resilience_summary(run_state(self.environment))
 
     def summary(self) -> dict[str, Any]:
         """The run's whole summary (summary.json), as the master builds it at exit."""
-        return run_summary(self.environment)
+        return run_summary(run_state(self.environment))
 
     def policy(self, label: str, kind: str = "reconnect") -> dict[str, Any]:
         """One policy's row of the resilience summary (``label`` as written anywhere)."""
@@ -130,7 +132,8 @@ def run_users(
     open_before = emulator.stats()["connections"]["open"]
     environment = local_environment(emulator.process.info.http_url, user_classes, **options)
     # As the master does for its embedded emulator: the end-of-run server checks use it.
-    setattr(environment.parsed_options, EMBEDDED_ADMIN_ATTRIBUTE, emulator.process.info.admin_url)
+    info = emulator.process.info
+    EmbeddedEmulator(info.http_url, info.ca_cert, info.admin_url).attach(environment.parsed_options)
     with running(environment, users):
         gevent.sleep(seconds)
     deadline = time.monotonic() + 5.0

@@ -1,0 +1,159 @@
+""":func:`install`: the harness's listeners on Locust's events, added explicitly.
+
+Importing a harness module never changes Locust; a locustfile (and every
+scenario) calls ``install(events)`` once, and again is harmless:
+
+- ``init_command_line_parser``: registers every harness option;
+- ``init``: on the master (or in a local run) checks the settings and stops
+  the run before any user starts when one is bad; with an empty ``--host``
+  starts the embedded emulator (:mod:`harness.loadtest.startup`);
+- ``test_start``: a fresh run state in every process; the master checks the
+  settings again (the web UI's form may have changed them); a local run drains
+  its own recorders once a second;
+- ``spawning_complete``: freezes the objects made during ramp-up out of the
+  garbage collector (full collections paused ~50 ms);
+- ``report_to_master`` / ``worker_report``: each worker report carries one
+  :class:`~harness.measure.schema.WorkerReport`, which the master merges;
+- ``quitting``: the summary, verdict and reports (:mod:`harness.loadtest.ending`);
+- ``quit``: the console sections, then the embedded emulator is stopped (and
+  at exit, for a run that dies early).
+"""
+
+from __future__ import annotations
+
+import atexit
+import gc
+import logging
+import sys
+import time
+import weakref
+from typing import Any
+
+import gevent
+from locust.runners import STATE_STOPPED, LocalRunner, WorkerRunner
+
+from harness.emulator.process import EmulatorStartError
+from harness.errors import ConfigurationError, SigningError
+from harness.loadtest.ending import finish_run, print_summary
+from harness.loadtest.settings import register_options, settings_from_options
+from harness.loadtest.startup import EmbeddedEmulators, prepare_run
+from harness.loadtest.state import RunState, run_state
+from harness.measure.slo import EXIT_BAD_SETTINGS
+
+logger = logging.getLogger("harness")
+
+REPORT_KEY = "appsync_harness"
+"""The key of the harness's data in a worker's report to the master."""
+LOCAL_DRAIN_S = 1.0
+
+_installed: weakref.WeakSet[Any] = weakref.WeakSet()
+"""The Locust ``events`` objects that have the listeners (``install`` adds them once)."""
+
+
+def install(events: Any) -> None:
+    """Add the harness's listeners to Locust's ``events`` (``locust.events``)."""
+    if events in _installed:
+        return
+    _installed.add(events)
+    listeners = _Listeners()
+    for hook, listener in (
+        (events.init_command_line_parser, listeners.add_options),
+        (events.init, listeners.on_init),
+        (events.test_start, listeners.on_test_start),
+        (events.spawning_complete, listeners.on_spawning_complete),
+        (events.report_to_master, listeners.on_report_to_master),
+        (events.worker_report, listeners.on_worker_report),
+        (events.quitting, listeners.on_quitting),
+        (events.quit, listeners.on_quit),
+    ):
+        hook.add_listener(listener)
+    atexit.register(listeners.emulators.stop_all)
+
+
+def installed(events: Any) -> bool:
+    """Whether :func:`install` added the listeners to ``events``."""
+    return events in _installed
+
+
+class _Listeners:
+    """The listeners of one ``install``, and what they share."""
+
+    def __init__(self) -> None:
+        self.emulators = EmbeddedEmulators()
+        self.environment: Any = None
+        """The environment last seen, for the hooks Locust calls without one."""
+
+    def state(self) -> RunState | None:
+        return None if self.environment is None else run_state(self.environment)
+
+    def add_options(self, parser: Any, **_: Any) -> None:
+        register_options(parser)
+
+    def on_init(self, environment: Any, runner: Any = None, **_: Any) -> None:
+        self.environment = environment
+        if isinstance(runner, WorkerRunner) or environment.parsed_options is None:
+            return
+        try:
+            prepare_run(environment, self.emulators)
+        except (ConfigurationError, SigningError, EmulatorStartError) as exc:
+            logger.error("invalid settings: %s", exc)
+            self.emulators.stop_all()
+            sys.exit(EXIT_BAD_SETTINGS)
+
+    def on_test_start(self, environment: Any, **_: Any) -> None:
+        self.environment = environment
+        state = run_state(environment)
+        state.new_run()
+        runner = environment.runner
+        if isinstance(runner, LocalRunner):
+            gevent.spawn(_drain_locally, state)
+        if isinstance(runner, WorkerRunner) or environment.parsed_options is None:
+            return
+        # The web UI's start form may have changed any option: check again, and stop a
+        # run whose settings are bad instead of letting every user fail on its own.
+        try:
+            settings_from_options(environment.parsed_options)
+        except ConfigurationError as exc:
+            logger.error("invalid settings: %s; the run is stopped", exc)
+            gevent.spawn(runner.stop)
+
+    def on_spawning_complete(self, **_: Any) -> None:
+        gc.collect()
+        gc.freeze()
+
+    def on_report_to_master(self, client_id: str, data: dict[str, Any], **_: Any) -> None:
+        state = self.state()
+        if state is not None:
+            final = state.environment.runner.state == STATE_STOPPED
+            data[REPORT_KEY] = state.recorders.drain(final=final)
+
+    def on_worker_report(self, client_id: str, data: dict[str, Any], **_: Any) -> None:
+        state = self.state()
+        report = data.get(REPORT_KEY)
+        if state is not None and report is not None:
+            state.results.merge(report, time.time(), client_id)
+
+    def on_quitting(self, environment: Any, **_: Any) -> None:
+        self.environment = environment
+        if isinstance(environment.runner, WorkerRunner) or environment.parsed_options is None:
+            return
+        finish_run(run_state(environment))
+
+    def on_quit(self, **_: Any) -> None:
+        state = self.state()
+        if state is not None:
+            print_summary(state)
+        self.emulators.stop_all()
+
+
+def _drain_locally(state: RunState) -> None:
+    """Drain once a second for the over-time figures, until the runner stops or the
+    next run replaces the recorders (the end of the run drains what is left)."""
+    recorders = state.recorders
+    while True:
+        gevent.sleep(LOCAL_DRAIN_S)
+        if state.recorders is not recorders:
+            return
+        state.collect()
+        if state.environment.runner.state == STATE_STOPPED:
+            return

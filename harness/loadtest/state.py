@@ -1,0 +1,85 @@
+"""One Locust environment's harness state: what its users share, record and summarise.
+
+A :class:`RunState` hangs off the environment (one attribute, read through
+:func:`run_state`). :meth:`RunState.new_run` starts every run afresh
+(``test_start``, so values changed in the web UI's start form apply):
+
+- ``runtime``: settings, target and authorizer, built when the first user of
+  the run starts (on a worker, from what the master sent);
+- ``recorders``: what this process's users record until the next drain;
+- ``results``: the run's merged measurements (on the master, or in a local run);
+- ``summary``: the finished run's summary, built once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.errors import ConfigurationError
+from harness.loadtest.runtime import HarnessRuntime
+from harness.loadtest.settings import settings_from_options
+from harness.loadtest.target import Target
+from harness.measure.recorders import ProcessRecorders, RunResults
+from harness.measure.resilience import ResilienceLedger
+
+_ATTRIBUTE = "appsync_harness"
+
+
+@dataclass
+class RunState:
+    """The harness's state for one Locust environment (see the module docstring)."""
+
+    environment: Any
+    runtime: HarnessRuntime | None = None
+    recorders: ProcessRecorders = field(init=False)
+    results: RunResults = field(init=False)
+    summary: dict[str, Any] | None = None
+    summary_printed: bool = False
+
+    def __post_init__(self) -> None:
+        self.new_run()
+
+    def new_run(self) -> None:
+        """Forget the last run: fresh recorders and results, settings read again."""
+        tolerance = self._backoff_tolerance_s()
+        self.runtime = None
+        self.recorders = ProcessRecorders(resilience=ResilienceLedger(tolerance_s=tolerance))
+        self.results = RunResults(backoff_tolerance_s=tolerance)
+
+    def collect(self) -> RunResults:
+        """Drain this process's recorders into the run's results; the results. (In a
+        distributed run the master's recorders stay empty: its users are on the workers.)"""
+        self.results.merge(self.recorders.drain(final=False), time.time())
+        return self.results
+
+    def user_runtime(self) -> HarnessRuntime:
+        """The runtime the users of this run share, built on first use; raises
+        :class:`ConfigurationError` or :class:`SigningError` when the settings are bad."""
+        if self.runtime is None:
+            environment = self.environment
+            options = environment.parsed_options or argparse.Namespace()
+            settings = settings_from_options(options)
+            if not environment.host:
+                raise ConfigurationError(
+                    "--host",
+                    "is empty and no embedded emulator was started (run through locust -f)",
+                )
+            target = Target.from_settings(settings, environment.host)
+            self.runtime = HarnessRuntime(settings, target, target.authorizer(settings))
+        return self.runtime
+
+    def _backoff_tolerance_s(self) -> float:
+        value = getattr(self.environment.parsed_options, "backoff_tolerance", 0.1)
+        return float(value or 0.0)
+
+
+def run_state(environment: Any) -> RunState:
+    """The environment's harness state, made on first use."""
+    state: RunState | None = getattr(environment, _ATTRIBUTE, None)
+    if state is None:
+        state = RunState(environment)
+        setattr(environment, _ATTRIBUTE, state)
+    return state

@@ -1,0 +1,76 @@
+"""What one process records, what it sends on, and a run's merged results.
+
+Every process of a run records into :class:`ProcessRecorders`: latency
+histograms, delivery records and the resilience ledger. :meth:`~ProcessRecorders.drain`
+takes what was recorded since the last drain as one :class:`WorkerReport`,
+which :meth:`RunResults.merge` adds to the run's results: on the master of a
+distributed run, from each worker's reports; in a local run, from the process's
+own drains. Both paths move the same data, so the merged figures are what one
+process recording everything would have measured.
+
+Pure bookkeeping: no Locust, no I/O; the caller supplies the wall time of a merge.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from harness.measure.delivery import DeliveryAccounts, DeliveryRecorder
+from harness.measure.latency import LatencyRecorder, LatencyTimeline
+from harness.measure.resilience import ResilienceLedger
+from harness.measure.schema import WorkerReport
+
+
+@dataclass
+class ProcessRecorders:
+    """What this process's users record, until the next drain."""
+
+    latency: LatencyRecorder = field(default_factory=LatencyRecorder)
+    delivery: DeliveryRecorder = field(default_factory=DeliveryRecorder)
+    resilience: ResilienceLedger = field(default_factory=ResilienceLedger)
+
+    def drain(self, *, final: bool) -> WorkerReport:
+        """Everything recorded since the last drain; ``final`` once this process's users
+        have stopped (nothing more will follow)."""
+        return {
+            "latency": self.latency.drain(),
+            "delivery": self.delivery.drain(),
+            "resilience": self.resilience.drain(),
+            "final": final,
+        }
+
+
+@dataclass
+class RunResults:
+    """A run's merged measurements, and which processes reported them."""
+
+    started_at: float = field(default_factory=time.time)
+    backoff_tolerance_s: float = 0.1
+    timeline: LatencyTimeline = field(init=False)
+    accounts: DeliveryAccounts = field(default_factory=DeliveryAccounts)
+    resilience: ResilienceLedger = field(init=False)
+    reporting: set[str] = field(default_factory=set)
+    """The processes (Locust worker ids) that sent a report."""
+    finished: set[str] = field(default_factory=set)
+    """The processes that sent their final report, after their users stopped."""
+
+    def __post_init__(self) -> None:
+        self.timeline = LatencyTimeline(self.started_at)
+        self.resilience = ResilienceLedger(tolerance_s=self.backoff_tolerance_s)
+
+    def merge(self, report: WorkerReport, at_wall_s: float, process: str = "") -> None:
+        """Add one process's report, received at ``at_wall_s`` (its latency lands in that
+        time's slot of the over-time figures)."""
+        self.timeline.merge(report["latency"], at_wall_s)
+        self.accounts.merge(report["delivery"])
+        self.resilience.merge(report["resilience"])
+        if process:
+            self.reporting.add(process)
+            if report["final"]:
+                self.finished.add(process)
+
+    @property
+    def all_finished(self) -> bool:
+        """Whether every process that reported has sent its final report."""
+        return bool(self.reporting) and self.reporting <= self.finished
