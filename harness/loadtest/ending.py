@@ -39,17 +39,13 @@ from harness.errors import ConfigurationError
 from harness.loadtest.server_checks import server_checks
 from harness.loadtest.settings import EmbeddedEmulator, settings_from_options
 from harness.loadtest.state import RunState
-from harness.measure.slo import (
-    EXIT_BAD_SETTINGS,
-    compare_to_baseline,
-    evaluate_slos,
-    load_baseline,
-    verdict,
-)
-from harness.measure.summary import build_summary
+from harness.measure.baseline import compare_to_baseline, load_baseline
+from harness.measure.schema import BaselineSection, ResilienceSummary, Summary
+from harness.measure.slo import evaluate_slos
+from harness.measure.summary import build_summary, judged
+from harness.measure.verdict import EXIT_BAD_SETTINGS
 from harness.report.console import format_console
 from harness.report.files import write_reports
-from harness.report.resilience import format_summary
 
 logger = logging.getLogger("harness")
 
@@ -59,7 +55,7 @@ FINAL_REPORTS_WAIT_S = 5.0
 (Locust's workers report every 3 s)."""
 
 
-def run_summary(state: RunState, locust_exit_code: int = 0) -> dict[str, Any]:
+def run_summary(state: RunState, locust_exit_code: int = 0) -> Summary:
     """The finished run's summary with SLOs, baseline and verdict (needs no ``--report-dir``)."""
     environment = state.environment
     options = environment.parsed_options
@@ -73,7 +69,7 @@ def run_summary(state: RunState, locust_exit_code: int = 0) -> dict[str, Any]:
     template_of = {
         channel: template.name for template in settings.channels for channel in template.channels
     }
-    summary = build_summary(
+    measured = build_summary(
         results,
         settings=settings.describe(),
         run_id=settings.run_id,
@@ -82,23 +78,23 @@ def run_summary(state: RunState, locust_exit_code: int = 0) -> dict[str, Any]:
         template_of=template_of,
         run_time_s=getattr(options, "run_time", None),
     )
-    summary["slo"] = evaluate_slos(list(settings.slos), summary)
-    summary["baseline"] = None
+    baseline: BaselineSection | None = None
     if settings.baseline:
-        summary["baseline"] = compare_to_baseline(
-            summary,
+        baseline = compare_to_baseline(
+            measured,
             load_baseline(settings.baseline),
             max_regression=settings.max_regression,
             path=settings.baseline,
         )
-    summary["verdict"] = verdict(summary, locust_exit_code)
-    return summary
+    return judged(
+        measured, evaluate_slos(list(settings.slos), measured), baseline, locust_exit_code
+    )
 
 
-def resilience_summary(state: RunState) -> dict[str, Any]:
+def resilience_summary(state: RunState) -> ResilienceSummary:
     """The run's resilience summary; against the embedded emulator with its server checks."""
     results = state.collect()
-    summary: dict[str, Any] = {"schema": 1, **results.resilience.summary()}
+    summary = results.resilience.summary()
     if isinstance(state.environment.runner, MasterRunner):
         summary["workers"] = {
             "count": len(results.reporting),
@@ -135,14 +131,14 @@ def print_summary(state: RunState) -> None:
         return
     state.summary_printed = True
     try:
-        text = format_summary(summary["resilience"]) + "\n" + format_console(summary)
+        text = format_console(summary)
     except Exception:  # a bug here must not cost the exit code or the written reports
         logger.exception("cannot print the run summary (the report files have it)")
         return
     print(text, flush=True)
 
 
-def _summary_come_what_may(state: RunState) -> dict[str, Any]:
+def _summary_come_what_may(state: RunState) -> Summary:
     """The summary; when a file read at the end (``--baseline``, ``--slo-file``) went
     missing or bad during the run, the summary without it, and exit status 2."""
     exit_code = _locust_exit_code(state.environment)
@@ -184,7 +180,7 @@ def _locust_exit_code(environment: Any) -> int:
     return 0
 
 
-def _write(report_dir: str, summary: dict[str, Any], state: RunState) -> None:
+def _write(report_dir: str, summary: Summary, state: RunState) -> None:
     try:
         written = write_reports(report_dir, summary, state.results.timeline)
         resilience = Path(report_dir) / REPORT_FILE

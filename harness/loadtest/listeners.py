@@ -38,7 +38,7 @@ from harness.loadtest.ending import finish_run, print_summary
 from harness.loadtest.settings import register_options, settings_from_options
 from harness.loadtest.startup import EmbeddedEmulators, prepare_run
 from harness.loadtest.state import RunState, run_state
-from harness.measure.slo import EXIT_BAD_SETTINGS
+from harness.measure.verdict import EXIT_BAD_SETTINGS
 
 logger = logging.getLogger("harness")
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
 
 import gevent
 
 from harness.emulator.admin_client import AdminClient, AdminError
 from harness.loadtest.settings import EmbeddedEmulator
 from harness.measure.resilience import ResilienceLedger, server_side_backoff
+from harness.measure.schema import ServerChecks
 
 logger = logging.getLogger("harness")
 
@@ -23,7 +23,7 @@ SERVER_SETTLE_S = 3.0
 """How long the emulator may take to see the last closes before open connections count."""
 
 
-def server_checks(emulator: EmbeddedEmulator, ledger: ResilienceLedger) -> dict[str, Any]:
+def server_checks(emulator: EmbeddedEmulator, ledger: ResilienceLedger) -> ServerChecks:
     """Leftovers on the emulator, and backoff from its clock (waits up to SERVER_SETTLE_S)."""
     admin = AdminClient(emulator.admin_url, emulator.ca_file)
     deadline = time.monotonic() + SERVER_SETTLE_S

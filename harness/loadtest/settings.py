@@ -21,7 +21,8 @@ from typing import Any
 
 from harness.config.retry import RetryPolicy
 from harness.errors import ConfigurationError, MessageValidationError
-from harness.measure.slo import Slo, load_baseline, load_slo_file, parse_max_regression, parse_slo
+from harness.measure.baseline import load_baseline, parse_max_regression
+from harness.measure.slo import Slo, load_slo_file, parse_slo
 from harness.protocol import (
     MAX_EVENT_BYTES,
     MAX_EVENTS_PER_REQUEST,

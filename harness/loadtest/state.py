@@ -24,6 +24,7 @@ from harness.loadtest.settings import settings_from_options
 from harness.loadtest.target import Target
 from harness.measure.recorders import ProcessRecorders, RunResults
 from harness.measure.resilience import ResilienceLedger
+from harness.measure.schema import Summary
 
 _ATTRIBUTE = "appsync_harness"
 
@@ -36,7 +37,7 @@ class RunState:
     runtime: HarnessRuntime | None = None
     recorders: ProcessRecorders = field(init=False)
     results: RunResults = field(init=False)
-    summary: dict[str, Any] | None = None
+    summary: Summary | None = None
     summary_printed: bool = False
 
     def __post_init__(self) -> None:

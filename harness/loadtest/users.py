@@ -42,9 +42,9 @@ from harness.loadtest.listeners import installed
 from harness.loadtest.runtime import HarnessRuntime
 from harness.loadtest.settings import HarnessSettings
 from harness.loadtest.state import run_state
-from harness.measure.latency import METRICS
 from harness.measure.recorders import ProcessRecorders
 from harness.measure.resilience import ResilienceLedger
+from harness.measure.schema import METRICS
 from harness.workload.schedule import PublishSchedule, Slot
 from harness.workload.tracing import TraceStamp, make_event, read_event
 

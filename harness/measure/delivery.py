@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.errors import MessageValidationError
-from harness.measure.schema import DeliveryDrain
+from harness.measure.schema import DELIVERY_FIGURES, DeliveryDrain, DeliveryFigures, LostExample
 from harness.protocol import parse_channel, parse_channel_pattern
 
 GRACE_S = 1.0
@@ -160,19 +160,10 @@ class DeliveryRecorder:
         return data
 
 
-DELIVERY_FIGURES = (
-    "published",
-    "delivered",
-    "lost",
-    "missed_during_reconnect",
-    "duplicated",
-    "out_of_order",
-)
-"""The figures of one channel's (or template's) account, in report order."""
-
-
 @dataclass
 class ChannelAccount:
+    """One channel's (or template's) figures; see :data:`DELIVERY_FIGURES`."""
+
     published: int = 0
     delivered: int = 0
     lost: int = 0
@@ -184,8 +175,15 @@ class ChannelAccount:
         for name in DELIVERY_FIGURES:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
-    def to_json(self) -> dict[str, int]:
-        return {name: getattr(self, name) for name in DELIVERY_FIGURES}
+    def to_json(self) -> DeliveryFigures:
+        return {
+            "published": self.published,
+            "delivered": self.delivered,
+            "lost": self.lost,
+            "missed_during_reconnect": self.missed_during_reconnect,
+            "duplicated": self.duplicated,
+            "out_of_order": self.out_of_order,
+        }
 
 
 @dataclass
@@ -215,13 +213,13 @@ class DeliveryAccounts:
                 self.lifetimes[key] = end_ms
         self.untracked += data["untracked"]
 
-    def accounts(self, end_ms: int) -> tuple[dict[str, ChannelAccount], list[dict[str, Any]]]:
+    def accounts(self, end_ms: int) -> tuple[dict[str, ChannelAccount], list[LostExample]]:
         """Per channel, and examples of lost events; lifetimes still open end at ``end_ms``."""
         spans_of: dict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)
         for (subscriber, pattern, start_ms), end in self.lifetimes.items():
             spans_of[(subscriber, pattern)].append((start_ms, end_ms if end is None else end))
         accounts: dict[str, ChannelAccount] = defaultdict(ChannelAccount)
-        examples: list[dict[str, Any]] = []
+        examples: list[LostExample] = []
         grace_ms = GRACE_S * 1000
         for (publisher, channel), events in self.published.items():
             account = accounts[channel]

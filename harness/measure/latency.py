@@ -25,6 +25,8 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
+from harness.measure.schema import METRICS, LatencyFigures
+
 LOWEST_US = 1
 HIGHEST_US = 3_600_000_000
 SIGNIFICANT_DIGITS = 3
@@ -33,8 +35,6 @@ MAX_CHANNELS = 1000
 SLOT_S = 5.0
 """Width of one interval of the over-time charts and the ``.hlog`` files."""
 PERCENTILES = (50.0, 90.0, 99.0, 99.9)
-
-METRICS = ("connect", "subscribe", "publish", "http_publish", "deliver", "reconnect", "unsubscribe")
 
 
 def new_histogram() -> HdrHistogram:
@@ -47,7 +47,7 @@ def record_us(histogram: HdrHistogram, latency_us: float) -> None:
         histogram.record_value(min(HIGHEST_US, max(LOWEST_US, round(latency_us))))
 
 
-def percentiles_ms(histogram: HdrHistogram) -> dict[str, float | int]:
+def percentiles_ms(histogram: HdrHistogram) -> LatencyFigures:
     """Count, min, mean, p50, p90, p99, p99.9 and max, in milliseconds (us precision).
 
     The same figures as hdrh's ``get_mean_value`` and ``get_percentile_to_value_dict``
@@ -73,15 +73,16 @@ def percentiles_ms(histogram: HdrHistogram) -> dict[str, float | int]:
         seen += bucket_count
         while targets and seen >= targets[0][1]:
             values[targets.pop(0)[0]] = histogram.get_highest_equivalent_value(value)
-    figures: dict[str, float | int] = {
+    return {
         "count": count,
         "min": histogram.get_min_value() / 1000.0,
         "mean": round(weighted_sum / count / 1000.0, 3),
+        "p50": values[50.0] / 1000.0,
+        "p90": values[90.0] / 1000.0,
+        "p99": values[99.0] / 1000.0,
+        "p99.9": values[99.9] / 1000.0,
+        "max": histogram.get_max_value() / 1000.0,
     }
-    for percentile in PERCENTILES:
-        figures[f"p{percentile:g}"] = values[percentile] / 1000.0
-    figures["max"] = histogram.get_max_value() / 1000.0
-    return figures
 
 
 @dataclass

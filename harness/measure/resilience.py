@@ -25,8 +25,21 @@ from typing import Any
 
 from harness.config.retry import OFF, BackoffPolicy, RetryPolicy
 from harness.errors import BackoffViolation, CleanupLeak
-from harness.measure.schema import LeakData, LedgerDrain, PolicyFiguresData
+from harness.measure.schema import (
+    Herd,
+    LeakData,
+    LedgerDrain,
+    PolicyFiguresData,
+    PolicySummary,
+    RecoveryFigures,
+    ResilienceSummary,
+    ServerBackoff,
+    ServerViolation,
+    Violation,
+)
 
+RESILIENCE_SCHEMA = 1
+"""The schema of ``resilience.json`` (the summary's ``resilience`` part)."""
 HERD_WINDOW_S = 0.1
 EARLY_SLACK_S = 0.002
 """An attempt may come this much before its lower bound (clock granularity)."""
@@ -66,7 +79,7 @@ class PolicyFigures:
     policy: str
     attempts: int = 0
     conforming: int = 0
-    violations: list[dict[str, Any]] = field(default_factory=list)
+    violations: list[Violation] = field(default_factory=list)
     losses_wall_s: list[float] = field(default_factory=list)
     recoveries_s: list[float] = field(default_factory=list)
     give_ups: Counter[str] = field(default_factory=Counter)
@@ -196,9 +209,10 @@ class ResilienceLedger:
 
     # -- the summary ---------------------------------------------------------------
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> ResilienceSummary:
         """Per policy: attempts, conformance, recovery percentiles, give-ups, herd; and cleanup."""
         return {
+            "schema": RESILIENCE_SCHEMA,
             "backoff_tolerance_s": self.tolerance_s,
             "policies": [self._policy_summary(figures) for figures in self.policies.values()],
             "cleanup": {
@@ -209,7 +223,7 @@ class ResilienceLedger:
             },
         }
 
-    def _policy_summary(self, figures: PolicyFigures) -> dict[str, Any]:
+    def _policy_summary(self, figures: PolicyFigures) -> PolicySummary:
         conformance = figures.conforming / figures.attempts if figures.attempts else None
         return {
             "kind": figures.kind,
@@ -225,7 +239,7 @@ class ResilienceLedger:
             "herd": self._herd(figures),
         }
 
-    def _herd(self, figures: PolicyFigures) -> dict[str, Any] | None:
+    def _herd(self, figures: PolicyFigures) -> Herd | None:
         """First attempts in the busiest 100 ms after the largest burst of losses, and the
         same figure for clients that keep to the policy exactly (simulated)."""
         burst_start, burst = _densest_window(figures.losses_wall_s, HERD_WINDOW_S)
@@ -271,7 +285,7 @@ def predicted_herd_peak(backoff: BackoffPolicy, loss_times: list[float]) -> floa
 
 def server_side_backoff(
     ledger: ResilienceLedger, server_attempts: list[dict[str, Any]]
-) -> dict[str, Any]:
+) -> ServerBackoff:
     """Check backoff from the server's attempt log (emulator admin stats).
 
     Clients send ``user/episode/attempt`` as their client id. For attempts 2, 3,
@@ -290,7 +304,7 @@ def server_side_backoff(
         if key is not None:
             arrivals[key] = attempt["monotonic"]
     checked = conforming = 0
-    examples: list[dict[str, Any]] = []
+    examples: list[ServerViolation] = []
     for (client, episode, number), arrived in arrivals.items():
         previous = arrivals.get((client, episode, number - 1))
         bound = low_of.get((client, episode, number))
@@ -327,7 +341,7 @@ def parse_client_id(text: object) -> tuple[str, int, int] | None:
     return match["user"], int(match["episode"]), int(match["attempt"])
 
 
-def percentiles(values: list[float]) -> dict[str, float] | None:
+def percentiles(values: list[float]) -> RecoveryFigures | None:
     """p50, p90, p99 and max (nearest rank), in seconds rounded to 0.1 ms."""
     if not values:
         return None
@@ -337,8 +351,10 @@ def percentiles(values: list[float]) -> dict[str, float] | None:
         return ordered[min(len(ordered) - 1, max(0, math.ceil(share * len(ordered)) - 1))]
 
     return {
-        name: round(rank(share), 4)
-        for name, share in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("max", 1.0))
+        "p50": round(rank(0.5), 4),
+        "p90": round(rank(0.9), 4),
+        "p99": round(rank(0.99), 4),
+        "max": round(rank(1.0), 4),
     }
 
 

@@ -1,19 +1,345 @@
-"""The shapes of the data the harness moves: what workers send the master, and the run summary.
+"""The shapes of the data the harness moves and writes, each defined once.
+
+- :class:`Summary`: ``summary.json`` (schema 1), built at the end of a run;
+  ``resilience.json`` is its ``resilience`` part. docs/summary-schema.md is
+  generated from these types (``python -m harness.measure.schema``).
+- :class:`WorkerReport`: what a Locust worker sends the master with each stats
+  report (and what a local run drains into its own results).
+- The vocabularies: :data:`METRICS` (latency metrics) and :data:`DELIVERY_FIGURES`.
 
 TypedDicts, so readers index with ``[]`` and mypy checks both ends. JSON and
 msgpack turn tuples into lists, so rows that travel are lists.
 """
 
-from __future__ import annotations
+from collections.abc import Mapping
+from typing import Any, Literal, NotRequired, TypedDict, cast
 
-from typing import Any, TypedDict
+SCHEMA = 1
+KIND = "appsync-events-harness-summary"
+
+METRICS = ("connect", "subscribe", "publish", "http_publish", "deliver", "reconnect", "unsubscribe")
+"""The latency metrics, in report order: Locust request types measured into histograms."""
+DELIVERY_FIGURES = (
+    "published",
+    "delivered",
+    "lost",
+    "missed_during_reconnect",
+    "duplicated",
+    "out_of_order",
+)
+"""The figures of one channel's (or template's) delivery account, in report order."""
+LATENCY_STATS = ("min", "mean", "p50", "p90", "p99", "p99.9", "max")
+"""The statistics of a latency figure, in milliseconds."""
+
+
+# -- summary.json ---------------------------------------------------------------------
+
+LatencyFigures = TypedDict(
+    "LatencyFigures",
+    {
+        "count": int,
+        "min": NotRequired[float],
+        "mean": NotRequired[float],
+        "p50": NotRequired[float],
+        "p90": NotRequired[float],
+        "p99": NotRequired[float],
+        "p99.9": NotRequired[float],
+        "max": NotRequired[float],
+    },
+)
+LatencyFigures.__doc__ = """One histogram's figures in milliseconds (microsecond precision);
+only ``count`` when it is empty."""
+
+
+class LatencySection(TypedDict):
+    """One metric's figures overall, per channel template and per channel."""
+
+    overall: LatencyFigures
+    templates: dict[str, LatencyFigures]
+    channels: dict[str, LatencyFigures]
+    """At most 1,000 per metric; further channels are folded into their template's name."""
+
+
+class DeliveryFigures(TypedDict):
+    """One channel's (or template's) delivery account, in events; each subscription counts once."""
+
+    published: int
+    """Events the server acknowledged."""
+    delivered: int
+    """Arrivals, one per event and covering subscription."""
+    lost: int
+    """Events that did not arrive although a subscription was live when they were intended."""
+    missed_during_reconnect: int
+    """Events intended while a subscription was down between a loss and its resubscribe."""
+    duplicated: int
+    """Second and later arrivals of an event on one subscription."""
+    out_of_order: int
+    """Arrivals below the highest sequence number already seen on their subscription."""
+
+
+class LostExample(TypedDict):
+    channel: str
+    publisher: str
+    seq: int
+    subscriber: str
+    subscription: str
+    """The channel or wildcard pattern the subscriber held."""
+    intended_ms: int
+    """Wall-clock milliseconds since the epoch."""
+
+
+class DeliverySection(TypedDict):
+    """Delivery accounting overall, per template and per channel."""
+
+    overall: DeliveryFigures
+    templates: dict[str, DeliveryFigures]
+    channels: dict[str, DeliveryFigures]
+    """At most 1,000: those with the most lost, then missed, events."""
+    channels_total: int
+    lost_examples: list[LostExample]
+    """Up to 20 lost events."""
+    untracked: int
+    """Events past the per-process tracking cap (5,000,000), not accounted for."""
+
+
+class RequestCount(TypedDict):
+    count: int
+    failures: int
+
+
+class ErrorTotals(TypedDict):
+    count: int
+    rate: float
+    """Failed requests / all requests, every request type."""
+
+
+class Totals(TypedDict):
+    requests: dict[str, RequestCount]
+    """Per Locust request type."""
+    errors: ErrorTotals
+    events: DeliveryFigures
+    """The delivery account of the whole run."""
+
+
+class RunInfo(TypedDict):
+    run_id: str
+    started_at: str
+    """UTC, ISO 8601 with milliseconds."""
+    ended_at: str
+    duration_s: float
+    interrupted: bool | None
+    """True when stopped before ``-t`` (Ctrl-C, SIGTERM); null without ``-t``."""
+    settings: dict[str, Any]
+    """The settings without secrets (``HarnessSettings.describe()``)."""
+
+
+class Violation(TypedDict):
+    """A retry attempt outside its policy's bounds."""
+
+    client: str
+    attempt: int
+    observed_s: float
+    low_s: float
+    high_s: float
+
+
+class RecoveryFigures(TypedDict):
+    """Loss to fully resubscribed, in seconds (nearest rank, 0.1 ms)."""
+
+    p50: float
+    p90: float
+    p99: float
+    max: float
+
+
+class Herd(TypedDict):
+    """First reconnect attempts after the largest burst of losses, against the policy."""
+
+    disconnected: int
+    """Losses in the densest 100 ms."""
+    first_attempts: int
+    window_s: float
+    peak_first_attempts: int
+    """First attempts in the busiest window."""
+    predicted_peak: float
+    """The same figure for clients keeping to the policy exactly (simulated median)."""
+    ratio_to_predicted: float
+
+
+class PolicySummary(TypedDict):
+    """One (kind, policy) pair: ``reconnect`` or ``publish`` retries under one policy."""
+
+    kind: str
+    policy: str
+    losses: int
+    attempts: int
+    conforming: int
+    conformance: float | None
+    """Conforming / attempts; null when nothing was retried."""
+    violations: list[Violation]
+    recoveries: int
+    recovery_s: RecoveryFigures | None
+    give_ups: dict[str, int]
+    """Per reason."""
+    herd: Herd | None
+
+
+class LeakData(TypedDict):
+    """Something a stopped client left behind."""
+
+    kind: str
+    """``open-socket``, ``pending-operation``, ``subscription`` or ``data-after-unsubscribe``."""
+    user: str
+    channel: str | None
+    id: str | None
+
+
+class CleanupSummary(TypedDict):
+    users_checked: int
+    leaks: int
+    by_kind: dict[str, int]
+    listed: list[LeakData]
+    """Up to 100."""
+
+
+class WorkersSummary(TypedDict):
+    count: int
+    final_reports: int
+    """Workers whose report after their users stopped reached the master."""
+
+
+class ServerViolation(TypedDict):
+    client: str
+    attempt: int
+    policy: str
+    server_gap_s: float
+    low_s: float
+
+
+class ServerBackoff(TypedDict):
+    """Backoff as the emulator's clock saw it (attempts 2 and later of an episode)."""
+
+    checked: int
+    conforming: int
+    conformance: float | None
+    violations: list[ServerViolation]
+
+
+class ServerChecks(TypedDict, total=False):
+    """The embedded emulator's view once the users stopped; only ``error`` when skipped."""
+
+    error: str
+    open_connections: int
+    live_subscriptions: int
+    backoff: ServerBackoff
+
+
+class ResilienceSummary(TypedDict):
+    """Retries, recoveries, herds and cleanup; also written as ``resilience.json``."""
+
+    schema: int
+    backoff_tolerance_s: float
+    policies: list[PolicySummary]
+    cleanup: CleanupSummary
+    workers: NotRequired[WorkersSummary]
+    """Distributed runs only."""
+    server: NotRequired[ServerChecks]
+    """Against the embedded emulator only."""
+
+
+class SloResult(TypedDict):
+    """One SLO at one place."""
+
+    slo: str
+    """As written."""
+    figure: str
+    where: str
+    """``overall`` or a channel template."""
+    observed: float | None
+    threshold: float
+    unit: Literal["ms", "count", "ratio"]
+    passed: bool
+    detail: str
+
+
+class SloSection(TypedDict):
+    passed: bool
+    results: list[SloResult]
+
+
+class Regression(TypedDict):
+    figure: str
+    where: str
+    baseline: float
+    observed: float
+    change: float | None
+    """Relative; null from a baseline of 0."""
+    unit: Literal["ms", "count", "ratio"]
+
+
+class BaselineSection(TypedDict):
+    path: str
+    max_regression: float
+    passed: bool
+    compared: int
+    """Figures present in both runs."""
+    regressions: list[Regression]
+
+
+class Verdict(TypedDict):
+    exit_code: int
+    """0, 1 (failed requests, or the emulator's checks), 2 (settings), 3 (an SLO), 4 (a
+    regression); see docs/reports.md."""
+    reasons: list[str]
+
+
+class Measurements(TypedDict):
+    """What a run measured: the summary before it is judged."""
+
+    schema: int
+    """1; a reader refuses other schemas (``--baseline`` does)."""
+    kind: str
+    """``appsync-events-harness-summary``."""
+    run: RunInfo
+    totals: Totals
+    latency: dict[str, LatencySection]
+    """Per metric with samples (see METRICS); only successful operations."""
+    delivery: DeliverySection
+    resilience: ResilienceSummary
+
+
+class Summary(Measurements):
+    """``summary.json``: what a run measured, and how it was judged."""
+
+    slo: SloSection
+    baseline: BaselineSection | None
+    """Null without ``--baseline``."""
+    verdict: Verdict
+
+
+def metric_order(metric: str) -> tuple[int, str]:
+    """Sort key: the metrics of :data:`METRICS` in their order, then any other by name."""
+    return (METRICS.index(metric) if metric in METRICS else len(METRICS), metric)
+
+
+def figure_of(figures: DeliveryFigures, name: str) -> int:
+    """One figure of a delivery account by name (one of :data:`DELIVERY_FIGURES`)."""
+    return cast("Mapping[str, int]", figures)[name]
+
+
+def stat_of(figures: LatencyFigures, stat: str) -> float | None:
+    """One statistic of latency figures by name; None when the histogram was empty."""
+    return cast("Mapping[str, float]", figures).get(stat)
+
+
+# -- what workers send ----------------------------------------------------------------
 
 LatencyRow = list[Any]
 """``[metric, channel, template, encoded HdrHistogram]`` (:meth:`LatencyRecorder.drain`)."""
 
 
 class DeliveryDrain(TypedDict):
-    """What a :class:`~harness.measure.delivery.DeliveryRecorder` recorded since its last drain."""
+    """What a :class:`~harness.measure.delivery.DeliveryRecorder` recorded since a drain."""
 
     published: list[list[Any]]
     """``[publisher, channel, [seq, intended_ms, seq, intended_ms, ...]]``."""
@@ -33,17 +359,10 @@ class PolicyFiguresData(TypedDict):
     policy: str
     attempts: int
     conforming: int
-    violations: list[dict[str, Any]]
+    violations: list[Violation]
     losses_wall_s: list[float]
     recoveries_s: list[float]
     give_ups: dict[str, int]
-
-
-class LeakData(TypedDict):
-    kind: str
-    user: str
-    channel: str | None
-    id: str | None
 
 
 class LedgerDrain(TypedDict):
@@ -58,8 +377,7 @@ class LedgerDrain(TypedDict):
 
 
 class WorkerReport(TypedDict):
-    """One process's measurements since its last report: what a Locust worker sends the
-    master with each stats report (and what a local run drains into its own results)."""
+    """One process's measurements since its last report."""
 
     latency: list[LatencyRow]
     delivery: DeliveryDrain

@@ -1,9 +1,10 @@
 """The run summary (``summary.json``, schema 1; see docs/summary-schema.md).
 
-Built once at the end of a run, on the master or in a local run, from the
-run's merged histograms and delivery records (:mod:`harness.measure.recorders`),
-Locust's request counts and the resilience figures. SLO, baseline and verdict
-sections are added by :mod:`harness.loadtest.ending`.
+Built once at the end of a run, on the master or in a local run:
+:func:`build_summary` takes the run's merged histograms and delivery records
+(:mod:`harness.measure.recorders`), Locust's request counts and the resilience
+figures; :func:`judged` adds the SLO results, the baseline comparison and the
+verdict.
 """
 
 from __future__ import annotations
@@ -16,9 +17,18 @@ from typing import Any
 from harness.measure.delivery import ChannelAccount
 from harness.measure.latency import MAX_CHANNELS, percentiles_ms
 from harness.measure.recorders import RunResults
-
-SCHEMA = 1
-KIND = "appsync-events-harness-summary"
+from harness.measure.schema import (
+    KIND,
+    SCHEMA,
+    BaselineSection,
+    DeliverySection,
+    LatencySection,
+    Measurements,
+    ResilienceSummary,
+    SloSection,
+    Summary,
+)
+from harness.measure.verdict import verdict
 
 
 def build_summary(
@@ -27,11 +37,11 @@ def build_summary(
     settings: dict[str, Any],
     run_id: str,
     request_counts: dict[str, tuple[int, int]],
-    resilience: dict[str, Any],
+    resilience: ResilienceSummary,
     template_of: dict[str, str] | None = None,
     run_time_s: float | None = None,
     ended_at: float | None = None,
-) -> dict[str, Any]:
+) -> Measurements:
     """Everything measured, without secrets (``settings`` is ``HarnessSettings.describe()``).
 
     ``request_counts`` is Locust's (requests, failures) per request type;
@@ -59,7 +69,7 @@ def build_summary(
                 for request_type, (count, failed) in sorted(request_counts.items())
             },
             "errors": {"count": failures, "rate": failures / requests if requests else 0.0},
-            "events": dict(delivery["overall"]),
+            "events": delivery["overall"].copy(),
         },
         "latency": latency_section(results),
         "delivery": delivery,
@@ -67,7 +77,7 @@ def build_summary(
     }
 
 
-def latency_section(results: RunResults) -> dict[str, Any]:
+def latency_section(results: RunResults) -> dict[str, LatencySection]:
     timeline = results.timeline
     return {
         metric: {
@@ -87,7 +97,7 @@ def latency_section(results: RunResults) -> dict[str, Any]:
 
 def delivery_section(
     results: RunResults, ended_at: float, template_of: dict[str, str]
-) -> dict[str, Any]:
+) -> DeliverySection:
     accounts, lost_examples = results.accounts.accounts(int(ended_at * 1000))
     templates: dict[str, ChannelAccount] = defaultdict(ChannelAccount)
     overall = ChannelAccount()
@@ -107,6 +117,29 @@ def delivery_section(
         "channels_total": len(accounts),
         "lost_examples": lost_examples,
         "untracked": results.accounts.untracked,
+    }
+
+
+def judged(
+    measured: Measurements,
+    slo: SloSection,
+    baseline: BaselineSection | None,
+    locust_exit_code: int,
+) -> Summary:
+    """The whole summary: what was measured, the SLO results, the baseline comparison
+    and the verdict."""
+    server = measured["resilience"].get("server")
+    return {
+        "schema": measured["schema"],
+        "kind": measured["kind"],
+        "run": measured["run"],
+        "totals": measured["totals"],
+        "latency": measured["latency"],
+        "delivery": measured["delivery"],
+        "resilience": measured["resilience"],
+        "slo": slo,
+        "baseline": baseline,
+        "verdict": verdict(slo, baseline, server, locust_exit_code),
     }
 
 

@@ -94,7 +94,7 @@ def percentile_figure(metric: str, by_template: dict[str, HdrHistogram]) -> str:
 
 
 def over_time_figure(
-    metric: str, intervals: list[tuple[int, str, HdrHistogram]], summary: dict[str, Any]
+    metric: str, intervals: list[tuple[int, str, HdrHistogram]], duration_s: float
 ) -> str:
     caption = f"{metric}: p50 and p99 over time"
     if not intervals:
@@ -136,9 +136,8 @@ def over_time_figure(
             previous = number
         series += [p99, p50]
         keys.append((template, colour, False))
-    duration = (summary.get("run") or {}).get("duration_s")
     end_s = max(max(numbers) + 1 for numbers in grouped.values()) * width_s
-    ticks = _ticks(max(end_s, float(duration) if isinstance(duration, int | float) else 0.0))
+    ticks = _ticks(max(end_s, duration_s))
     x_ticks = [(value, _tick(value)) for value in ticks]
     svg = _svg_chart(
         caption, ticks[-1], x_ticks, "time since the run's start (s)", top, "latency (ms)", series

@@ -1,29 +1,133 @@
-"""The end-of-run console section: per-template latency and delivery, the worst
-channels, SLOs, baseline.
-
-Printed after Locust's own tables (which round to whole milliseconds and know
-no loss); figures come from the run summary.
-"""
+"""The end-of-run console sections, printed after Locust's own tables (which round to
+whole milliseconds and know no loss): reconnect and retry policies, cleanup, the
+emulator's checks; latency and delivery per channel template; the worst channels;
+SLOs, baseline and verdict. Figures come from the run summary."""
 
 from __future__ import annotations
 
-from typing import Any
+from harness.measure.schema import (
+    DELIVERY_FIGURES,
+    LatencyFigures,
+    ResilienceSummary,
+    ServerChecks,
+    Summary,
+    figure_of,
+    stat_of,
+)
+from harness.measure.texts import herd_text, recovery_text, regression_sentence, share_text
 
 _LATENCY_COLUMNS = ("count", "p50", "p90", "p99", "p99.9", "max")
 WORST_CHANNELS = 10
 _CHANNEL_LATENCY = ("p50", "p99", "max")
-_DELIVERY_COLUMNS = (
-    ("published", "published"),
-    ("delivered", "delivered"),
-    ("lost", "lost"),
-    ("missed_during_reconnect", "missed (down)"),
-    ("duplicated", "duplicated"),
-    ("out_of_order", "out of order"),
+DELIVERY_LABELS = {
+    "published": "published",
+    "delivered": "delivered",
+    "lost": "lost",
+    "missed_during_reconnect": "missed (down)",
+    "duplicated": "duplicated",
+    "out_of_order": "out of order",
+}
+"""Column labels of the delivery figures, in report order (shared with report.html)."""
+_POLICY_COLUMNS = (
+    ("kind", 9),
+    ("policy", 36),
+    ("losses", 7),
+    ("attempts", 9),
+    ("in bounds", 10),
+    ("recovery p50/p99/max s", 23),
+    ("give-ups", 9),
+    ("herd/100ms (pred.)", 18),
 )
 
 
-def format_console(summary: dict[str, Any]) -> str:
-    """The section as text: latency per metric and template, delivery per template, verdicts."""
+def format_console(summary: Summary) -> str:
+    """Every section, as printed at the end of a run."""
+    return format_resilience(summary["resilience"]) + "\n" + format_figures(summary)
+
+
+# -- resilience -------------------------------------------------------------------------
+
+
+def format_resilience(resilience: ResilienceSummary) -> str:
+    """Per policy: losses, attempts, conformance, recovery, give-ups, herd; then cleanup,
+    the emulator's checks and the workers' final reports."""
+    lines = [
+        f"Reconnect and retry policies (an attempt may start up to "
+        f"{resilience['backoff_tolerance_s']:g} s past its policy's longest delay)",
+        " ".join(name.ljust(width) for name, width in _POLICY_COLUMNS).rstrip(),
+    ]
+    for policy in resilience["policies"]:
+        cells = (
+            policy["kind"],
+            policy["policy"],
+            str(policy["losses"]),
+            str(policy["attempts"]),
+            share_text(policy["conformance"]),
+            recovery_text(policy["recovery_s"]),
+            str(sum(policy["give_ups"].values())),
+            herd_text(policy["herd"]),
+        )
+        lines.append(
+            " ".join(
+                cell.ljust(width) for cell, (_, width) in zip(cells, _POLICY_COLUMNS, strict=True)
+            ).rstrip()
+        )
+    if not resilience["policies"]:
+        lines.append("(no connection was lost and nothing was retried)")
+    for policy in resilience["policies"]:
+        for violation in policy["violations"][:3]:
+            lines.append(
+                f"  out of bounds: {policy['policy']} attempt {violation['attempt']} of "
+                f"{violation['client']} waited {violation['observed_s']:.3f} s "
+                f"(allowed {violation['low_s']:.3f}-{violation['high_s']:.3f} s)"
+            )
+    cleanup = resilience["cleanup"]
+    kinds = ", ".join(f"{count} {kind}" for kind, count in cleanup["by_kind"].items())
+    lines.append(
+        f"Cleanup: {cleanup['users_checked']} stopped users checked, {cleanup['leaks']} leaks"
+        + (f" ({kinds})" if kinds else "")
+    )
+    for leak in cleanup["listed"][:5]:
+        where = "".join(
+            f" {label} {value}"
+            for label, value in (("channel", leak["channel"]), ("id", leak["id"]))
+            if value
+        )
+        lines.append(f"  {leak['kind']}: user {leak['user']}{where}")
+    lines.extend(_server_lines(resilience.get("server")))
+    if workers := resilience.get("workers"):
+        lines.append(
+            f"Workers: {workers['final_reports']} of {workers['count']} sent their final report"
+        )
+    return "\n".join(lines)
+
+
+def _server_lines(server: ServerChecks | None) -> list[str]:
+    if server is None:
+        return []
+    if "error" in server:
+        return [f"Emulator checks skipped: {server['error']}"]
+    backoff = server["backoff"]
+    lines = [
+        f"Emulator after the run: {server['open_connections']} open connections, "
+        f"{server['live_subscriptions']} live subscriptions",
+        f"Emulator-side backoff: {backoff['conforming']} of {backoff['checked']} gaps between "
+        "retries no shorter than the policy allows",
+    ]
+    for violation in backoff["violations"][:3]:
+        lines.append(
+            f"  too early: {violation['client']} attempt {violation['attempt']} came "
+            f"{violation['server_gap_s']:.3f} s after the previous one "
+            f"(policy minimum {violation['low_s']:.3f} s)"
+        )
+    return lines
+
+
+# -- latency, delivery, verdict -----------------------------------------------------------
+
+
+def format_figures(summary: Summary) -> str:
+    """Latency per metric and template, delivery per template, the worst channels, verdicts."""
     lines: list[str] = []
     latency = summary["latency"]
     name_width = max([len("template"), *(len(t) for m in latency.values() for t in m["templates"])])
@@ -35,34 +139,35 @@ def format_console(summary: dict[str, Any]) -> str:
         )
         for metric, entry in latency.items():
             for template, figures in entry["templates"].items():
-                cells = "".join(_cell(figures.get(column)) for column in _LATENCY_COLUMNS)
+                cells = "".join(_cell(_stat(figures, column)) for column in _LATENCY_COLUMNS)
                 lines.append(f"{metric:<13}{template:<{name_width + 2}}{cells}")
     delivery = summary["delivery"]
     if delivery["templates"]:
         width = max(len("template"), *(len(t) for t in delivery["templates"]))
         lines.append("Delivery per channel template (events; each subscription counts once)")
         lines.append(
-            f"{'template':<{width + 2}}" + "".join(f"{label:>20}" for _, label in _DELIVERY_COLUMNS)
+            f"{'template':<{width + 2}}"
+            + "".join(f"{label:>20}" for label in DELIVERY_LABELS.values())
         )
-        for template, figures in delivery["templates"].items():
-            cells = "".join(f"{figures[key]:>20}" for key, _ in _DELIVERY_COLUMNS)
+        for template, account in delivery["templates"].items():
+            cells = "".join(f"{figure_of(account, key):>20}" for key in DELIVERY_FIGURES)
             lines.append(f"{template:<{width + 2}}{cells}")
     lines.extend(_worst_channel_lines(summary))
     lines.extend(_verdict_lines(summary))
     return "\n".join(lines)
 
 
-def _worst_channel_lines(summary: dict[str, Any]) -> list[str]:
+def _worst_channel_lines(summary: Summary) -> list[str]:
     """The channels that did worst: most lost events, then the highest deliver p99."""
-    deliver = summary["latency"].get("deliver", {}).get("channels", {})
+    deliver = summary["latency"]["deliver"]["channels"] if "deliver" in summary["latency"] else {}
     accounts = summary["delivery"]["channels"]
     channels = set(deliver) | set(accounts)
     if not channels:
         return []
 
     def badness(channel: str) -> tuple[float, float, str]:
-        lost = accounts.get(channel, {}).get("lost", 0)
-        return (-lost, -(deliver.get(channel, {}).get("p99") or 0.0), channel)
+        lost = accounts[channel]["lost"] if channel in accounts else 0
+        return (-lost, -(_stat(deliver.get(channel), "p99") or 0.0), channel)
 
     worst = sorted(channels, key=badness)[:WORST_CHANNELS]
     width = max(len("channel"), *(len(channel) for channel in worst))
@@ -70,20 +175,25 @@ def _worst_channel_lines(summary: dict[str, Any]) -> list[str]:
         f"Channels, worst {len(worst)} of {len(channels)} (most lost events, then deliver p99)",
         f"{'channel':<{width + 2}}"
         + "".join(f"{'deliver ' + column:>13}" for column in _CHANNEL_LATENCY)
-        + "".join(f"{label:>15}" for _, label in _DELIVERY_COLUMNS),
+        + "".join(f"{label:>15}" for label in DELIVERY_LABELS.values()),
     ]
     for channel in worst:
-        figures = deliver.get(channel, {})
-        account = accounts.get(channel, {})
+        figures = deliver.get(channel)
+        account = accounts.get(channel)
+        counts = [figure_of(account, key) if account else "-" for key in DELIVERY_FIGURES]
         lines.append(
             f"{channel:<{width + 2}}"
-            + "".join(f"{_cell(figures.get(column)):>13}" for column in _CHANNEL_LATENCY)
-            + "".join(f"{account.get(key, '-'):>15}" for key, _ in _DELIVERY_COLUMNS)
+            + "".join(f"{_cell(_stat(figures, column)):>13}" for column in _CHANNEL_LATENCY)
+            + "".join(f"{count:>15}" for count in counts)
         )
     return lines
 
 
-def _cell(value: Any) -> str:
+def _stat(figures: LatencyFigures | None, stat: str) -> float | None:
+    return None if figures is None else stat_of(figures, stat)
+
+
+def _cell(value: float | None) -> str:
     if value is None:
         return f"{'-':>11}"
     if isinstance(value, int):
@@ -91,29 +201,23 @@ def _cell(value: Any) -> str:
     return f"{value:>11.3f}"
 
 
-def _verdict_lines(summary: dict[str, Any]) -> list[str]:
+def _verdict_lines(summary: Summary) -> list[str]:
     lines: list[str] = []
-    slo = summary.get("slo")
-    if slo and slo["results"]:
-        failed = [result for result in slo["results"] if not result["passed"]]
-        lines.append(f"SLOs: {len(slo['results']) - len(failed)} passed, {len(failed)} failed")
+    results = summary["slo"]["results"]
+    if results:
+        failed = [result for result in results if not result["passed"]]
+        lines.append(f"SLOs: {len(results) - len(failed)} passed, {len(failed)} failed")
         lines.extend(f"  FAILED {result['slo']}: {result['detail']}" for result in failed)
-    baseline = summary.get("baseline")
-    if baseline:
+    baseline = summary["baseline"]
+    if baseline is not None:
         regressions = baseline["regressions"]
         lines.append(
             f"Baseline {baseline['path']}: {baseline['compared']} figures compared, "
             f"{len(regressions)} regressed by more than {baseline['max_regression']:.0%}"
         )
-        for regression in regressions:
-            change = regression["change"]  # null when the baseline was 0
-            how_much = "from zero" if change is None else f"+{change:.0%}"
-            lines.append(
-                f"  REGRESSED {regression['figure']} on {regression['where']}: "
-                f"{regression['baseline']:g} -> {regression['observed']:g} {regression['unit']} "
-                f"({how_much})"
-            )
-    verdict = summary.get("verdict")
-    if verdict:
-        lines.append(f"Verdict: exit code {verdict['exit_code']}")
+        lines.extend(
+            f"  REGRESSED {regression_sentence(regression, baseline['max_regression'])}"
+            for regression in regressions
+        )
+    lines.append(f"Verdict: exit code {summary['verdict']['exit_code']}")
     return lines

@@ -27,9 +27,19 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
-from harness.measure.delivery import DELIVERY_FIGURES
 from harness.measure.latency import SLOT_S, LatencyTimeline
-from harness.report.html import TemplateLookup, metric_order, render_report
+from harness.measure.schema import (
+    DELIVERY_FIGURES,
+    BaselineSection,
+    LatencyFigures,
+    SloSection,
+    Summary,
+    figure_of,
+    stat_of,
+)
+from harness.measure.texts import regression_sentence, relative_text
+from harness.report.channels import channel_views
+from harness.report.html import render_report
 
 SUMMARY_FILE = "summary.json"
 CHANNELS_FILE = "channels.csv"
@@ -48,17 +58,14 @@ LATENCY_COLUMNS = (
     ("max_ms", "max"),
 )
 """``channels.csv`` column and the key of the summary's latency figures it shows."""
-DELIVERY_COLUMNS = DELIVERY_FIGURES
-CSV_HEADER = ("channel", "template", "metric", *(c for c, _ in LATENCY_COLUMNS), *DELIVERY_COLUMNS)
+CSV_HEADER = ("channel", "template", "metric", *(c for c, _ in LATENCY_COLUMNS), *DELIVERY_FIGURES)
 
 HLOG_FORMAT_VERSION = "1.3"
 HLOG_MAX_VALUE_UNIT_RATIO = 1000.0
 """Histogram values are microseconds; ``Interval_Max`` is written in milliseconds."""
 
 
-def write_reports(
-    directory: str | Path, summary: dict[str, Any], timeline: LatencyTimeline
-) -> list[Path]:
+def write_reports(directory: str | Path, summary: Summary, timeline: LatencyTimeline) -> list[Path]:
     """Write every report file into ``directory`` (created if needed); return their paths.
 
     ``summary.json`` comes first, so a later failure still leaves the figures on disk.
@@ -78,7 +85,7 @@ def write_reports(
 # -- summary.json --------------------------------------------------------------------
 
 
-def write_summary_json(path: Path, summary: dict[str, Any]) -> Path:
+def write_summary_json(path: Path, summary: Summary) -> Path:
     """The summary as indented JSON with a trailing newline."""
     path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return path
@@ -87,7 +94,7 @@ def write_summary_json(path: Path, summary: dict[str, Any]) -> Path:
 # -- channels.csv --------------------------------------------------------------------
 
 
-def write_channels_csv(path: Path, summary: dict[str, Any], timeline: LatencyTimeline) -> Path:
+def write_channels_csv(path: Path, summary: Summary, timeline: LatencyTimeline) -> Path:
     """One row per (channel, metric); a channel with delivery figures only has no metric."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -98,27 +105,26 @@ def write_channels_csv(path: Path, summary: dict[str, Any], timeline: LatencyTim
     return path
 
 
-def channel_rows(summary: dict[str, Any], timeline: LatencyTimeline) -> list[list[Any]]:
+def channel_rows(summary: Summary, timeline: LatencyTimeline) -> list[list[Any]]:
     """The rows of ``channels.csv``, by channel, then metric in the usual order.
 
     Every row of a channel repeats its delivery figures (empty when it has none)."""
-    latency: dict[str, Any] = summary.get("latency") or {}
-    delivery: dict[str, Any] = (summary.get("delivery") or {}).get("channels") or {}
-    per_channel: dict[str, list[tuple[str, dict[str, Any]]]] = {}
-    for metric in sorted(latency, key=metric_order):
-        for channel, figures in (latency[metric].get("channels") or {}).items():
-            per_channel.setdefault(channel, []).append((metric, figures))
-    template_of = TemplateLookup(summary, timeline)
     rows: list[list[Any]] = []
-    for channel in sorted(set(per_channel) | set(delivery)):
-        accounts = delivery.get(channel) or {}
-        tail = [accounts.get(name, "") for name in DELIVERY_COLUMNS]
-        head = [channel, template_of(channel)]
-        for metric, figures in per_channel.get(channel) or [("", {})]:
-            rows.append(
-                [*head, metric, *(figures.get(key, "") for _, key in LATENCY_COLUMNS), *tail]
-            )
+    for view in channel_views(summary, timeline):
+        account = view.delivery
+        tail = [figure_of(account, name) if account else "" for name in DELIVERY_FIGURES]
+        latency: list[tuple[str, LatencyFigures | None]] = [*view.latency] or [("", None)]
+        for metric, figures in latency:
+            cells = [_csv_cell(figures, key) for _, key in LATENCY_COLUMNS]
+            rows.append([view.channel, view.template, metric, *cells, *tail])
     return rows
+
+
+def _csv_cell(figures: LatencyFigures | None, key: str) -> Any:
+    if figures is None:
+        return ""
+    value = figures["count"] if key == "count" else stat_of(figures, key)
+    return "" if value is None else value
 
 
 # -- <metric>.hlog -------------------------------------------------------------------
@@ -180,72 +186,53 @@ def _file_stem(metric: str) -> str:
 # -- junit.xml -----------------------------------------------------------------------
 
 
-def write_junit_xml(path: Path, summary: dict[str, Any]) -> Path:
+def write_junit_xml(path: Path, summary: Summary) -> Path:
     """The SLO results (and the baseline comparison) as JUnit test cases."""
     path.write_bytes(junit_xml(summary))
     return path
 
 
-def junit_xml(summary: dict[str, Any]) -> bytes:
+def junit_xml(summary: Summary) -> bytes:
     """``<testsuites>`` with suite ``slo`` (a case per SLO) and, when a baseline was
     compared, suite ``baseline`` (a case per regression, or one passing case)."""
-    run = summary.get("run") or {}
-    root = ET.Element(
-        "testsuites", name=_xml_text(f"appsync-events-harness {run.get('run_id', '')}")
-    )
-    suites = [_slo_suite(summary)]
-    baseline = summary.get("baseline")
-    if baseline:
-        suites.append(_baseline_suite(baseline))
+    run = summary["run"]
+    root = ET.Element("testsuites", name=_xml_text(f"appsync-events-harness {run['run_id']}"))
+    suites = [_slo_suite(summary["slo"])]
+    if summary["baseline"] is not None:
+        suites.append(_baseline_suite(summary["baseline"]))
     for suite in suites:
-        if run.get("started_at"):
-            suite.set("timestamp", _xml_text(str(run["started_at"])))
+        suite.set("timestamp", _xml_text(run["started_at"]))
         root.append(suite)
     root.set("tests", str(sum(int(suite.get("tests", "0")) for suite in suites)))
     root.set("failures", str(sum(int(suite.get("failures", "0")) for suite in suites)))
     root.set("errors", "0")
-    if run.get("duration_s") is not None:
-        root.set("time", f"{float(run['duration_s']):.3f}")
+    root.set("time", f"{run['duration_s']:.3f}")
     ET.indent(root)
     document: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
     return document + b"\n"
 
 
-def _slo_suite(summary: dict[str, Any]) -> ET.Element:
+def _slo_suite(slo: SloSection) -> ET.Element:
     suite = _suite("slo")
-    for result in (summary.get("slo") or {}).get("results") or []:
-        name = f"{result.get('slo', '')} @ {result.get('where', '')}"
-        detail = str(result.get("detail", ""))
-        _case(suite, "slo", name, None if result.get("passed") else detail, detail)
+    for result in slo["results"]:
+        name = f"{result['slo']} @ {result['where']}"
+        detail = result["detail"]
+        _case(suite, "slo", name, None if result["passed"] else detail, detail)
     return suite
 
 
-def _baseline_suite(baseline: dict[str, Any]) -> ET.Element:
+def _baseline_suite(baseline: BaselineSection) -> ET.Element:
     suite = _suite("baseline")
-    allowed = float(baseline.get("max_regression") or 0.0)
-    path = baseline.get("path", "")
-    regressions = baseline.get("regressions") or []
-    for regression in regressions:
-        name = f"{regression.get('figure', '')} @ {regression.get('where', '')}"
-        _case(suite, "baseline", name, regression_message(regression, allowed, path))
-    if not regressions:
-        compared = baseline.get("compared", 0)
-        text = f"{compared} figures compared with {path}; at most +{allowed:.0%} allowed"
-        failure = None if baseline.get("passed", True) else f"baseline check failed: {text}"
-        _case(suite, "baseline", "baseline", failure, text)
+    allowed = baseline["max_regression"]
+    path = baseline["path"]
+    for regression in baseline["regressions"]:
+        name = f"{regression['figure']} @ {regression['where']}"
+        _case(suite, "baseline", name, f"{regression_sentence(regression, allowed)} against {path}")
+    if not baseline["regressions"]:
+        text = f"{baseline['compared']} figures compared with {path}; "
+        text += f"at most +{relative_text(allowed)} allowed"
+        _case(suite, "baseline", "baseline", None, text)
     return suite
-
-
-def regression_message(regression: dict[str, Any], allowed: float, path: str) -> str:
-    """``deliver.p99 at /default/room-{1..20} is 4.2 ms, 3 ms in nightly/...: +40.0% ..."""
-    unit = regression.get("unit", "")
-    change = regression.get("change")
-    change_text = f"{float(change):+.1%}" if isinstance(change, int | float) else "changed"
-    return (
-        f"{regression.get('figure', '')} at {regression.get('where', '')} is "
-        f"{regression.get('observed')} {unit}, {regression.get('baseline')} {unit} in {path}: "
-        f"{change_text}, at most +{allowed:.0%} allowed"
-    )
 
 
 def _suite(name: str) -> ET.Element:
@@ -276,7 +263,7 @@ def _xml_text(text: str) -> str:
 # -- report.html ---------------------------------------------------------------------
 
 
-def write_html(path: Path, summary: dict[str, Any], timeline: LatencyTimeline) -> Path:
+def write_html(path: Path, summary: Summary, timeline: LatencyTimeline) -> Path:
     """The self-contained HTML report."""
     path.write_text(render_report(summary, timeline), encoding="utf-8")
     return path

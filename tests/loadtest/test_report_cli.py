@@ -21,7 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.typed import mismatches
 from test_locust_cli import ROOT, emulator_port, read_until, run_locust, start_locust, stats_rows
+
+from harness.measure.schema import Summary
 
 # Short runs on a few channels, so each channel sees many events: 10 users are
 # 6 Subscribers, 2 Publishers and 2 PubSubUsers (weights 3:1:1).
@@ -43,6 +46,7 @@ def finished(result: subprocess.CompletedProcess[str]) -> str:
 def load_summary(directory: Path) -> dict[str, Any]:
     summary: dict[str, Any] = json.loads((directory / "summary.json").read_text())
     assert summary["schema"] == 1 and summary["kind"] == "appsync-events-harness-summary"
+    assert mismatches(summary, Summary) == []  # what a real run writes has the types' shape
     return summary
 
 
@@ -337,7 +341,7 @@ def test_a_baseline_comparison_flags_a_real_regression(tmp_path: Path) -> None:
             assert entry["change"] == pytest.approx(
                 entry["observed"] / entry["baseline"] - 1, rel=1e-3
             ), entry
-    assert "REGRESSED deliver.p50 on overall: " in output
+    assert "REGRESSED deliver.p50 overall regressed from " in output
     assert "Verdict: exit code 4" in output
     cases = junit_cases(b_dir)
     failure = cases[f"deliver.p50 @ {template}"].find("failure")

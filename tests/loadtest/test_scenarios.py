@@ -20,7 +20,7 @@ from typing import Any
 from support.client import port_is_closed
 from test_locust_cli import ROOT, emulator_port, locust_environment
 
-from harness.report.resilience import format_summary
+from harness.report.console import format_resilience
 
 RUN_TIMEOUT_S = 60
 SUMMARY_HEADING = "Reconnect and retry policies"
@@ -113,7 +113,7 @@ def _check_every_run(run: ScenarioRun, users: int) -> None:
     assert report["schema"] == 1, report
     # The console section is the same summary as the file, formatted.
     assert SUMMARY_HEADING in run.stdout, run.tail()
-    assert format_summary(report) in run.stdout, run.tail()
+    assert format_resilience(report) in run.stdout, run.tail()
     cleanup = report["cleanup"]
     assert cleanup["users_checked"] == users and cleanup["leaks"] == 0, cleanup
     server = report["server"]

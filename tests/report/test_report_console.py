@@ -4,38 +4,39 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.measure.delivery import DELIVERY_FIGURES
+from support.summaries import account, empty_summary
+
+from harness.measure.schema import Summary
 from harness.report.console import WORST_CHANNELS, format_console
 
 TEMPLATE = "/default/room-{1..30}"
-
-
-def account(**figures: int) -> dict[str, int]:
-    return {name: figures.get(name, 0) for name in DELIVERY_FIGURES}
 
 
 def latency(p99: float) -> dict[str, Any]:
     return {"count": 10, "p50": 1.0, "p90": 2.0, "p99": p99, "p99.9": p99, "max": p99}
 
 
-def summary_of(channels: int, *, lost_on: str | None = None) -> dict[str, Any]:
+def summary_of(channels: int, *, lost_on: str | None = None) -> Summary:
     names = [f"/default/room-{index}" for index in range(1, channels + 1)]
-    return {
-        "latency": {
+    return empty_summary(
+        latency={
             "deliver": {
                 "overall": latency(9.0),
                 "templates": {TEMPLATE: latency(9.0)},
                 "channels": {name: latency(float(index)) for index, name in enumerate(names)},
             }
         },
-        "delivery": {
+        delivery={
             "overall": account(published=channels),
             "templates": {TEMPLATE: account(published=channels)},
             "channels": {
                 name: account(published=1, lost=3 if name == lost_on else 0) for name in names
             },
+            "channels_total": channels,
+            "lost_examples": [],
+            "untracked": 0,
         },
-    }
+    )
 
 
 def channel_rows(text: str) -> list[list[str]]:
@@ -65,7 +66,7 @@ def test_a_run_with_few_channels_lists_them_all() -> None:
 
 
 def test_a_run_without_channels_has_no_channel_section() -> None:
-    text = format_console({"latency": {}, "delivery": {"templates": {}, "channels": {}}})
+    text = format_console(empty_summary())
     assert "Channels, worst" not in text
 
 
@@ -85,6 +86,12 @@ def test_a_regression_from_a_zero_baseline_is_printed() -> None:
         ],
     }  # fmt: skip
     text = format_console(summary)
-    assert "REGRESSED errors.rate on overall: 0 -> 0.02 ratio (from zero)" in text
-    assert "REGRESSED deliver.p99 on overall: 2 -> 3 ms (+50%)" in text
+    assert (
+        "REGRESSED errors.rate overall regressed from 0% to 2% (from zero; at most +10% allowed)"
+        in text
+    )
+    assert (
+        "REGRESSED deliver.p99 overall regressed from 2 ms to 3 ms (+50%; at most +10% allowed)"
+        in text
+    )
     assert "2 figures compared, 2 regressed by more than 10%" in text

@@ -31,7 +31,9 @@ def mismatches(value: Any, expected: Any, where: str = "$") -> list[str]:
         if not isinstance(value, list):
             return [f"{where}: {type(value).__name__} is not a list"]
         (item,) = get_args(expected)
-        return [m for index, v in enumerate(value) for m in mismatches(v, item, f"{where}[{index}]")]
+        return [
+            m for index, v in enumerate(value) for m in mismatches(v, item, f"{where}[{index}]")
+        ]
     if origin is dict:
         if not isinstance(value, dict):
             return [f"{where}: {type(value).__name__} is not an object"]
