@@ -1,11 +1,13 @@
 """``python -m harness.emulator``: the command line, an optional TOML file, and the
 serving loop.
 
-Every option can also be set in the TOML file given with ``--config``, under
-the option's name without the leading dashes (``api-key = ["..."]``,
-``keepalive-interval-s = 5``); the command line wins over the file. With no
-credentials at all the emulator uses the fixed test credentials of
-:mod:`harness.emulator.defaults`, which the harness also uses by default.
+Every option is declared once, in :data:`OPTIONS` (flag, default, help, check, as
+the load test's options are), and can be given on the command line or in the
+TOML file of ``--config``, under the option's name without the leading dashes
+(``api-key = ["..."]``, ``keepalive-interval-s = 5``); the command line wins over
+the file, and both pass through the option's check. With no credentials at all the
+emulator uses the fixed test credentials of :mod:`harness.emulator.defaults`,
+which the harness also uses by default. docs/emulator.md documents every option.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import math
 import signal
 import sys
 import tomllib
@@ -21,6 +22,17 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from harness.config.options import (
+    OptionSpec,
+    boolean,
+    choice,
+    int_range,
+    optional_int,
+    optional_text,
+    positive_float,
+    strings,
+    text,
+)
 from harness.emulator import defaults
 from harness.emulator.faults import FaultSpec
 from harness.emulator.server import Emulator
@@ -40,7 +52,144 @@ from harness.signing import AuthMode, IamKey
 logger = logging.getLogger("harness.emulator")
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-_CREDENTIAL_OPTIONS = ("api_key", "iam", "jwt_secret", "lambda_token")
+_LARGEST_INT = 2**31 - 1
+
+
+def _iam_keys(option: str, value: Any) -> dict[str, IamKey]:
+    keys: dict[str, IamKey] = {}
+    for item in strings(option, value):
+        parts = item.split(":")
+        if len(parts) not in (2, 3) or not all(parts):
+            raise ConfigurationError(
+                option, "expected ACCESS_KEY_ID:SECRET_ACCESS_KEY[:SESSION_TOKEN]"
+            )
+        keys[parts[0]] = IamKey(parts[1], parts[2] if len(parts) == 3 else None)
+    return keys
+
+
+def _namespaces(option: str, value: Any) -> tuple[NamespaceSettings, ...]:
+    given = tuple(NamespaceSettings.parse(item, option=option) for item in strings(option, value))
+    return given or (NamespaceSettings(defaults.DEFAULT_NAMESPACE),)
+
+
+def _auth_modes(option: str, value: Any) -> tuple[AuthMode, ...] | None:
+    modes = optional_text(option, value)
+    return AuthMode.parse_list(modes, option=option) if modes else None
+
+
+def _faults(option: str, value: Any) -> tuple[FaultSpec, ...]:
+    return tuple(FaultSpec.parse(item, option=option) for item in strings(option, value))
+
+
+OPTIONS: tuple[OptionSpec, ...] = (
+    OptionSpec("--host", "127.0.0.1", "address to listen on", text, metavar="ADDRESS"),
+    OptionSpec("--port", 0, "port to listen on; 0 picks a free one", int_range(0, 65535)),
+    OptionSpec(
+        "--tls",
+        False,
+        "serve https:// and wss:// with a certificate generated at start (trustme); the CA "
+        "certificate's path is ca_cert in the ready line",
+        boolean,
+    ),
+    OptionSpec("--api-key", [], "an accepted API key", strings, metavar="KEY", repeatable=True),
+    OptionSpec(
+        "--iam",
+        [],
+        "an accepted IAM credential; with a token, requests must carry that session token",
+        _iam_keys,
+        metavar="ACCESS_KEY_ID:SECRET_ACCESS_KEY[:SESSION_TOKEN]",
+        repeatable=True,
+    ),
+    OptionSpec(
+        "--jwt-secret",
+        "",
+        "HS256 secret of the JWTs accepted for AMAZON_COGNITO_USER_POOLS and OPENID_CONNECT "
+        "(exp required, 60 s leeway)",
+        optional_text,
+        metavar="SECRET",
+    ),
+    OptionSpec(
+        "--lambda-token",
+        [],
+        "a token the AWS_LAMBDA authorizer accepts",
+        strings,
+        metavar="TOKEN",
+        repeatable=True,
+    ),
+    OptionSpec(
+        "--region", defaults.DEFAULT_REGION, "the API's region, checked in SigV4 scopes", text
+    ),
+    OptionSpec(
+        "--namespace",
+        [],
+        f"a channel namespace, optionally with its own auth modes, MODES a comma- or "
+        f"+-separated list (default: one namespace, {defaults.DEFAULT_NAMESPACE})",
+        _namespaces,
+        metavar="NAME[:publish=MODES][:subscribe=MODES]",
+        repeatable=True,
+    ),
+    OptionSpec(
+        "--connection-auth",
+        "",
+        "auth modes accepted for connect and as the default for namespaces (default: every "
+        "mode with credentials)",
+        _auth_modes,
+        metavar="MODES",
+    ),
+    OptionSpec(
+        "--keepalive-interval-s",
+        DEFAULT_KEEPALIVE_INTERVAL_S,
+        "seconds between ka messages",
+        positive_float,
+        metavar="SECONDS",
+    ),
+    OptionSpec(
+        "--connection-timeout-ms",
+        DEFAULT_CONNECTION_TIMEOUT_MS,
+        "connectionTimeoutMs in connection_ack",
+        int_range(1, _LARGEST_INT),
+        metavar="MS",
+    ),
+    OptionSpec(
+        "--max-connection-duration-s",
+        MAX_CONNECTION_DURATION_S,
+        "connections are closed (code 1000) after this long",
+        positive_float,
+        metavar="SECONDS",
+    ),
+    OptionSpec(
+        "--max-queued-frames",
+        DEFAULT_MAX_QUEUED_FRAMES,
+        "frames queued for a client that does not read before it is disconnected with close "
+        "code 1013 (a slow consumer)",
+        int_range(1, _LARGEST_INT),
+        metavar="N",
+    ),
+    OptionSpec(
+        "--fault",
+        [],
+        "a fault in force from the start, e.g. drop:rate=0.1 (see docs/emulator.md)",
+        _faults,
+        metavar="SPEC",
+        repeatable=True,
+    ),
+    OptionSpec(
+        "--seed",
+        None,
+        "seed of every fault decision (default: random; the seed in use is in the stats "
+        "and the log)",
+        optional_int,
+    ),
+    OptionSpec(
+        "--log-level",
+        "INFO",
+        "log level on stderr; DEBUG logs every refusal with its reason (never a secret)",
+        choice(LOG_LEVELS),
+        metavar="LEVEL",
+    ),
+)
+"""Every option of the emulator, in ``--help`` order."""
+_CREDENTIALS = ("api_key", "iam", "jwt_secret", "lambda_token")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,103 +200,43 @@ def build_parser() -> argparse.ArgumentParser:
             "port, SigV4 and token verification as AppSync does it, an admin API under "
             "/_emulator/ and injectable faults. Prints one JSON line when ready."
         ),
-        argument_default=None,
     )
-    add = parser.add_argument
-    add("--config", type=Path, metavar="FILE", help="TOML file with any of these options")
-    add("--host", help="address to listen on (default 127.0.0.1)")
-    add("--port", type=int, help="port to listen on; 0 picks a free one (default 0)")
-    add(
-        "--tls",
-        action="store_true",
-        default=None,
-        help="serve https:// and wss:// with a generated certificate; the CA file is printed",
+    parser.add_argument(
+        "--config", type=Path, metavar="FILE", help="TOML file with any of these options"
     )
-    add("--api-key", action="append", metavar="KEY", help="an accepted API key (repeatable)")
-    add(
-        "--iam",
-        action="append",
-        metavar="ACCESS_KEY_ID:SECRET_ACCESS_KEY[:SESSION_TOKEN]",
-        help="an accepted IAM credential (repeatable)",
-    )
-    add(
-        "--jwt-secret",
-        metavar="SECRET",
-        help="HS256 secret of the JWTs accepted for AMAZON_COGNITO_USER_POOLS and OPENID_CONNECT",
-    )
-    add(
-        "--lambda-token",
-        action="append",
-        metavar="TOKEN",
-        help="a token the AWS_LAMBDA authorizer accepts (repeatable)",
-    )
-    add(
-        "--region",
-        help=f"the API's region, checked in SigV4 scopes (default {defaults.DEFAULT_REGION})",
-    )
-    add(
-        "--namespace",
-        action="append",
-        metavar="NAME[:publish=MODES][:subscribe=MODES]",
-        help=f"a channel namespace, optionally with its own auth modes (repeatable; "
-        f"default: one namespace {defaults.DEFAULT_NAMESPACE!r})",
-    )
-    add(
-        "--connection-auth",
-        metavar="MODES",
-        help="auth modes accepted for connect and as the default for namespaces "
-        "(default: every mode with credentials)",
-    )
-    add(
-        "--keepalive-interval-s",
-        type=float,
-        help=f"seconds between ka messages (default {DEFAULT_KEEPALIVE_INTERVAL_S:g})",
-    )
-    add(
-        "--connection-timeout-ms",
-        type=int,
-        help=f"connectionTimeoutMs in connection_ack (default {DEFAULT_CONNECTION_TIMEOUT_MS})",
-    )
-    add(
-        "--max-connection-duration-s",
-        type=float,
-        help=f"connections are closed after this long (default {MAX_CONNECTION_DURATION_S:g})",
-    )
-    add(
-        "--max-queued-frames",
-        type=int,
-        help="frames queued for one slow client before it is disconnected with code 1013 "
-        f"(default {DEFAULT_MAX_QUEUED_FRAMES})",
-    )
-    add(
-        "--fault",
-        action="append",
-        metavar="SPEC",
-        help="a fault in force from the start, e.g. 'drop:rate=0.1' (repeatable; see README)",
-    )
-    add("--seed", type=int, help="seed for every fault decision (default: random, reported)")
-    add(
-        "--log-level",
-        choices=LOG_LEVELS,
-        help="log level on stderr (default INFO)",
-    )
+    for spec in OPTIONS:
+        action = "append" if spec.repeatable else "store_true" if spec.is_flag else "store"
+        extra = {} if spec.is_flag else {"metavar": spec.metavar or spec.dest.upper()}
+        parser.add_argument(
+            spec.flag,
+            action=action,
+            default=None,
+            help=_help(spec),
+            **extra,  # type: ignore[arg-type]
+        )
     return parser
+
+
+def _help(spec: OptionSpec) -> str:
+    if spec.default in ("", None, [], False):
+        return spec.help.replace("%", "%%")
+    return f"{spec.help} (default {spec.default})".replace("%", "%%")
 
 
 def parse_settings(argv: Sequence[str] | None = None) -> tuple[EmulatorSettings, str]:
     """Settings and log level from the command line and the ``--config`` file."""
-    parser = build_parser()
-    arguments = vars(parser.parse_args(argv))
+    arguments = vars(build_parser().parse_args(argv))
     config_path = arguments.pop("config")
-    options = _read_config(config_path, set(arguments)) if config_path else {}
-    options.update({name: value for name, value in arguments.items() if value is not None})
-    log_level = str(options.pop("log_level", "INFO")).upper()
-    if log_level not in LOG_LEVELS:
-        raise ConfigurationError("--log-level", f"must be one of {', '.join(LOG_LEVELS)}")
-    return _settings_from(options), log_level
+    raw = _read_config(config_path) if config_path else {}
+    raw.update({name: value for name, value in arguments.items() if value is not None})
+    values = {
+        spec.dest: spec.check(spec.flag, raw.get(spec.dest, spec.default)) for spec in OPTIONS
+    }
+    log_level: str = values.pop("log_level")
+    return _settings_from(values), log_level
 
 
-def _read_config(path: Path, known: set[str]) -> dict[str, Any]:
+def _read_config(path: Path) -> dict[str, Any]:
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -156,101 +245,43 @@ def _read_config(path: Path, known: set[str]) -> dict[str, Any]:
         raise ConfigurationError("--config", f"{path} is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigurationError("--config", f"{path} is not valid TOML: {exc}") from None
+    known = {spec.dest for spec in OPTIONS}
     options: dict[str, Any] = {}
     for key, value in document.items():
         name = key.replace("-", "_")
-        if name not in known or name == "config":
+        if name not in known:
             raise ConfigurationError("--config", f"unknown option {key!r} in {path}")
         options[name] = value
     return options
 
 
-def _settings_from(options: dict[str, Any]) -> EmulatorSettings:
-    reader = _OptionReader(options)
-    credentials: dict[str, Any] = {
-        "api_keys": tuple(reader.strings("api_key")),
-        "iam_keys": dict(_parse_iam(text) for text in reader.strings("iam")),
-        "jwt_secret": reader.optional(str, "jwt_secret"),
-        "lambda_tokens": tuple(reader.strings("lambda_token")),
-    }
-    namespaces = tuple(NamespaceSettings.parse(text) for text in reader.strings("namespace")) or (
-        NamespaceSettings(defaults.DEFAULT_NAMESPACE),
-    )
-    connection_auth = reader.optional(str, "connection_auth")
+def _settings_from(values: dict[str, Any]) -> EmulatorSettings:
     settings = dict(
-        host=reader.optional(str, "host") or "127.0.0.1",
-        port=reader.number(int, "port", 0),
-        tls=bool(reader.optional(bool, "tls")),
-        region=reader.optional(str, "region") or defaults.DEFAULT_REGION,
-        namespaces=namespaces,
-        connection_auth=(
-            AuthMode.parse_list(connection_auth, option="--connection-auth")
-            if connection_auth
-            else None
-        ),
-        keepalive_interval_s=reader.number(
-            float, "keepalive_interval_s", DEFAULT_KEEPALIVE_INTERVAL_S
-        ),
-        connection_timeout_ms=reader.number(
-            int, "connection_timeout_ms", DEFAULT_CONNECTION_TIMEOUT_MS
-        ),
-        max_connection_duration_s=reader.number(
-            float, "max_connection_duration_s", MAX_CONNECTION_DURATION_S
-        ),
-        faults=tuple(FaultSpec.parse(text) for text in reader.strings("fault")),
-        seed=reader.optional(int, "seed"),
-        max_queued_frames=reader.number(int, "max_queued_frames", DEFAULT_MAX_QUEUED_FRAMES),
+        host=values["host"] or "127.0.0.1",
+        port=values["port"],
+        tls=values["tls"],
+        region=values["region"] or defaults.DEFAULT_REGION,
+        namespaces=values["namespace"],
+        connection_auth=values["connection_auth"],
+        keepalive_interval_s=values["keepalive_interval_s"],
+        connection_timeout_ms=values["connection_timeout_ms"],
+        max_connection_duration_s=values["max_connection_duration_s"],
+        faults=values["fault"],
+        seed=values["seed"],
+        max_queued_frames=values["max_queued_frames"],
     )
-    if any(options.get(name) for name in _CREDENTIAL_OPTIONS):
-        built = EmulatorSettings(**credentials, **settings)
+    if any(values[name] for name in _CREDENTIALS):
+        built = EmulatorSettings(
+            api_keys=values["api_key"],
+            iam_keys=values["iam"],
+            jwt_secret=values["jwt_secret"],
+            lambda_tokens=values["lambda_token"],
+            **settings,
+        )
     else:
         built = EmulatorSettings.with_default_credentials(**settings)
     built.validate()
     return built
-
-
-def _parse_iam(text: str) -> tuple[str, IamKey]:
-    parts = text.split(":")
-    if len(parts) not in (2, 3) or not all(parts):
-        raise ConfigurationError(
-            "--iam", "expected ACCESS_KEY_ID:SECRET_ACCESS_KEY[:SESSION_TOKEN]"
-        )
-    return parts[0], IamKey(parts[1], parts[2] if len(parts) == 3 else None)
-
-
-class _OptionReader:
-    """Typed reads of merged options; a TOML value of the wrong type names its option."""
-
-    def __init__(self, options: dict[str, Any]) -> None:
-        self._options = options
-
-    def _fail(self, name: str, expected: str) -> ConfigurationError:
-        return ConfigurationError("--" + name.replace("_", "-"), f"must be {expected}")
-
-    def optional(self, kind: type, name: str) -> Any:
-        value = self._options.get(name)
-        wrong_bool = isinstance(value, bool) and kind is not bool
-        if value is not None and (wrong_bool or not isinstance(value, kind)):
-            raise self._fail(name, f"a {kind.__name__}")
-        return value
-
-    def number(self, kind: Callable[[Any], Any], name: str, default: float) -> Any:
-        value = self._options.get(name, default)
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self._fail(name, "a number")
-        if not math.isfinite(value):
-            raise self._fail(name, "a finite number")
-        if kind is int and value != int(value):
-            raise self._fail(name, "a whole number")
-        return kind(value)
-
-    def strings(self, name: str) -> list[str]:
-        value = self._options.get(name) or []
-        if isinstance(value, str):
-            value = [value]
-        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-            raise self._fail(name, "a string or a list of strings")
-        return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -13,7 +13,8 @@ Modules: ``settings`` (options and the checked settings), ``target`` and
 ``runtime`` (what a run talks to, and what its users share), ``state`` (one
 environment's run state), ``users``, ``listeners`` (``install``), ``startup``
 and ``ending`` (the start and end of a run), ``server_checks`` (the embedded
-emulator's view at the end), ``scenario`` (helpers for scenario files).
+emulator's view at the end), ``scenario`` (helpers for scenario files),
+``options_doc`` (the generated option tables of the docs).
 """
 
 from harness.loadtest.listeners import install

@@ -60,8 +60,7 @@ def run_summary(state: RunState, locust_exit_code: int = 0) -> Summary:
     environment = state.environment
     options = environment.parsed_options
     settings = settings_from_options(options)
-    results = state.collect()
-    resilience = resilience_summary(state)
+    resilience = resilience_summary(state)  # collects this process's last records first
     counts: dict[str, tuple[int, int]] = {}
     for (_, method), entry in environment.stats.entries.items():
         requests, failures = counts.get(method, (0, 0))
@@ -70,7 +69,7 @@ def run_summary(state: RunState, locust_exit_code: int = 0) -> Summary:
         channel: template.name for template in settings.channels for channel in template.channels
     }
     measured = build_summary(
-        results,
+        state.results,
         settings=settings.describe(),
         run_id=settings.run_id,
         request_counts=counts,

@@ -1,24 +1,36 @@
-"""The harness's options and the one settings object built from them.
+"""The load test's options and the one settings object built from them.
 
-Every option is declared once, in :data:`OPTIONS`, and registered on Locust's
-parser (:func:`register_options`), so it works on the command line, in
-``locust.conf``, in ``[tool.locust]`` of ``pyproject.toml``, as a ``LOCUST_*``
-environment variable, and in the web UI's start form. Parsed values stay
-plain ``str``/``int``/``float`` (the web UI converts form fields back with
-``type(default)(text)``); :func:`settings_from_options` checks them and
-builds :class:`HarnessSettings`, raising
-:class:`~harness.errors.ConfigurationError` naming the option.
+Every option is a field of :class:`HarnessSettings`, declared once with
+:func:`~harness.config.options.option` (flag, default, help, check), and
+registered on Locust's parser (:func:`register_options`), so it works on the
+command line, in ``locust.conf``, in ``[tool.locust]`` of ``pyproject.toml``,
+as a ``LOCUST_*`` environment variable, and in the web UI's start form. Parsed
+values stay plain ``str``/``int``/``float`` (the web UI converts form fields
+back with ``type(default)(text)``); :func:`settings_from_options` checks them
+and builds :class:`HarnessSettings`, raising
+:class:`~harness.errors.ConfigurationError` naming the option. docs/options.md
+documents every option.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from harness.config.options import (
+    OptionSpec,
+    choice,
+    int_range,
+    non_negative_float,
+    option,
+    option_fields,
+    optional_text,
+    positive_float,
+    text,
+)
 from harness.config.retry import RetryPolicy
 from harness.errors import ConfigurationError, MessageValidationError
 from harness.measure.baseline import load_baseline, parse_max_regression
@@ -38,100 +50,15 @@ PUBLISH_VIA = ("ws", "http")
 DEFAULT_RECONNECT_POLICY = "full-jitter:base=500ms,cap=30s"
 
 
-@dataclass(frozen=True, slots=True)
-class HarnessSettings:
-    """Everything a run needs, checked. Secrets are kept out of ``repr``."""
-
-    host: str
-    """The API's HTTP endpoint; empty for the embedded emulator."""
-    auth_mode: AuthMode
-    api_key: str = field(repr=False)
-    auth_token: str = field(repr=False)
-    region: str | None
-    aws_profile: str | None
-    channels: tuple[ChannelTemplate, ...]
-    subscriptions_per_user: int
-    wildcard_subscriptions: int
-    publish_rate: float
-    events_per_publish: int
-    payload_bytes: int
-    publish_via: str
-    ca_file: str | None
-    iam_signer: str
-    connect_timeout_s: float
-    operation_timeout_s: float
-    emulator_args: tuple[str, ...]
-    run_id: str
-    reconnect_policy: RetryPolicy
-    publish_retry_policy: RetryPolicy
-    backoff_tolerance_s: float
-    report_dir: str
-    slos: tuple[Slo, ...]
-    baseline: str
-    max_regression: float
-
-    @property
-    def embedded(self) -> bool:
-        return not self.host
-
-    @property
-    def publishes_per_second(self) -> float:
-        return self.publish_rate / self.events_per_publish
-
-    def describe(self) -> dict[str, Any]:
-        """The settings without secrets, for logs and reports."""
-        return {
-            "host": self.host or "(embedded emulator)",
-            "auth_mode": self.auth_mode.value,
-            "region": self.region,
-            "channels": [t.name for t in self.channels],
-            "subscriptions_per_user": self.subscriptions_per_user,
-            "wildcard_subscriptions": self.wildcard_subscriptions,
-            "publish_rate": self.publish_rate,
-            "events_per_publish": self.events_per_publish,
-            "payload_bytes": self.payload_bytes,
-            "publish_via": self.publish_via,
-            "reconnect_policy": self.reconnect_policy.label,
-            "publish_retry_policy": self.publish_retry_policy.label,
-            "backoff_tolerance_s": self.backoff_tolerance_s,
-            "run_id": self.run_id,
-        }
+# -- checks of this file's options (the general ones are in harness.config.options) -------
 
 
-# -- checks: raw option value -> checked value (ConfigurationError on failure) --
+def _auth_mode(option: str, value: Any) -> AuthMode:
+    return AuthMode.parse(str(value), option=option)
 
 
-def _int_range(low: int, high: int) -> Callable[[str, Any], int]:
-    def check(option: str, value: Any) -> int:
-        try:
-            number = int(str(value).strip())
-        except ValueError:
-            raise ConfigurationError(option, f"must be a whole number, not {value!r}") from None
-        if not low <= number <= high:
-            raise ConfigurationError(option, f"must be between {low} and {high}, not {number}")
-        return number
-
-    return check
-
-
-def _positive_float(option: str, value: Any) -> float:
-    try:
-        number = float(str(value).strip())
-    except ValueError:
-        raise ConfigurationError(option, f"must be a number, not {value!r}") from None
-    if not (math.isfinite(number) and number > 0):
-        raise ConfigurationError(option, f"must be a finite number above 0, not {value!r}")
-    return number
-
-
-def _non_negative_float(option: str, value: Any) -> float:
-    try:
-        number = float(str(value).strip())
-    except ValueError:
-        raise ConfigurationError(option, f"must be a number, not {value!r}") from None
-    if not (math.isfinite(number) and number >= 0):
-        raise ConfigurationError(option, f"must be a finite number of at least 0, not {value!r}")
-    return number
+def _channels(option: str, value: Any) -> tuple[ChannelTemplate, ...]:
+    return parse_channel_templates(str(value), option=option)
 
 
 def _retry_policy(option: str, value: Any) -> RetryPolicy:
@@ -159,183 +86,173 @@ def _max_regression(option: str, value: Any) -> float:
     return parse_max_regression(str(value), option)
 
 
-def _text(option: str, value: Any) -> str:
-    return str(value or "").strip()
-
-
-def _choice(choices: tuple[str, ...]) -> Callable[[str, Any], str]:
-    def check(option: str, value: Any) -> str:
-        text = str(value).strip().lower()
-        if text not in choices:
-            raise ConfigurationError(option, f"must be one of {', '.join(choices)}, not {value!r}")
-        return text
-
-    return check
+def _arguments(option: str, value: Any) -> tuple[str, ...]:
+    return tuple(str(value or "").split())
 
 
 def _host(option: str, value: Any) -> str:
-    text = str(value or "").strip()
-    if not text:
+    address = str(value or "").strip()
+    if not address:
         return ""
     try:
-        return Endpoints.from_http_url(text).http_url
+        return Endpoints.from_http_url(address).http_url
     except MessageValidationError as exc:
         raise ConfigurationError(option, exc.reason) from None
 
 
 @dataclass(frozen=True, slots=True)
-class OptionSpec:
-    """One harness option: its flag, default, help and check."""
+class HarnessSettings:
+    """Everything a run needs, checked; each field but ``host`` is an option."""
 
-    flag: str
-    default: str | int | float | list[str]
-    help: str
-    check: Callable[[str, Any], Any]
-    metavar: str | None = None
-    secret: bool = False
-    web_ui: bool = True
-    repeatable: bool = False
-    """Given once per value (``--slo A --slo B``); the check receives the list."""
-
-    @property
-    def dest(self) -> str:
-        return self.flag.lstrip("-").replace("-", "_")
-
-    @property
-    def env_var(self) -> str:
-        return "LOCUST_" + self.dest.upper()
-
-
-OPTIONS: tuple[OptionSpec, ...] = (
-    OptionSpec(
+    host: str
+    """The API's HTTP endpoint (Locust's ``--host``); empty for the embedded emulator."""
+    auth_mode: AuthMode = option(
         "--auth-mode",
         "API_KEY",
         "how connects, subscribes and publishes are authorized: API_KEY, AWS_IAM, "
         "AMAZON_COGNITO_USER_POOLS, OPENID_CONNECT or AWS_LAMBDA (case-insensitive)",
-        lambda option, value: AuthMode.parse(str(value), option=option),
+        _auth_mode,
         metavar="MODE",
-    ),
-    OptionSpec(
+        in_summary=True,
+    )
+    api_key: str = option(
         "--api-key",
         "",
         "the API key for API_KEY (default against the embedded emulator: its test key)",
-        _text,
+        text,
         metavar="KEY",
         secret=True,
-    ),
-    OptionSpec(
+    )
+    auth_token: str = option(
         "--auth-token",
         "",
         "the JWT (Cognito, OIDC) or Lambda authorizer token; against the embedded "
         "emulator a token is minted when this is empty",
-        _text,
+        text,
         metavar="TOKEN",
         secret=True,
-    ),
-    OptionSpec(
+    )
+    region: str | None = option(
         "--region",
         "",
         "the API's AWS region for AWS_IAM signing; derived from a standard "
-        "*.appsync-api.<region>.amazonaws.com host when empty",
-        _text,
+        "*.appsync-api.<region>.amazonaws.com host when empty, so needed with a custom domain",
+        optional_text,
         metavar="REGION",
-    ),
-    OptionSpec(
+        in_summary=True,
+    )
+    aws_profile: str | None = option(
         "--aws-profile",
         "",
         "a named profile of the AWS shared config for AWS_IAM credentials; empty: "
-        "botocore's default chain (environment, profile, role)",
-        _text,
+        "botocore's default chain (environment, profiles, assume-role, SSO, instance roles; "
+        "temporary credentials are refreshed)",
+        optional_text,
         metavar="PROFILE",
-    ),
-    OptionSpec(
+    )
+    channels: tuple[ChannelTemplate, ...] = option(
         "--channels",
         "/default/room-{1..20}",
-        "channel templates, separated by commas or spaces; {1..20} is a range, "
-        "{a,b} a list; stats are named after the template",
-        lambda option, value: parse_channel_templates(str(value), option=option),
+        "channel templates, separated by commas or spaces; {1..20} is a range ({01..20} "
+        "zero-padded), {a,b} a list, and several groups multiply; stats are named after the "
+        "template",
+        _channels,
         metavar="TEMPLATES",
-    ),
-    OptionSpec(
+        in_summary=True,
+    )
+    subscriptions_per_user: int = option(
         "--subscriptions-per-user",
         1,
-        "channels each subscribing user subscribes to, picked at random from --channels",
-        _int_range(0, MAX_SUBSCRIPTIONS_PER_CONNECTION),
+        f"channels each subscribing user subscribes to, picked at random from --channels "
+        f"(0 to {MAX_SUBSCRIPTIONS_PER_CONNECTION})",
+        int_range(0, MAX_SUBSCRIPTIONS_PER_CONNECTION),
         metavar="N",
-    ),
-    OptionSpec(
+        in_summary=True,
+    )
+    wildcard_subscriptions: int = option(
         "--wildcard-subscriptions",
         0,
-        "wildcard subscriptions (/ns/prefix/*) each subscribing user adds, one per template",
-        _int_range(0, MAX_SUBSCRIPTIONS_PER_CONNECTION),
+        "wildcard subscriptions each subscribing user adds: the /ns/prefix/* covering a "
+        "template, one per distinct wildcard",
+        int_range(0, MAX_SUBSCRIPTIONS_PER_CONNECTION),
         metavar="N",
-    ),
-    OptionSpec(
+        in_summary=True,
+    )
+    publish_rate: float = option(
         "--publish-rate",
         1.0,
-        "events per second each publishing user sends, on a fixed schedule",
-        _positive_float,
+        f"events per second each publishing user sends, on a fixed schedule (AppSync allows "
+        f"{MAX_PUBLISHES_PER_SECOND_PER_CONNECTION} WebSocket publishes per second per "
+        "connection; the harness warns above that)",
+        positive_float,
         metavar="EVENTS_PER_S",
-    ),
-    OptionSpec(
+        in_summary=True,
+    )
+    events_per_publish: int = option(
         "--events-per-publish",
         1,
         f"events per publish request, 1 to {MAX_EVENTS_PER_REQUEST}",
-        _int_range(1, MAX_EVENTS_PER_REQUEST),
+        int_range(1, MAX_EVENTS_PER_REQUEST),
         metavar="N",
-    ),
-    OptionSpec(
+        in_summary=True,
+    )
+    payload_bytes: int = option(
         "--payload-bytes",
         200,
-        "size of each event's JSON text; padding is added beyond the trace fields",
-        _int_range(0, MAX_EVENT_BYTES),
+        "size of each event's JSON text; padding is added beyond the trace fields (about "
+        "100 bytes)",
+        int_range(0, MAX_EVENT_BYTES),
         metavar="BYTES",
-    ),
-    OptionSpec(
+        in_summary=True,
+    )
+    publish_via: str = option(
         "--publish-via",
         "ws",
         "publish over the WebSocket (ws) or with POST /event (http)",
-        _choice(PUBLISH_VIA),
+        choice(PUBLISH_VIA),
         metavar="ws|http",
-    ),
-    OptionSpec(
+        in_summary=True,
+    )
+    ca_file: str | None = option(
         "--ca-file",
         "",
         "PEM file of CAs to trust for https:// and wss:// (default: the system store)",
-        _text,
+        optional_text,
         metavar="PEM",
-    ),
-    OptionSpec(
+    )
+    iam_signer: str = option(
         "--iam-signer",
         "fast",
-        "AWS_IAM signer: fast (cached signing keys, proven identical to botocore) or botocore",
-        _choice(tuple(ENGINES)),
+        "AWS_IAM signer: fast (caches the day's signing key; tested byte-identical to "
+        "botocore) or botocore (its SigV4Auth itself)",
+        choice(tuple(ENGINES)),
         metavar="ENGINE",
-    ),
-    OptionSpec(
+    )
+    connect_timeout_s: float = option(
         "--connect-timeout",
         15.0,
         "seconds a connect (TCP, TLS, upgrade, connection_ack) may take",
-        _positive_float,
+        positive_float,
         metavar="SECONDS",
-    ),
-    OptionSpec(
+    )
+    operation_timeout_s: float = option(
         "--operation-timeout",
         10.0,
         "seconds to wait for the answer to a subscribe, unsubscribe or publish",
-        _positive_float,
+        positive_float,
         metavar="SECONDS",
-    ),
-    OptionSpec(
+    )
+    reconnect_policy: RetryPolicy = option(
         "--reconnect-policy",
         DEFAULT_RECONNECT_POLICY,
         "how a lost connection is retried: STRATEGY[:base=,cap=,multiplier=,max-attempts=,"
         "max-elapsed=] with STRATEGY none, constant, exponential, full-jitter, equal-jitter or "
-        "decorrelated-jitter, or off (see harness/config/retry.py)",
+        "decorrelated-jitter, or off (see docs/resilience.md)",
         _retry_policy,
         metavar="POLICY",
-    ),
-    OptionSpec(
+        in_summary=True,
+    )
+    publish_retry_policy: RetryPolicy = option(
         "--publish-retry-policy",
         "off",
         "how a publish refused with a retryable error (throttle, timeout, lost connection) is "
@@ -343,72 +260,115 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "sequence number",
         _retry_policy,
         metavar="POLICY",
-    ),
-    OptionSpec(
+        in_summary=True,
+    )
+    backoff_tolerance_s: float = option(
         "--backoff-tolerance",
         0.1,
         "seconds an attempt may start after the longest delay its policy allows before it "
         "counts as non-conforming (scheduling slack on a busy machine)",
-        _non_negative_float,
+        non_negative_float,
         metavar="SECONDS",
-    ),
-    OptionSpec(
+        in_summary=True,
+    )
+    report_dir: str = option(
         "--report-dir",
         "",
-        "directory for the end-of-run reports (resilience.json); created if missing",
-        _text,
+        "directory for the end-of-run reports (summary.json, report.html, ...), written "
+        "also after Ctrl-C and SIGTERM; created if missing",
+        text,
         metavar="DIR",
-    ),
-    OptionSpec(
+    )
+    slo: tuple[Slo, ...] = option(
         "--slo",
         [],
         "a service-level objective the run must meet (repeatable), e.g. deliver.p99<=250ms, "
         "connect.p99.9<2s, lost==0, errors.rate<0.1%, leaks==0, backoff.conformance>=99%; "
-        "a broken SLO makes the exit status 3 (see harness/measure/slo.py)",
+        "a broken SLO makes the exit status 3 (see docs/reports.md)",
         _slos,
         metavar="SLO",
         web_ui=False,
         repeatable=True,
-    ),
-    OptionSpec(
+    )
+    slo_file: tuple[Slo, ...] = option(
         "--slo-file",
         "",
         "file of SLOs, one per line (# comments)",
         _slo_file,
         metavar="FILE",
-    ),
-    OptionSpec(
+    )
+    baseline: str = option(
         "--baseline",
         "",
         "summary.json of an earlier run to compare with: a percentile or rate worse by more "
         "than --max-regression makes the exit status 4",
         _baseline,
         metavar="SUMMARY_JSON",
-    ),
-    OptionSpec(
+    )
+    max_regression: float = option(
         "--max-regression",
         "10%",
         "how much worse than --baseline a figure may be (a percent, or a fraction)",
         _max_regression,
         metavar="SHARE",
-    ),
-    OptionSpec(
+    )
+    emulator_args: tuple[str, ...] = option(
         "--emulator-args",
         "",
-        'extra options for the embedded emulator, e.g. "--fault drop:rate=0.5" '
-        "(see python -m harness.emulator --help)",
-        lambda option, value: tuple(str(value or "").split()),
+        'extra options for the embedded emulator, e.g. --emulator-args="--fault '
+        'drop:rate=0.5 --seed 7" (with = when the value starts with --; see docs/emulator.md)',
+        _arguments,
         metavar="ARGS",
-    ),
-    OptionSpec(
+    )
+    run_id: str = option(
         "--run-id",
         "",
-        "tag stamped on every event (default: generated); events of other runs are ignored",
-        _text,
+        "tag stamped on every event (default: generated); events of other runs are ignored, "
+        "so set it when several Locust runs share one API",
+        text,
         metavar="ID",
         web_ui=False,
-    ),
+        in_summary=True,
+    )
+
+    @property
+    def embedded(self) -> bool:
+        return not self.host
+
+    @property
+    def publishes_per_second(self) -> float:
+        return self.publish_rate / self.events_per_publish
+
+    @property
+    def slos(self) -> tuple[Slo, ...]:
+        """``--slo`` and the SLOs of ``--slo-file``."""
+        return self.slo + self.slo_file
+
+    def describe(self) -> dict[str, Any]:
+        """The settings without secrets, for logs and reports: the options marked
+        ``in_summary``, by field name."""
+        described: dict[str, Any] = {"host": self.host or "(embedded emulator)"}
+        for name, _ in _SUMMARISED:
+            described[name] = _shown(getattr(self, name))
+        return described
+
+
+OPTIONS: tuple[OptionSpec, ...] = tuple(spec for _, spec in option_fields(HarnessSettings))
+"""Every option, in the order of the settings' fields (and of docs/options.md)."""
+_SUMMARISED = tuple(
+    (name, spec) for name, spec in option_fields(HarnessSettings) if spec.in_summary
 )
+
+
+def _shown(value: Any) -> Any:
+    """A setting as JSON shows it: enums by value, policies by label, templates by name."""
+    if isinstance(value, AuthMode):
+        return value.value
+    if isinstance(value, RetryPolicy):
+        return value.label
+    if isinstance(value, tuple) and all(isinstance(item, ChannelTemplate) for item in value):
+        return [template.name for template in value]
+    return value
 
 
 def register_options(parser: Any) -> None:
@@ -489,12 +449,26 @@ def configured_host(options: Any) -> str:
 def settings_from_options(options: Any, *, host: str | None = None) -> HarnessSettings:
     """Check every option and the combinations; ``host`` overrides ``--host``."""
     values = {
-        spec.dest: spec.check(spec.flag, getattr(options, spec.dest, spec.default))
-        for spec in OPTIONS
+        name: spec.check(spec.flag, getattr(options, spec.dest, spec.default))
+        for name, spec in option_fields(HarnessSettings)
     }
     http_url = _host("--host", host if host is not None else configured_host(options))
-    templates: tuple[ChannelTemplate, ...] = values["channels"]
-    if values["wildcard_subscriptions"]:
+    _check_subscriptions(values["channels"], values)
+    if values["region"] is None and http_url:
+        values["region"] = Endpoints.from_http_url(http_url).region
+    if values["ca_file"] is None and not http_url:
+        values["ca_file"] = _embedded_ca(options)
+    values["run_id"] = values["run_id"] or new_run_id()
+    settings = HarnessSettings(host=http_url, **values)
+    if not settings.embedded:
+        _check_real_target(settings)
+    return settings
+
+
+def _check_subscriptions(templates: tuple[ChannelTemplate, ...], values: dict[str, Any]) -> None:
+    """Wildcards that cover every template, and no more subscriptions than AppSync allows."""
+    wildcards_wanted = values["wildcard_subscriptions"]
+    if wildcards_wanted:
         uncovered = [t.name for t in templates if t.wildcard is None]
         if uncovered:
             raise ConfigurationError(
@@ -503,53 +477,19 @@ def settings_from_options(options: Any, *, host: str | None = None) -> HarnessSe
                 "before the first brace group)",
             )
     wildcards = {t.wildcard for t in templates if t.wildcard}
-    if values["wildcard_subscriptions"] > len(wildcards):
+    if wildcards_wanted > len(wildcards):
         raise ConfigurationError(
             "--wildcard-subscriptions",
-            f"is {values['wildcard_subscriptions']}, but --channels has only {len(wildcards)} "
+            f"is {wildcards_wanted}, but --channels has only {len(wildcards)} "
             f"distinct wildcard(s): {', '.join(sorted(wildcards))}",
         )
-    per_connection = values["subscriptions_per_user"] + values["wildcard_subscriptions"]
+    per_connection = values["subscriptions_per_user"] + wildcards_wanted
     if per_connection > MAX_SUBSCRIPTIONS_PER_CONNECTION:
         raise ConfigurationError(
             "--subscriptions-per-user",
             f"with --wildcard-subscriptions makes {per_connection} subscriptions per "
             f"connection; AppSync allows {MAX_SUBSCRIPTIONS_PER_CONNECTION}",
         )
-    region = values["region"] or None
-    if region is None and http_url:
-        region = Endpoints.from_http_url(http_url).region
-    settings = HarnessSettings(
-        host=http_url,
-        auth_mode=values["auth_mode"],
-        api_key=values["api_key"],
-        auth_token=values["auth_token"],
-        region=region,
-        aws_profile=values["aws_profile"] or None,
-        channels=templates,
-        subscriptions_per_user=values["subscriptions_per_user"],
-        wildcard_subscriptions=values["wildcard_subscriptions"],
-        publish_rate=values["publish_rate"],
-        events_per_publish=values["events_per_publish"],
-        payload_bytes=values["payload_bytes"],
-        publish_via=values["publish_via"],
-        ca_file=values["ca_file"] or (_embedded_ca(options) if not http_url else None),
-        iam_signer=values["iam_signer"],
-        connect_timeout_s=values["connect_timeout"],
-        operation_timeout_s=values["operation_timeout"],
-        emulator_args=values["emulator_args"],
-        run_id=values["run_id"] or new_run_id(),
-        reconnect_policy=values["reconnect_policy"],
-        publish_retry_policy=values["publish_retry_policy"],
-        backoff_tolerance_s=values["backoff_tolerance"],
-        report_dir=values["report_dir"],
-        slos=values["slo"] + values["slo_file"],
-        baseline=values["baseline"],
-        max_regression=values["max_regression"],
-    )
-    if not settings.embedded:
-        _check_real_target(settings)
-    return settings
 
 
 def _embedded_ca(options: Any) -> str | None:
@@ -578,7 +518,8 @@ def _check_real_target(settings: HarnessSettings) -> None:
 
 
 def publish_rate_warning(settings: HarnessSettings) -> str | None:
-    """A warning when WebSocket publishing would exceed AppSync's per-connection rate (§6)."""
+    """A warning when WebSocket publishing would exceed AppSync's per-connection rate
+    (docs/protocol.md#channels)."""
     rate = settings.publishes_per_second
     if settings.publish_via == "ws" and rate > MAX_PUBLISHES_PER_SECOND_PER_CONNECTION:
         return (

@@ -112,13 +112,14 @@ def _key_docs() -> dict[str, dict[str, str]]:
     return docs
 
 
-def replace_generated(document: str, part: str) -> str:
-    """``document`` with the text between :data:`BEGIN` and :data:`END` replaced by ``part``."""
-    head, begin, rest = document.partition(BEGIN)
-    _, end, tail = rest.partition(END)
-    if not begin or not end:
-        raise ValueError(f"{DOC_PATH} has no {BEGIN!r} ... {END!r} block")
-    return f"{head}{BEGIN}\n\n{part}\n{END}{tail}"
+def replace_generated(document: str, part: str, begin: str = BEGIN, end: str = END) -> str:
+    """``document`` with the text between the ``begin`` and ``end`` markers replaced by
+    ``part`` (a page's generated part; the rest is written by hand)."""
+    head, found_begin, rest = document.partition(begin)
+    _, found_end, tail = rest.partition(end)
+    if not found_begin or not found_end:
+        raise ValueError(f"the page has no {begin!r} ... {end!r} block")
+    return f"{head}{begin}\n\n{part}\n{end}{tail}"
 
 
 def main(argv: list[str]) -> int:

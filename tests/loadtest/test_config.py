@@ -16,17 +16,19 @@ import locust
 import pytest
 from locust.argument_parser import LocustArgumentParser, get_parser
 
+from harness.config.options import OptionSpec
 from harness.errors import ConfigurationError
 from harness.loadtest import install
+from harness.loadtest.options_doc import BEGIN, END, PAGES, options_table
 from harness.loadtest.settings import (
     OPTIONS,
     EmbeddedEmulator,
     HarnessSettings,
-    OptionSpec,
     configured_host,
     publish_rate_warning,
     settings_from_options,
 )
+from harness.measure.schema_doc import replace_generated
 from harness.protocol import (
     MAX_EVENT_BYTES,
     MAX_EVENTS_PER_REQUEST,
@@ -838,9 +840,19 @@ def test_every_option_has_help(spec: OptionSpec) -> None:
 
 
 @pytest.mark.parametrize("flag", [spec.flag for spec in OPTIONS])
-def test_every_option_is_in_the_readme(flag: str) -> None:
-    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
-    assert re.search(re.escape(flag) + r"(?![\w-])", readme), f"{flag} is not in README.md"
+def test_every_option_is_documented_in_docs_options(flag: str) -> None:
+    page = (REPO_ROOT / "docs" / "options.md").read_text(encoding="utf-8")
+    assert re.search(re.escape(flag) + r"(?![\w-])", page), f"{flag} is not in docs/options.md"
+
+
+@pytest.mark.parametrize("path", list(PAGES), ids=str)
+def test_the_option_tables_are_generated_from_the_declarations(path: Path) -> None:
+    """docs/options.md and docs/emulator.md show what the code declares."""
+    page = (REPO_ROOT / path).read_text(encoding="utf-8")
+    table = options_table(PAGES[path])
+    assert replace_generated(page, table, BEGIN, END) == page, (
+        f"{path} is stale: python -m harness.loadtest.options_doc --write"
+    )
 
 
 # -- the embedded emulator seen through the web UI -----------------------------------------
