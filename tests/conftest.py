@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from support.client import TemporaryIam
 from support.emulator import LiveEmulator
+from support.timing import FACTOR
 from support.constants import (
     ACCESS_KEY,
     API_KEY,
@@ -28,6 +29,16 @@ from support.constants import (
 
 from harness.emulator.process import EmulatorProcess
 from harness.signing import AuthVerifier, CredentialSource, IamKey, VerifierConfig
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Stretch pytest-timeout's limits by the timing factor (support/timing.py)."""
+    if FACTOR == 1:
+        return
+    for item in items:
+        marker = item.get_closest_marker("timeout")
+        seconds = marker.args[0] if marker and marker.args else item.config.getini("timeout")
+        item.add_marker(pytest.mark.timeout(float(seconds) * FACTOR), append=False)
 
 
 @pytest.fixture

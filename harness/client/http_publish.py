@@ -1,4 +1,5 @@
-"""HTTP publish: ``POST /event`` with 1-5 events, signed per request (protocol reference §5).
+"""HTTP publish: ``POST /event`` with 1-5 events, signed per request
+(docs/protocol.md#http-publish).
 
 Runs on ``geventhttpclient`` (the client Locust's ``FastHttpUser`` uses), so a
 publish blocks only its own greenlet and connections are kept alive between
@@ -20,7 +21,7 @@ import gevent
 from geventhttpclient import HTTPClient
 
 from harness.client.websocket import PublishOutcome, first_error, publish_outcome
-from harness.errors import ConnectionLost, OperationRejected, OperationTimeout
+from harness.errors import ClientError, ConnectionLost, OperationRejected, OperationTimeout
 from harness.protocol import HTTP_PATH, Endpoints, compact_json
 from harness.signing import Authorizer
 
@@ -64,26 +65,42 @@ class HttpPublisher:
         """Publish ``events`` to ``channel``; raises a :class:`~harness.errors.ClientError`."""
         body = compact_json({"channel": channel, "events": list(events)}).encode("utf-8")
         headers = self.authorizer.http_headers(body)
-        try:
-            with gevent.Timeout(self.timeout_s):
-                response = self._http.post(HTTP_PATH, body=body, headers=headers)
-                payload = response.read()
-                status = response.status_code
-        except gevent.Timeout:
-            raise OperationTimeout(OPERATION, self.timeout_s) from None
-        except ssl.SSLError as exc:
-            raise ConnectionLost(OPERATION, "TlsError", type(exc).__name__) from exc
-        except (OSError, HTTPException) as exc:
-            raise ConnectionLost(OPERATION, "NetworkError", type(exc).__name__) from exc
+        # The request runs in a greenlet of its own. A user that Locust stops mid-publish
+        # is killed, and a request killed inside geventhttpclient takes its checked-out
+        # socket with it, unclosed; left alone, the request ends (bounded by the timeout)
+        # and the pool closes the socket, also once close() has been called.
+        status, payload, error = gevent.spawn(self._post, body, headers).get()
+        if error is not None:
+            raise error
         answer = _json_object(payload)
         if status != 200:
             error_type, detail = first_error(answer, f"HTTP{status}")
             raise HttpRejected(status, error_type, detail)
         return publish_outcome(answer)
 
+    def _post(self, body: bytes, headers: dict[str, str]) -> tuple[int, bytes, ClientError | None]:
+        """``(status, body, None)``, or ``(0, b"", error)``: a greenlet that raised would
+        have its traceback printed by gevent."""
+        try:
+            with gevent.Timeout(self.timeout_s):
+                response = self._http.post(HTTP_PATH, body=body, headers=headers)
+                return response.status_code, response.read(), None
+        except gevent.Timeout:
+            return 0, b"", OperationTimeout(OPERATION, self.timeout_s)
+        except ssl.SSLError as exc:
+            return 0, b"", _lost("TlsError", exc)
+        except (OSError, HTTPException, RuntimeError) as exc:  # RuntimeError: pool closed
+            return 0, b"", _lost("NetworkError", exc)
+
     def close(self) -> None:
         """Close the kept-alive connections."""
         self._http.close()
+
+
+def _lost(error_type: str, exc: BaseException) -> ConnectionLost:
+    lost = ConnectionLost(OPERATION, error_type, type(exc).__name__)
+    lost.__cause__ = exc
+    return lost
 
 
 def _json_object(payload: bytes) -> dict[str, Any]:

@@ -37,6 +37,7 @@ class EmulatorProcess:
         self.process = process
         self.info = info
         self._stderr = stderr
+        self._stderr_at_exit = ""
         self._terminate_sent = False
 
     @classmethod
@@ -63,11 +64,14 @@ class EmulatorProcess:
             info = ReadyInfo(**json.loads(line))
         except (EmulatorStartError, ValueError, TypeError) as exc:
             _kill(process)
+            said = _tail(stderr)
+            stderr.close()
             raise EmulatorStartError(
-                f"the emulator did not start: {exc}; its stderr said:\n{_tail(stderr)}"
+                f"the emulator did not start: {exc}; its stderr said:\n{said}"
             ) from None
         except BaseException:  # Ctrl-C while waiting: leave no orphan behind
             _kill(process)
+            stderr.close()
             raise
         return cls(process, stderr, info)
 
@@ -76,6 +80,9 @@ class EmulatorProcess:
         return self.process.pid
 
     def stderr_text(self) -> str:
+        """What the emulator wrote on stderr (its last megabyte), also after :meth:`stop`."""
+        if self._stderr.closed:
+            return self._stderr_at_exit
         return _tail(self._stderr, limit=1_000_000)
 
     def stop(self, timeout_s: float = 10.0) -> int:
@@ -95,6 +102,9 @@ class EmulatorProcess:
                 self.process.wait()
         if self.process.stdout is not None:
             self.process.stdout.close()
+        if not self._stderr.closed:
+            self._stderr_at_exit = _tail(self._stderr, limit=1_000_000)
+            self._stderr.close()
         return self.process.returncode
 
     def __enter__(self) -> EmulatorProcess:
@@ -137,8 +147,11 @@ def _terminate_with_parent() -> None:
 
 
 def _kill(process: subprocess.Popen[str]) -> None:
+    """End a child that did not start."""
     process.kill()
     process.wait()
+    if process.stdout is not None:
+        process.stdout.close()
 
 
 def _tail(stream: IO[bytes], limit: int = 4000) -> str:

@@ -2,7 +2,7 @@
 
 ``tests/emulator/amplify/`` pins two releases of aws-amplify under npm aliases: a current
 one (``amplify-current``) and 6.8.0 (``amplify-680``), whose IAM WebSocket connect
-signs ``POST /event/connect`` instead of ``POST /event`` (protocol reference §7,
+signs ``POST /event/connect`` instead of ``POST /event`` (docs/protocol.md#amplify-680,
 fixed in 6.8.1). ``events_client.mjs`` configures Amplify against an emulator
 started with ``--tls`` (Amplify always opens ``wss://``), subscribes, publishes over
 the WebSocket and over HTTP, and prints JSON lines.
@@ -29,6 +29,7 @@ from typing import Any
 
 import pytest
 from support.emulator import LiveEmulator
+from support.timing import FACTOR, MS
 
 from harness.emulator import defaults
 from harness.signing.sigv4 import (
@@ -41,8 +42,8 @@ from harness.signing.sigv4 import (
 
 AMPLIFY_DIR = Path(__file__).parent / "amplify"
 CLIENT_SCRIPT = AMPLIFY_DIR / "events_client.mjs"
-NPM_CI_TIMEOUT_S = 600.0
-CLIENT_TIMEOUT_MS = 20_000
+NPM_CI_TIMEOUT_S = 600_000 * MS
+CLIENT_TIMEOUT_MS = round(20_000 * FACTOR)
 CLIENT_PROCESS_TIMEOUT_S = CLIENT_TIMEOUT_MS / 1000 + 20.0
 SIGNATURE_MISMATCH = "The request signature we calculated does not match"
 TEMP_ACCESS_KEY_ID = "ASIAHARNESSAMPLIFY01"
@@ -53,6 +54,7 @@ NODE = shutil.which("node")
 NPM = shutil.which("npm")
 
 pytestmark = [
+    pytest.mark.node,
     pytest.mark.skipif(
         NODE is None or NPM is None,
         reason="node and npm are needed to run the Amplify JS client (tests/emulator/amplify/)",

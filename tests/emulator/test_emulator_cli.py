@@ -28,6 +28,7 @@ from support.emulator_checks import (
     run_cli,
     unique,
 )
+from support.timing import MS
 from websockets.sync.client import connect
 
 from harness.emulator import defaults
@@ -51,7 +52,7 @@ from harness.signing import (
 
 StartEmulator = Callable[..., LiveEmulator]
 READY_KEYS = {"http_url", "realtime_url", "admin_url", "region", "ca_cert"}
-EXIT_TIMEOUT_S = 15.0
+EXIT_TIMEOUT_S = 15_000 * MS
 
 
 def iam_authorizer(live: LiveEmulator, region: str) -> Authorizer:
@@ -159,7 +160,7 @@ def spawn_emulator(*arguments: str) -> subprocess.Popen[str]:
 
 def _read_ready_line(process: subprocess.Popen[str]) -> str:
     assert process.stdout is not None
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 30_000 * MS
     while time.monotonic() < deadline:
         readable, _, _ = select.select([process.stdout], [], [], 0.5)
         if readable:

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from support.emulator import LiveEmulator, WsClient, wait_until
+from support.timing import MS
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from harness.emulator.faults import AckKind, FaultKind, FaultSet, FaultSpec
@@ -35,7 +36,7 @@ from harness.protocol import (
 StartEmulator = Callable[..., LiveEmulator]
 
 CHANNEL = "/default/room"
-WAIT_S = 4.0  # the longest any single wait in this file may take
+WAIT_S = 4_000 * MS  # the longest any single wait in this file may take
 
 
 # -- helpers ------------------------------------------------------------------------

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 from support.client import port_is_closed
+from support.timing import MS
 
 ROOT = Path(__file__).resolve().parents[2]
 EMULATOR_LINE = re.compile(r"embedded AppSync Events emulator at http://127\.0\.0\.1:(\d+)/event")
-RUN_TIMEOUT_S = 90
+RUN_TIMEOUT_S = 90_000 * MS
 
 
 def locust_command(*arguments: str) -> list[str]:
@@ -269,7 +270,7 @@ def test_a_killed_locust_leaves_no_emulator_behind() -> None:
     assert not port_is_closed(port)
     process.kill()
     process.communicate(timeout=30)
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 10_000 * MS
     while not port_is_closed(port) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert port_is_closed(port)

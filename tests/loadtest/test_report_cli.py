@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.timing import MS
 from support.typed import mismatches
 from test_locust_cli import ROOT, emulator_port, read_until, run_locust, start_locust, stats_rows
 
@@ -29,7 +30,7 @@ from harness.measure.schema import Summary
 # Short runs on a few channels, so each channel sees many events: 10 users are
 # 6 Subscribers, 2 Publishers and 2 PubSubUsers (weights 3:1:1).
 USERS = ("-u", "10", "-r", "10")
-DISTRIBUTED_TIMEOUT_S = 120
+DISTRIBUTED_TIMEOUT_S = 120_000 * MS
 FIXED_FILES = {"summary.json", "channels.csv", "junit.xml", "report.html", "resilience.json"}
 
 
@@ -403,7 +404,7 @@ def interrupted_run(
     try:
         seen = read_until(process, lambda line: "embedded AppSync Events emulator at" in line)
         port = emulator_port("".join(seen))
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 30_000 * MS
         stats = emulator_stats(port)
         while not (stats["connections"]["open"] == 10 and stats["deliveries"]["sent"] > 0):
             assert time.monotonic() < deadline, stats
@@ -471,6 +472,7 @@ def test_an_interrupted_runs_report_covers_its_users_stopping(
 SAMPLE = ROOT / "docs" / "sample-report"
 
 
+@pytest.mark.chromium
 def test_the_sample_report_renders_offline_in_headless_chromium(tmp_path: Path) -> None:
     """The checked-in report.html, as a reader opens it: charts drawn, the verdict
     shown, nothing fetched but the file itself, and a screenshot of it."""

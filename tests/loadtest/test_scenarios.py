@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from support.client import port_is_closed
+from support.timing import MS
 from test_locust_cli import ROOT, emulator_port, locust_environment
 
 from harness.report.console import format_resilience
 
-RUN_TIMEOUT_S = 60
+RUN_TIMEOUT_S = 60_000 * MS
 SUMMARY_HEADING = "Reconnect and retry policies"
 CONNECT = ("connect", "/event/realtime")
 ROOMS = "/default/room-{1..20}"

@@ -29,6 +29,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from support.client import free_port, port_is_closed
+from support.timing import FACTOR, MS
 
 from harness.emulator import defaults
 from harness.loadtest.settings import OPTIONS
@@ -56,12 +57,12 @@ CHROMIUM_ARGS = [
 ]
 EMULATOR_LINE = re.compile(r"embedded AppSync Events emulator at (http://127\.0\.0\.1:(\d+)/event)")
 CHANNELS = "/default/webui-{1..2}"
-STARTUP_TIMEOUT_S = 20.0
-STATS_TIMEOUT_S = 15.0
-STOP_TIMEOUT_S = 10.0
-EXIT_TIMEOUT_S = 15.0
-UI_TIMEOUT_MS = 10_000
-pytestmark = pytest.mark.timeout(90)
+STARTUP_TIMEOUT_S = 20_000 * MS
+STATS_TIMEOUT_S = 15_000 * MS
+STOP_TIMEOUT_S = 10_000 * MS
+EXIT_TIMEOUT_S = 15_000 * MS
+UI_TIMEOUT_MS = round(10_000 * FACTOR)
+pytestmark = [pytest.mark.chromium, pytest.mark.timeout(90)]
 
 
 # -- Locust as a subprocess ----------------------------------------------------------

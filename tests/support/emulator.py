@@ -23,9 +23,10 @@ from harness.emulator.process import EmulatorProcess
 from harness.protocol import Endpoints, Message, decode
 from harness.signing import AuthMode, Authorizer, CredentialSource, make_authorizer
 from harness.signing.jwt import mint_hs256
+from support.timing import MS
 
-RECV_TIMEOUT_S = 5.0
-WAIT_S = 3.0
+RECV_TIMEOUT_S = 5_000 * MS
+WAIT_S = 3_000 * MS
 """How long ``wait_until`` waits unless told."""
 
 

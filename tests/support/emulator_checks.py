@@ -25,9 +25,10 @@ from harness.protocol import (
 )
 from harness.signing import Authorizer
 from support.emulator import RECV_TIMEOUT_S, LiveEmulator, WsClient
+from support.timing import MS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-CLI_TIMEOUT_S = 30.0
+CLI_TIMEOUT_S = 30_000 * MS
 
 
 def unique(prefix: str = "c") -> str:

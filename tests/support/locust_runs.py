@@ -20,6 +20,7 @@ from harness.loadtest.ending import resilience_summary, run_summary
 from harness.loadtest.settings import EmbeddedEmulator
 from harness.loadtest.state import run_state
 from support.emulator import LiveEmulator
+from support.timing import MS
 
 install(locust.events)  # as a locustfile does: the harness's options and listeners
 
@@ -136,7 +137,7 @@ def run_users(
     EmbeddedEmulator(info.http_url, info.ca_cert, info.admin_url).attach(environment.parsed_options)
     with running(environment, users):
         gevent.sleep(seconds)
-    deadline = time.monotonic() + 5.0
+    deadline = time.monotonic() + 5_000 * MS
     stats = emulator.stats()
     while stats["connections"]["open"] > open_before and time.monotonic() < deadline:
         gevent.sleep(0.05)
