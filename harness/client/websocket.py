@@ -1,4 +1,4 @@
-"""The gevent-friendly AppSync Events WebSocket client (protocol reference §2, §3).
+"""The gevent-friendly AppSync Events WebSocket client (docs/protocol.md#connecting, #messages).
 
 websockets' sans-I/O :class:`~websockets.client.ClientProtocol` does the
 WebSocket framing; this module drives it over one gevent socket. Measured on a
@@ -10,7 +10,7 @@ One :class:`EventsClient` is one connection. Its calls block the calling
 greenlet until the server answers or the operation's timeout passes; a reader
 greenlet per connection dispatches every frame: ``data`` goes to the
 ``on_data`` callback, answers resolve the pending-operation table. Any frame
-counts as liveness; silence longer than ``connectionTimeoutMs`` (§2.5) ends
+counts as liveness; silence longer than ``connectionTimeoutMs`` (docs/protocol.md#keep-alive) ends
 the connection as ``KeepAliveTimeout``.
 """
 
@@ -60,7 +60,8 @@ USER_AGENT = "appsync-events-harness"
 CLIENT_ID_HEADER = "x-harness-client-id"
 READ_CHUNK_BYTES = 65536
 FRAMES_BETWEEN_YIELDS = 64
-"""A reader that never blocks starves other greenlets (design: gotchas); yield this often."""
+"""A reader that never blocks starves other greenlets (docs/architecture.md#the-gevent-loop);
+yield this often."""
 CLOSE_TIMEOUT_S = 2.0
 DETAIL_LIMIT = 200
 
@@ -69,7 +70,7 @@ def server_detail(message: object) -> str:
     """A server's error text cut to its first line.
 
     AppSync's signature-mismatch text continues with the canonical request it
-    expected (§4), which may hold a session token; the first line never does.
+    expected (docs/protocol.md#errors), which may hold a session token; the first line never does.
     """
     text = str(message or "").strip().splitlines()
     first = text[0] if text else ""
@@ -81,7 +82,8 @@ class ClientOptions:
     """Per-connection settings; times in seconds."""
 
     connect_timeout_s: float = 15.0
-    """TCP + TLS + upgrade + ``connection_ack``; amplify-js uses 15 s (§2.5)."""
+    """TCP + TLS + upgrade + ``connection_ack``; amplify-js uses 15 s
+    (docs/protocol.md#keep-alive)."""
     operation_timeout_s: float = 10.0
     ca_file: str | None = None
     """PEM bundle to trust for ``wss://``; the system store when ``None``."""
@@ -92,7 +94,7 @@ class ClientOptions:
 
 @dataclass(frozen=True, slots=True)
 class PublishOutcome:
-    """A ``publish_success``: per-event results by index (§3)."""
+    """A ``publish_success``: per-event results by index (docs/protocol.md#messages)."""
 
     successful: tuple[int, ...]
     failed: tuple[tuple[int, str, str], ...]
@@ -180,8 +182,8 @@ class EventsClient:
         return self._sock is not None and self._sock.fileno() != -1
 
     def connect(self) -> None:
-        """Open the socket, upgrade with the auth subprotocol (§2.1), send
-        ``connection_init`` and wait for ``connection_ack`` (§2.5)."""
+        """Open the socket, upgrade with the auth subprotocol (docs/protocol.md#subprotocol), send
+        ``connection_init`` and wait for ``connection_ack`` (docs/protocol.md#keep-alive)."""
         if self.state is not ClientState.NEW:
             raise RuntimeError(f"connect() on a {self.state.value} client")
         self.state = ClientState.CONNECTING
@@ -233,7 +235,8 @@ class EventsClient:
         self._request(sub_id, compact_json({"type": "unsubscribe", "id": sub_id}), "unsubscribe")
 
     def publish(self, channel: str, events: Sequence[str]) -> PublishOutcome:
-        """Publish 1-5 JSON-encoded events over the WebSocket (§3); waits for the answer."""
+        """Publish 1-5 JSON-encoded events over the WebSocket (docs/protocol.md#messages); waits
+        for the answer."""
         pub_id = f"p{next(self._ids)}"
         message = {
             "type": "publish",
@@ -455,7 +458,8 @@ class EventsClient:
 
     def _on_connection_ack(self, message: dict[str, Any]) -> None:
         """Start the keep-alive watchdog: the socket's read timeout is
-        ``connectionTimeoutMs`` (§2.5); any frame resets it, silence ends the connection.
+        ``connectionTimeoutMs`` (docs/protocol.md#keep-alive); any frame resets it, silence ends
+        the connection.
 
         Set here, in the reader, so its very next ``recv`` already uses it."""
         timeout_ms = message.get("connectionTimeoutMs")
@@ -541,7 +545,8 @@ _ERROR_TYPES = frozenset({"subscribe_error", "unsubscribe_error", "publish_error
 
 
 def first_error(message: dict[str, Any], default_type: str = "UnknownError") -> tuple[str, str]:
-    """``(errorType, first line of message)`` of an answer's first ``errors`` entry (§4)."""
+    """``(errorType, first line of message)`` of an answer's first ``errors`` entry
+    (docs/protocol.md#errors)."""
     errors = message.get("errors")
     if isinstance(errors, list) and errors and isinstance(errors[0], dict):
         first = errors[0]
@@ -586,7 +591,8 @@ def _handshake_error(exc: Exception) -> HandshakeFailed:
 
 
 def publish_outcome(answer: dict[str, Any]) -> PublishOutcome:
-    """The per-event results of a ``publish_success`` or an HTTP publish answer (§3, §5)."""
+    """The per-event results of a ``publish_success`` or an HTTP publish answer
+    (docs/protocol.md#messages, #http-publish)."""
     successful = tuple(
         entry["index"]
         for entry in answer.get("successful") or ()

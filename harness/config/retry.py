@@ -24,8 +24,8 @@ retries. Durations take ``ms``, ``s`` or ``m``.
 Which errors are retried is decided by type (:func:`is_retryable`): a dropped
 connection, a keep-alive timeout, a timeout, a throttle and a handshake refused
 with 429 or 5xx are; ``BadRequestException``, ``UnauthorizedException``, 4xx
-refusals and configuration or signing errors are not (§4 of the protocol
-reference: amplify-js treats 400, 401, 403 and those two types as final).
+refusals and configuration or signing errors are not (docs/protocol.md#errors:
+amplify-js treats 400, 401, 403 and those two types as final).
 
 The module reads no clock and draws from the random source it is given, so
 tests fake both.

@@ -3,7 +3,7 @@
 Each published event is JSON-encoded and UTF-8-encoded once; a subscriber's
 ``data`` frame is its own pre-built head (``{"type":"data","id":"<id>``) joined
 to that shared tail, so a fan-out to N subscribers costs N small byte
-concatenations and no per-subscriber serialisation (protocol reference §3:
+concatenations and no per-subscriber serialisation (docs/protocol.md#messages:
 one ``data`` message per event per matching subscription, ``event`` a JSON
 string).
 """

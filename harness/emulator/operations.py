@@ -1,9 +1,9 @@
 """What subscribe and publish do, shared by the WebSocket and HTTP paths.
 
 Errors a client gets back are :class:`OperationRefused`, carrying the AppSync
-``errorType`` and message. Where the reference (§4, §10) leaves the type
-unconfirmed, these are the choices, each taken from the Kotlin SDK's mapping
-or the GraphQL real-time equivalent:
+``errorType`` and message. Where the service's type is not documented
+(docs/protocol.md#errors, #open-questions), these are the choices, each taken from
+the Kotlin SDK's mapping or the GraphQL real-time equivalent:
 
 ========================================  ===============================  ======
 case                                      errorType                        HTTP
@@ -124,7 +124,8 @@ class Operations:
         operation: Operation,
         bodies: Sequence[bytes],
     ) -> AuthMode:
-        """The accepting mode, or :class:`OperationRefused` with AppSync's answer (§2.4, §4)."""
+        """The accepting mode, or :class:`OperationRefused` with AppSync's answer
+        (docs/protocol.md#sigv4, #errors)."""
         try:
             return self._verifier.verify(headers, modes, operation, bodies)
         except AuthorizationRejected as exc:
@@ -136,7 +137,8 @@ class Operations:
         self, subprotocol_token: str | None, upgrade_headers: Mapping[str, str]
     ) -> AuthMode:
         """Check a connect's auth: the ``header-`` subprotocol when offered, else the
-        upgrade request's own headers, as the Swift and Kotlin SDKs send them (§2.2)."""
+        upgrade request's own headers, as the Swift and Kotlin SDKs send them
+        (docs/protocol.md#upgrade-headers)."""
         try:
             headers = (
                 decode_subprotocol(subprotocol_token)

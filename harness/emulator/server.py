@@ -1,5 +1,5 @@
 """The emulator server: ``POST /event`` and ``GET /event/realtime`` on one port (the
-custom-domain layout, protocol reference §1), the admin API under
+custom-domain layout, docs/protocol.md#endpoints), the admin API under
 ``/_emulator/``, keep-alives, connection lifetime and fault timing.
 """
 
@@ -158,7 +158,7 @@ class Emulator:
     def operations(self) -> Operations:
         return self.context.operations
 
-    # -- HTTP publish (§5) -----------------------------------------------------------
+    # -- HTTP publish (docs/protocol.md#http-publish) ----------------------------------------------
 
     async def handle_http_publish(self, request: web.Request) -> web.Response:
         self.stats.http_publishes += 1
@@ -178,7 +178,7 @@ class Emulator:
             }
         )
 
-    # -- WebSocket (§2) --------------------------------------------------------------
+    # -- WebSocket (docs/protocol.md#connecting) ---------------------------------------------------
 
     async def handle_websocket(self, request: web.Request) -> web.StreamResponse:
         client_id = request.query.get("client_id") or request.headers.get(CLIENT_ID_HEADER)
@@ -231,7 +231,7 @@ class Emulator:
         """Why a connect is refused (a fault, or its authorization), or None.
 
         Auth comes from the ``header-`` subprotocol or, as the Swift and Kotlin
-        SDKs send it, from the upgrade request's own headers (§2.2)."""
+        SDKs send it, from the upgrade request's own headers (docs/protocol.md#upgrade-headers)."""
         refuse = self.faults.fires(FaultKind.REFUSE, lambda spec: spec.error_type is not None)
         if refuse is not None and refuse.spec.error_type is not None:
             attempt.outcome = AttemptOutcome.REFUSED
@@ -250,7 +250,8 @@ class Emulator:
     # -- background loops --------------------------------------------------------------
 
     async def _keepalive_loop(self) -> None:
-        """``ka`` to every connection each interval, unless a fault withholds it (§2.5)."""
+        """``ka`` to every connection each interval, unless a fault withholds it
+        (docs/protocol.md#keep-alive)."""
         while True:
             await asyncio.sleep(self.settings.keepalive_interval_s)
             if self.faults.fires(FaultKind.WITHHOLD_KA):
@@ -260,7 +261,8 @@ class Emulator:
             self.stats.keepalives_sent += len(self.sessions)
 
     async def _housekeeping_loop(self) -> None:
-        """Apply due faults and end connections past the maximum lifetime (§6)."""
+        """Apply due faults and end connections past the maximum lifetime
+        (docs/protocol.md#channels)."""
         loop = asyncio.get_running_loop()
         last = loop.time()
         while True:
@@ -319,7 +321,8 @@ class Emulator:
 
 
 def _parse_http_publish(body: bytes) -> tuple[str, list[str]]:
-    """``{"channel": "...", "events": ["...", ...]}`` (§5), or BadRequestException."""
+    """``{"channel": "...", "events": ["...", ...]}`` (docs/protocol.md#http-publish), or
+    BadRequestException."""
     try:
         document = json.loads(body)
     except (ValueError, RecursionError):

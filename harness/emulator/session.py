@@ -1,5 +1,5 @@
 """One WebSocket connection: its outbox, its subscriptions, and the messages it
-handles (protocol reference §2.5, §3).
+handles (docs/protocol.md#keep-alive, #messages).
 
 Frames to the client go through an outbox that a loop callback flushes, many
 frames per system call, so a fan-out never waits on a slow reader; a reader that
@@ -298,7 +298,7 @@ class Session:
         self._ack(AckKind.PUBLISH, PublishSuccess(message.id, outcome.successful, outcome.failed))
 
     def _check_publish_rate(self) -> None:
-        """At most 25 publishes in any one second on a connection (§6)."""
+        """At most 25 publishes in any one second on a connection (docs/protocol.md#channels)."""
         now = time.monotonic()
         times = self._publish_times
         if times is None:
@@ -331,7 +331,8 @@ def _frame_too_large(data: str | bytes) -> bool:
 
 def _decode_error_reply(obj: object, exc: MessageDecodeError) -> Message:
     """The answer to a frame that could not be decoded: the operation's own error
-    message when its type and ``id`` can be read, else a generic ``error`` (§3).
+    message when its type and ``id`` can be read, else a generic ``error``
+    (docs/protocol.md#messages).
     A type a client never sends is ``UnsupportedOperation``; anything else
     malformed is ``BadRequestException``."""
     if not isinstance(obj, dict):

@@ -3,7 +3,7 @@
 A namespace spec is ``NAME[:publish=MODES][:subscribe=MODES]`` with MODES a
 comma- or ``+``-separated list of auth modes; a namespace without its own modes
 uses the API's defaults, which are the connection auth modes (protocol
-reference §6).
+docs/protocol.md#channels).
 """
 
 from __future__ import annotations

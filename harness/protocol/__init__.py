@@ -2,11 +2,11 @@
 reads a clock.
 
 - :mod:`~harness.protocol.messages`: one frozen dataclass per wire ``type``,
-  :func:`encode` and :func:`decode` (protocol reference §3).
+  :func:`encode` and :func:`decode` (docs/protocol.md#messages).
 - :mod:`~harness.protocol.rules`: operation ids and event batches.
 - :mod:`~harness.protocol.channels`: channels, wildcard patterns and the
-  fan-out :class:`SubscriptionIndex` (§6).
-- :mod:`~harness.protocol.endpoints`: HTTP and realtime URLs (§1).
+  fan-out :class:`SubscriptionIndex` (docs/protocol.md#channels).
+- :mod:`~harness.protocol.endpoints`: HTTP and realtime URLs (docs/protocol.md#endpoints).
 - :mod:`~harness.protocol.constants`: timeouts and service limits.
 
 Everything public is importable from ``harness.protocol`` itself.

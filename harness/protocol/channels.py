@@ -1,4 +1,4 @@
-"""Channels, subscription patterns and the fan-out index (protocol reference §6).
+"""Channels, subscription patterns and the fan-out index (docs/protocol.md#channels).
 
 A publish names a concrete :class:`Channel`; a subscription a
 :class:`ChannelPattern`, possibly a trailing-``*`` wildcard;
@@ -48,8 +48,9 @@ class ChannelPattern:
 
     A wildcard matches every channel that has ``prefix`` as its leading
     segments and at least one more: ``/default/*`` matches ``/default/a`` and
-    ``/default/a/b`` (§6, the AWS tutorial), but not ``/default`` itself
-    (UNCONFIRMED in the reference; chosen because ``*`` stands for a segment).
+    ``/default/a/b`` (docs/protocol.md#channels, the AWS tutorial), but not ``/default`` itself
+    (an open question, docs/protocol.md#open-questions; chosen because ``*`` stands for a
+    segment).
     """
 
     prefix: tuple[str, ...]
@@ -97,7 +98,8 @@ def _check_segment(segment: str) -> None:
 
 
 def parse_channel(text: str) -> Channel:
-    """Parse a publish channel: 1 to 5 segments of ``[A-Za-z0-9-]`` (§6); no wildcard.
+    """Parse a publish channel: 1 to 5 segments of ``[A-Za-z0-9-]`` (docs/protocol.md#channels); no
+    wildcard.
 
     Raises :class:`MessageValidationError` (``BadRequestException``, "Invalid
     Channel Format" on the wire) naming what is wrong.
@@ -119,8 +121,8 @@ def parse_channel_pattern(text: str) -> ChannelPattern:
 
     The ``*`` must be a whole last segment (``/default/*``, not ``/default/a*``)
     and at least the namespace must precede it. Whether ``*`` counts toward
-    the five segments is UNCONFIRMED (§6); it does not count here, the lenient
-    reading.
+    the five segments is UNCONFIRMED (docs/protocol.md#channels); it does not count here, the
+    lenient reading.
     """
     segments = _split_channel(text)
     wildcard = segments[-1] == WILDCARD

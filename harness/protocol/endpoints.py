@@ -1,4 +1,4 @@
-"""The endpoints of an Event API, derived from its HTTP URL (protocol reference §1)."""
+"""The endpoints of an Event API, derived from its HTTP URL (docs/protocol.md#endpoints)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ class Endpoints:
     """The HTTP and realtime URLs of one Event API, and the host that auth objects carry.
 
     ``http_host`` (with a port when the URL has one) is what goes into every
-    ``host`` auth field, even on the realtime socket (§1).
+    ``host`` auth field, even on the realtime socket (docs/protocol.md#endpoints).
     """
 
     http_url: str
@@ -30,7 +30,8 @@ class Endpoints:
 
     @classmethod
     def from_http_url(cls, url: str) -> Endpoints:
-        """Derive the endpoints from the HTTP endpoint, as amplify-js does (§1).
+        """Derive the endpoints from the HTTP endpoint, as amplify-js does
+        (docs/protocol.md#endpoints).
 
         ``https://<id>.appsync-api.<region>.amazonaws.com[/event]`` becomes
         ``wss://<id>.appsync-realtime-api.<region>.amazonaws.com/event/realtime``;

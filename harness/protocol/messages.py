@@ -1,4 +1,4 @@
-"""Message dataclasses, named after their wire ``type`` (protocol reference §3), and
+"""Message dataclasses, named after their wire ``type`` (docs/protocol.md#messages), and
 :func:`encode` / :func:`decode`.
 
 Decoding checks structure (JSON object, known type, required fields with the right
@@ -20,12 +20,14 @@ from harness.protocol._text import clip, short, strict_json
 from harness.protocol.constants import DEFAULT_CONNECTION_TIMEOUT_MS
 
 Authorization = Mapping[str, str]
-"""A header map: the connect auth object or a message's ``authorization`` (§2.3)."""
+"""A header map: the connect auth object or a message's ``authorization``
+(docs/protocol.md#auth-objects)."""
 
 
 @dataclass(frozen=True, slots=True)
 class ErrorDetail:
-    """One entry of an ``errors`` array: ``{"errorType", "message", "errorCode"?}`` (§4)."""
+    """One entry of an ``errors`` array: ``{"errorType", "message", "errorCode"?}``
+    (docs/protocol.md#errors)."""
 
     error_type: str
     message: str
@@ -52,7 +54,7 @@ class PublishResult:
 @dataclass(frozen=True, slots=True)
 class PublishFailure:
     """A ``failed`` entry of a publish answer; the live service names the fields ``code`` and
-    ``message`` (§5), e.g. ``EventTooLargeException``."""
+    ``message`` (docs/protocol.md#http-publish), e.g. ``EventTooLargeException``."""
 
     identifier: str
     index: int
@@ -107,7 +109,8 @@ class Unsubscribe(Message):
 
 @dataclass(frozen=True, slots=True)
 class Publish(Message):
-    """A WebSocket publish; ``events`` are JSON texts, one event each (§3)."""
+    """A WebSocket publish; ``events`` are JSON texts, one event each
+    (docs/protocol.md#messages)."""
 
     TYPE: ClassVar[str] = "publish"
     SENDER: ClassVar[Sender] = "client"
@@ -122,7 +125,7 @@ class Publish(Message):
 
 @dataclass(frozen=True, slots=True)
 class ConnectionAck(Message):
-    """``connectionTimeoutMs`` is a top-level field for Events (§2.5)."""
+    """``connectionTimeoutMs`` is a top-level field for Events (docs/protocol.md#keep-alive)."""
 
     TYPE: ClassVar[str] = "connection_ack"
     SENDER: ClassVar[Sender] = "server"
@@ -161,7 +164,8 @@ class SubscribeError(Message):
 
 @dataclass(frozen=True, slots=True)
 class Data(Message):
-    """One delivered event; ``event`` is a JSON *string* holding one event (§3)."""
+    """One delivered event; ``event`` is a JSON *string* holding one event
+    (docs/protocol.md#messages)."""
 
     TYPE: ClassVar[str] = "data"
     SENDER: ClassVar[Sender] = "server"
@@ -211,7 +215,7 @@ class PublishError(Message):
 
 @dataclass(frozen=True, slots=True)
 class ErrorMessage(Message):
-    """The generic ``error`` message; its ``id`` is optional (§3)."""
+    """The generic ``error`` message; its ``id`` is optional (docs/protocol.md#messages)."""
 
     TYPE: ClassVar[str] = "error"
     SENDER: ClassVar[Sender] = "server"
@@ -434,7 +438,8 @@ class _FieldReader:
 
     def publish_failures(self) -> tuple[PublishFailure, ...]:
         """``failed`` entries; the live service names the fields ``code`` and ``message``
-        (§5), the Swift SDK ``errorCode`` and ``errorMessage``: both are read."""
+        (docs/protocol.md#http-publish), the Swift SDK ``errorCode`` and ``errorMessage``: both are
+        read."""
         failures = []
         for entry in self.objects("failed", required=False):
             fields = entry[1]

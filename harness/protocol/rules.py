@@ -1,4 +1,4 @@
-"""Operation ids and event batches (protocol reference §3, §6)."""
+"""Operation ids and event batches (docs/protocol.md#messages, #channels)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ _OPERATION_ID = re.compile(r"[A-Za-z0-9_+\-]{1,128}")
 
 
 def validate_operation_id(op_id: str) -> str:
-    """Check an operation id against ``[a-zA-Z0-9-_+]{1,128}`` (§3); returns it."""
+    """Check an operation id against ``[a-zA-Z0-9-_+]{1,128}`` (docs/protocol.md#messages); returns
+    it."""
     if not _OPERATION_ID.fullmatch(op_id):
         raise MessageValidationError(
             "id", "must be 1 to 128 characters of letters, digits, '-', '_' or '+'"
@@ -22,10 +23,11 @@ def validate_operation_id(op_id: str) -> str:
 
 
 def validate_events(events: Sequence[str]) -> None:
-    """Check a publish batch: 1 to 5 events, each a string holding valid JSON (§3).
+    """Check a publish batch: 1 to 5 events, each a string holding valid JSON
+    (docs/protocol.md#messages).
 
     The 240 KB size limit is *not* checked here: AppSync reports an oversized
-    event per event in ``failed`` (§5); see :func:`event_too_large`.
+    event per event in ``failed`` (docs/protocol.md#http-publish); see :func:`event_too_large`.
     """
     if not 1 <= len(events) <= MAX_EVENTS_PER_REQUEST:
         raise MessageValidationError(

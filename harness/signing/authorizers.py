@@ -2,14 +2,14 @@
 
 An :class:`Authorizer` produces:
 
-- :meth:`~Authorizer.connect_headers`: the connect auth object (§2.3), which
-  :func:`~harness.signing.wire.encode_subprotocol` turns into the
-  ``header-`` subprotocol (see :meth:`~Authorizer.connect_subprotocols`);
+- :meth:`~Authorizer.connect_headers`: the connect auth object
+  (docs/protocol.md#auth-objects), which :func:`~harness.signing.wire.encode_subprotocol`
+  turns into the ``header-`` subprotocol (see :meth:`~Authorizer.connect_subprotocols`);
 - :meth:`~Authorizer.message_authorization`: the ``authorization`` object of a
   subscribe (``events=None``) or WebSocket publish;
 - :meth:`~Authorizer.http_headers`: the headers of an HTTP publish of ``body``.
 
-``host`` is always the API's *HTTP* host (§1). IAM signs each call afresh.
+``host`` is always the API's *HTTP* host (docs/protocol.md#endpoints). IAM signs each call afresh.
 """
 
 from __future__ import annotations
@@ -51,7 +51,8 @@ class Authorizer(ABC):
         return self._with_host(self._auth_headers(signing_body()))
 
     def connect_subprotocols(self) -> list[str]:
-        """``["aws-appsync-event-ws", "header-<base64url>"]``, the documented connect (§2.1)."""
+        """``["aws-appsync-event-ws", "header-<base64url>"]``, the documented connect
+        (docs/protocol.md#subprotocol)."""
         headers = self.connect_headers()
         logger.debug("connect authorization for %s: %s", self.mode.value, redact(headers))
         return [REALTIME_SUBPROTOCOL, encode_subprotocol(headers)]
@@ -86,7 +87,8 @@ class ApiKeyAuthorizer(Authorizer):
 
 
 class TokenAuthorizer(Authorizer):
-    """Cognito User Pools, OpenID Connect and Lambda: an ``Authorization`` token (§2.3)."""
+    """Cognito User Pools, OpenID Connect and Lambda: an ``Authorization`` token
+    (docs/protocol.md#auth-objects)."""
 
     TOKEN_MODES = (AuthMode.AMAZON_COGNITO_USER_POOLS, AuthMode.OPENID_CONNECT, AuthMode.AWS_LAMBDA)
 
@@ -107,7 +109,8 @@ class TokenAuthorizer(Authorizer):
 
 
 class IamAuthorizer(Authorizer):
-    """SigV4 over ``POST https://<host>/event`` (§2.4), fresh credentials each call."""
+    """SigV4 over ``POST https://<host>/event`` (docs/protocol.md#sigv4), fresh credentials each
+    call."""
 
     mode = AuthMode.AWS_IAM
 

@@ -36,7 +36,7 @@ def looks_like_jwt(token: str) -> bool:
 def verify_hs256(token: str, secrets: Iterable[str], now: float) -> dict[str, Any]:
     """The claims of ``token`` if one of ``secrets`` signed it and it is current.
 
-    A ``Bearer`` prefix is allowed (§2.3). ``exp`` is required; ``nbf`` is
+    A ``Bearer`` prefix is allowed (docs/protocol.md#auth-objects). ``exp`` is required; ``nbf`` is
     honoured; both with :data:`CLOCK_SKEW_S` of leeway. Raises
     :class:`AuthorizationRejected` (``UnauthorizedException``) naming the
     problem.

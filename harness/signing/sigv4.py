@@ -1,7 +1,7 @@
 """SigV4 for AppSync Events: the virtual request, two signing engines, and the math.
 
 Every IAM operation signs the same kind of virtual request (protocol
-reference §2.4): ``POST https://<HTTP host>/event``, empty query, service
+docs/protocol.md#sigv4): ``POST https://<HTTP host>/event``, empty query, service
 ``appsync``, the headers the client lists in ``SignedHeaders``, and a body
 that is ``{}`` for connect, ``{"channel":...}`` for subscribe and
 ``{"channel":...,"events":[...]}`` for publish.
@@ -37,7 +37,8 @@ from harness.signing.credentials import Credentials
 ALGORITHM = "AWS4-HMAC-SHA256"
 SERVICE = "appsync"
 CANONICAL_URI = "/event"
-"""The canonical URI of every Events SigV4 request; ``/event/connect`` is the 6.8.0 bug (§7)."""
+"""The canonical URI of every Events SigV4 request; ``/event/connect`` is the 6.8.0 bug
+(docs/protocol.md#amplify-680)."""
 AMZ_DATE_FORMAT = "%Y%m%dT%H%M%SZ"
 _AMZ_DATE = re.compile(r"(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z")
 _SIGNATURE = re.compile(r"[0-9a-f]{64}")
@@ -68,7 +69,7 @@ IAM_CONSTANT_HEADERS: Mapping[str, str] = {
     "content-encoding": "amz-1.0",
     "content-type": "application/json; charset=UTF-8",
 }
-"""The constant headers every IAM auth object carries (§2.3)."""
+"""The constant headers every IAM auth object carries (docs/protocol.md#auth-objects)."""
 
 
 def _utf8(text: str) -> bytes:

@@ -6,14 +6,14 @@ subscribe and publish, the request headers for HTTP publish), the modes the
 operation allows, and the bodies the client may have signed, and returns the
 mode that accepted it or raises :class:`AuthorizationRejected`.
 
-SigV4 is checked as the protocol reference §2.4 describes: the client's
+SigV4 is checked as docs/protocol.md#sigv4 describes: the client's
 ``SignedHeaders`` are honoured, the canonical URI is ``/event``, the body is
 rebuilt from the parsed message (:func:`~harness.signing.wire.candidate_bodies`),
 the credential scope must name this region and ``appsync``, ``x-amz-date`` must
 be within five minutes of the server clock, the access key (and its session
 token) must be known, and signatures are compared in constant time. A
 signature that does not match yields ``BadRequestException`` with AppSync's
-text and the canonical request and string-to-sign the server expected (§4).
+text and the canonical request and string-to-sign the server expected (docs/protocol.md#errors).
 """
 
 from __future__ import annotations

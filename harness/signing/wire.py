@@ -59,7 +59,7 @@ class Operation(StrEnum):
 
 
 # ---------------------------------------------------------------------------
-# Signed bodies (§2.4)
+# Signed bodies (docs/protocol.md#sigv4)
 # ---------------------------------------------------------------------------
 
 
@@ -87,7 +87,7 @@ def signing_body(
 ) -> bytes:
     """The body an IAM client signs: ``{}`` (connect), ``{"channel":…}`` (subscribe) or
     ``{"channel":…,"events":[…]}`` (publish): compact, ``channel`` first, ``/`` and
-    non-ASCII unescaped, as ``JSON.stringify`` writes it (§2.4).
+    non-ASCII unescaped, as ``JSON.stringify`` writes it (docs/protocol.md#sigv4).
 
     ``html_escape`` gives the variant with ``<``, ``>`` and ``&`` escaped as
     ``\\u003c``…, the form Go and Gson encoders produce (community#400).
@@ -113,7 +113,7 @@ def candidate_bodies(channel: str | None, events: Sequence[str] | None) -> tuple
 
 
 # ---------------------------------------------------------------------------
-# The header- subprotocol (§2.1)
+# The header- subprotocol (docs/protocol.md#subprotocol)
 # ---------------------------------------------------------------------------
 
 
@@ -136,7 +136,7 @@ def encode_subprotocol(headers: Mapping[str, str]) -> str:
 def decode_subprotocol(token: str) -> dict[str, str]:
     """The auth object in a ``header-`` subprotocol token.
 
-    Lenient as the reference advises: padded or not, URL-safe or standard
+    Lenient (docs/protocol.md#subprotocol): padded or not, URL-safe or standard
     alphabet. Raises :class:`AuthorizationRejected` (``UnauthorizedException``)
     when the token is not base64 of a JSON object of strings.
     """
@@ -167,7 +167,7 @@ def _bad_subprotocol(problem: str) -> AuthorizationRejected:
 
 
 def lower_keys(headers: Mapping[str, str]) -> dict[str, str]:
-    """Header names are matched case-insensitively (§2.3)."""
+    """Header names are matched case-insensitively (docs/protocol.md#auth-objects)."""
     return {name.lower(): value for name, value in headers.items()}
 
 

@@ -30,7 +30,7 @@ class ChannelTemplate:
     name: str
     channels: tuple[str, ...]
     wildcard: str | None
-    """``/ns/prefix/*`` over the segments before the first brace group (§6 wildcards);
+    """``/ns/prefix/*`` over the segments before the first brace group (docs/protocol.md#channels);
     ``None`` when no wildcard can cover the template (a brace group in the namespace,
     or a one-segment channel, which ``/ns/*`` does not match)."""
 

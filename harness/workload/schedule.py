@@ -4,7 +4,7 @@ A publisher sends its k-th publish at ``start + phase + k / rate``, whatever
 happened to the previous one; when it falls behind it sends at once, and the
 latency of each publish is still measured from its intended time. Each user
 gets a random phase so users spawned together do not publish in bursts
-(design: gotchas).
+(docs/architecture.md#the-gevent-loop).
 """
 
 from __future__ import annotations

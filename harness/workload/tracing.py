@@ -8,7 +8,7 @@ Every published event is one compact JSON object::
 - ``pub`` and ``seq`` (per publisher and channel, from 1) let a subscriber
   count lost, duplicated and reordered events;
 - ``ch`` is the concrete channel, which a ``data`` message does not carry
-  (§3), so a wildcard subscriber still knows where an event went;
+  (docs/protocol.md#messages), so a wildcard subscriber still knows where an event went;
 - ``t`` is the *intended* send time (wall clock, ns): latency is measured from
   the schedule, not from when a late publisher got round to sending
   (coordinated omission; design: conventions);

@@ -219,7 +219,8 @@ def test_every_mode_subscribes_publishes_receives_and_closes(
     try:
         client.connect()
         assert client.state is ClientState.OPEN
-        assert client.connection_timeout_ms == 300_000  # the emulator's default (§2.5)
+        # the emulator's default (docs/protocol.md#keep-alive)
+        assert client.connection_timeout_ms == 300_000
         wait_for_open(emulator, base_open + 1)
 
         sub_id = client.subscribe(path)
@@ -665,7 +666,7 @@ def test_silence_past_connection_timeout_is_a_keepalive_timeout(
     live = start_emulator("--connection-timeout-ms", "300", "--fault", "withhold-ka")
     losses = Losses()
     # connect_timeout_s is well above connectionTimeoutMs: the watchdog must use the
-    # latter (§2.5) from the connection_ack on.
+    # latter (docs/protocol.md#keep-alive) from the connection_ack on.
     options = ClientOptions(connect_timeout_s=2.0, operation_timeout_s=1.0)
     client = EventsClient(live.endpoints, live.authorizer(), options, on_lost=losses)
     try:
@@ -690,8 +691,8 @@ def test_silence_past_connection_timeout_is_a_keepalive_timeout(
 
 
 def test_an_idle_connection_outlives_the_connect_timeout(emulator: LiveEmulator) -> None:
-    """connect_timeout_s bounds the connect only (§2.5: TCP + TLS + upgrade + ack); once
-    connected, only silence longer than connectionTimeoutMs (300 s here) is a loss."""
+    """connect_timeout_s bounds the connect only (docs/protocol.md#keep-alive: TCP + TLS + upgrade
+    + ack); once connected, only silence longer than connectionTimeoutMs (300 s here) is a loss."""
     losses = Losses()
     options = ClientOptions(connect_timeout_s=0.3, operation_timeout_s=1.0)
     with connected(emulator, options=options, losses=losses) as client:
@@ -817,7 +818,8 @@ def test_a_refused_handshake_carries_the_http_status(emulator: LiveEmulator) -> 
 
 def test_a_refused_handshake_names_the_servers_error_type(emulator: LiveEmulator) -> None:
     """The emulator answers a refused upgrade with ``{"errors":[{"errorType":...,
-    "message":...}]}``, the shape of every AppSync error (§4, §5). ClientError's contract
+    "message":...}]}``, the shape of every AppSync error (docs/protocol.md#errors, #http-publish).
+    ClientError's contract
     (harness/errors.py): ``error_type`` is the AppSync errorType when the server named
     one, and ``detail`` the first line of the server's message, as HttpPublisher does
     for the same body."""
@@ -997,7 +999,8 @@ def connected_to_script(
 
 
 def test_the_connect_timeout_bounds_a_slow_upgrade_and_the_ack_together() -> None:
-    """connect_timeout_s bounds TCP + upgrade + connection_ack together (§2.5): an upgrade
+    """connect_timeout_s bounds TCP + upgrade + connection_ack together
+    (docs/protocol.md#keep-alive): an upgrade
     that takes most of it leaves only the rest for the ack."""
     timeout_s = 0.8
 
@@ -1120,8 +1123,8 @@ def test_messages_appsync_never_sends_are_counted_and_keep_the_connection() -> N
 
 
 def test_an_error_without_an_id_fails_every_pending_operation() -> None:
-    """A generic ``error`` names no operation (§3): every operation waiting for an answer
-    fails with it at once, rather than waiting out its timeout."""
+    """A generic ``error`` names no operation (docs/protocol.md#messages): every operation waiting
+    for an answer fails with it at once, rather than waiting out its timeout."""
     error = {
         "type": "error",
         "errors": [{"errorType": "BadRequestException", "message": "Invalid JSON\ndetails"}],

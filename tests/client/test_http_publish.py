@@ -1,5 +1,5 @@
-"""HTTP publish (``harness.client.http_publish.HttpPublisher``, protocol reference §5) against
-real emulator processes: every auth mode, per-event failures, request-level errors
+"""HTTP publish (``harness.client.http_publish.HttpPublisher``, docs/protocol.md#http-publish)
+against real emulator processes: every auth mode, per-event failures, request-level errors
 with their status and ``errorType``, the throttle fault, network failures and https.
 
 Events published over HTTP are checked on the receiving side by a WebSocket

@@ -1,6 +1,7 @@
 """Authorization on a live emulator: every mode accepted and rejected, on connect,
 subscribe, WebSocket publish and HTTP publish, and the known bad signatures of
-amplify-js 6.8.0 rejected as AppSync rejects them (protocol reference §2, §4, §7)."""
+amplify-js 6.8.0 rejected as AppSync rejects them (docs/protocol.md#connecting, #errors,
+#amplify-680)."""
 
 from __future__ import annotations
 
@@ -98,7 +99,8 @@ def test_botocore_engine_signatures_are_accepted_too(emulator: LiveEmulator) -> 
 
 @pytest.mark.parametrize("mode", [AuthMode.API_KEY, AuthMode.AWS_IAM, AuthMode.AWS_LAMBDA], ids=str)
 def test_connect_auth_from_upgrade_headers(emulator: LiveEmulator, mode: AuthMode) -> None:
-    """The Swift and Kotlin SDKs send connect auth as real upgrade headers (§2.2)."""
+    """The Swift and Kotlin SDKs send connect auth as real upgrade headers
+    (docs/protocol.md#upgrade-headers)."""
     headers = emulator.authorizer(mode).connect_headers()
     headers.pop("host")  # the real Host header carries it
     client = WsClient(emulator.open([SUBPROTOCOL], headers=headers), None)
@@ -116,7 +118,8 @@ def send_masked_text(sock: socket.socket, payload: bytes) -> None:
 def test_header_subprotocol_may_be_padded_or_use_the_standard_alphabet(
     emulator: LiveEmulator,
 ) -> None:
-    """The reference (§2.1) advises lenient decoding: padding and ``+/`` are accepted."""
+    """docs/protocol.md#subprotocol advises lenient decoding: padding and ``+/``
+    are accepted."""
     auth = {"host": emulator.http_host, "x-api-key": defaults.DEFAULT_API_KEY, "note": "??>>"}
     raw = json.dumps(auth).encode()
     standard = base64.b64encode(raw).decode()
@@ -190,7 +193,7 @@ def test_expired_jwt_and_unknown_iam_key_are_unauthorized(emulator: LiveEmulator
 def test_connect_signed_over_event_connect_is_rejected_like_appsync(
     emulator: LiveEmulator,
 ) -> None:
-    """amplify-js 6.8.0 signed the connect over /event/connect (§7)."""
+    """amplify-js 6.8.0 signed the connect over /event/connect (docs/protocol.md#amplify-680)."""
     correct = botocore_headers(emulator.http_host, b"{}")
     assert isinstance(connect_with(emulator, correct), ConnectionAck)
     buggy = botocore_headers(emulator.http_host, b"{}", path="/event/connect")
@@ -207,7 +210,7 @@ def test_connect_signed_over_event_connect_is_rejected_like_appsync(
 def test_subscribe_signed_over_null_array_is_rejected_like_appsync(
     emulator: LiveEmulator,
 ) -> None:
-    """amplify-js 6.8.0 hashed ``[null]`` for subscribe (§7)."""
+    """amplify-js 6.8.0 hashed ``[null]`` for subscribe (docs/protocol.md#amplify-680)."""
     client = emulator.client(AuthMode.AWS_IAM)
     buggy = botocore_headers(emulator.http_host, b"[null]")
     buggy.pop("host")
@@ -273,7 +276,8 @@ def test_html_escaped_signing_body_is_accepted(emulator: LiveEmulator) -> None:
 
 
 def test_namespace_modes_are_enforced(emulator: LiveEmulator) -> None:
-    """The shared emulator's ``iamonly`` namespace takes only AWS_IAM (§6)."""
+    """The shared emulator's ``iamonly`` namespace takes only AWS_IAM
+    (docs/protocol.md#channels)."""
     api_key_client = emulator.client(AuthMode.API_KEY)
     answer = api_key_client.subscribe("s", "/iamonly/x")
     assert isinstance(answer, SubscribeError)

@@ -1,5 +1,5 @@
 """Service limits and validation on a live emulator, with AppSync's error types
-(protocol reference §3, §4, §5, §6)."""
+(docs/protocol.md#messages, #errors, #http-publish, #channels)."""
 
 from __future__ import annotations
 
@@ -56,7 +56,8 @@ def test_event_that_is_not_json_is_a_bad_request(emulator: LiveEmulator) -> None
 
 
 def test_oversized_event_fails_alone_with_event_too_large(emulator: LiveEmulator) -> None:
-    """Over 240 KB is reported per event in ``failed``; the others are delivered (§5)."""
+    """Over 240 KB is reported per event in ``failed``; the others are delivered
+    (docs/protocol.md#http-publish)."""
     fits, too_big = sized_event(MAX_EVENT_BYTES), sized_event(MAX_EVENT_BYTES + 1)
     with emulator.clients(2) as (subscriber, publisher):
         subscriber.subscribe("s", "/default/big")

@@ -1,4 +1,5 @@
-"""Every message path of the emulator, driven over loopback (protocol reference §2.5, §3, §5)."""
+"""Every message path of the emulator, driven over loopback (docs/protocol.md#keep-alive,
+#messages, #http-publish)."""
 
 from __future__ import annotations
 
@@ -89,7 +90,8 @@ def test_events_keep_their_exact_json_text(emulator: LiveEmulator) -> None:
 
 
 def test_operations_work_without_connection_init(emulator: LiveEmulator) -> None:
-    """The Swift SDK never sends connection_init (§2.5); the emulator does not require it."""
+    """The Swift SDK never sends connection_init (docs/protocol.md#keep-alive); the emulator does
+    not require it."""
     with emulator.clients(1) as (publisher,):
         subscriber = emulator.client(init=False)
         assert subscriber.subscribe("s", "/default/noinit") == SubscribeSuccess("s")

@@ -1,8 +1,8 @@
 """The sans-I/O protocol module: encode/decode, channel, id and event rules, fan-out, endpoints.
 
-Expected values come from the protocol reference (§1 endpoints, §3 message catalogue,
-§6 channels and limits); channel acceptance is checked against the AWS documentation
-regex as an independent oracle, and subscription fan-out against a brute-force one.
+Expected values come from docs/protocol.md (#endpoints, #messages, #channels); channel
+acceptance is checked against the AWS documentation regex as an independent oracle, and
+subscription fan-out against a brute-force one.
 """
 
 import json
@@ -208,7 +208,7 @@ def test_encode_omits_absent_optional_fields() -> None:
     )
 
 
-# -- Real-world frames (reference §3, §5) ------------------------------------------------------
+# -- Real-world frames (docs/protocol.md#messages, #http-publish) ----------------------------------
 
 
 def test_decode_reference_subscribe_example() -> None:

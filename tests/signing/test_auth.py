@@ -154,7 +154,7 @@ def test_api_key_connect_object_is_host_and_key() -> None:
     assert connect_auth(ApiKeyAuthorizer(HOST, API_KEY)) == {"host": HOST, "x-api-key": API_KEY}
 
 
-# -- The known client bug (protocol reference §7) and other wrong signatures -------------
+# -- The known client bug (docs/protocol.md#amplify-680) and other wrong signatures -------------
 
 
 def botocore_signed(
@@ -250,7 +250,8 @@ def test_a_tampered_body_is_a_signature_mismatch(verifier: AuthVerifier) -> None
 
 
 def test_a_channel_written_differently_is_a_mismatch(verifier: AuthVerifier) -> None:
-    # The channel is signed exactly as sent (§2.4): "default/room-1" is another body.
+    # The channel is signed exactly as sent (docs/protocol.md#sigv4): "default/room-1" is another
+    # body.
     headers = botocore_signed(signing_body("default/room-1"))
     reject(verifier, headers, Operation.SUBSCRIBE, candidate_bodies(CHANNEL, None))
     assert verifier.verify(
@@ -336,7 +337,7 @@ def test_a_signed_header_missing_from_the_map_is_named(verifier: AuthVerifier) -
     assert "accept" in error.reason
 
 
-# -- What real clients sign differently, all accepted (§2.4) ----------------------------
+# -- What real clients sign differently, all accepted (docs/protocol.md#sigv4) ---------------------
 
 
 def test_client_chosen_signed_headers_are_honoured(verifier: AuthVerifier) -> None:
@@ -475,11 +476,12 @@ def test_connect_needs_this_apis_host(verifier: AuthVerifier) -> None:
     other = {"host": "other.appsync-api.us-east-1.amazonaws.com", "x-api-key": API_KEY}
     wrong = reject(verifier, other, Operation.CONNECT, [b"{}"], [AuthMode.API_KEY])
     assert "not this API's HTTP host" in wrong.reason
-    # Per-message authorization may leave host out for non-IAM modes (§2.3).
+    # Per-message authorization may leave host out for non-IAM modes
+    # (docs/protocol.md#auth-objects).
     assert verifier.verify({"x-api-key": API_KEY}, [AuthMode.API_KEY], Operation.SUBSCRIBE, [b"{}"])
 
 
-# -- The header- subprotocol (§2.1) --------------------------------------------------------
+# -- The header- subprotocol (docs/protocol.md#subprotocol) ----------------------------------------
 
 
 def test_subprotocol_decoding_is_lenient_about_padding_and_alphabet() -> None:

@@ -84,7 +84,7 @@ def test_connect_body_hash_is_the_one_in_the_protocol_reference() -> None:
 
 
 def test_canonical_request_has_the_shape_appsync_quotes() -> None:
-    # The shape the service printed in amplify-js#14001 (protocol reference §2.4).
+    # The shape the service printed in amplify-js#14001 (docs/protocol.md#sigv4).
     headers = {
         **IAM_CONSTANT_HEADERS,
         "host": HOST,
@@ -122,7 +122,7 @@ def test_the_derived_key_depends_on_every_byte_of_the_secret() -> None:
     assert signing_key("k ", "20241111", "r", "s") != signing_key("k", "20241111", "r", "s")
 
 
-# -- Signed bodies (§2.4) ---------------------------------------------------------------
+# -- Signed bodies (docs/protocol.md#sigv4) --------------------------------------------------------
 
 
 def test_signed_bodies_are_compact_with_channel_first_and_slashes_unescaped() -> None:
