@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import harness
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,12 +53,8 @@ def test_every_export_resolves_and_dir_lists_it() -> None:
 
 
 def test_an_unknown_name_is_an_attribute_error() -> None:
-    try:
+    with pytest.raises(AttributeError, match="NoSuchThing"):
         harness.NoSuchThing  # type: ignore[attr-defined]  # noqa: B018
-    except AttributeError as exc:
-        assert "NoSuchThing" in str(exc)
-    else:
-        raise AssertionError("harness.NoSuchThing did not raise AttributeError")
 
 
 def run_python(code: str) -> subprocess.CompletedProcess[str]:

@@ -15,7 +15,7 @@ from collections import defaultdict
 from typing import Any
 
 from harness.measure.delivery import ChannelAccount
-from harness.measure.latency import MAX_CHANNELS, percentiles_ms
+from harness.measure.latency import MAX_CHANNELS, LatencyTimeline, percentiles_ms
 from harness.measure.recorders import RunResults
 from harness.measure.schema import (
     KIND,
@@ -71,14 +71,14 @@ def build_summary(
             "errors": {"count": failures, "rate": failures / requests if requests else 0.0},
             "events": delivery["overall"].copy(),
         },
-        "latency": latency_section(results),
+        "latency": latency_section(results.timeline),
         "delivery": delivery,
         "resilience": resilience,
     }
 
 
-def latency_section(results: RunResults) -> dict[str, LatencySection]:
-    timeline = results.timeline
+def latency_section(timeline: LatencyTimeline) -> dict[str, LatencySection]:
+    """Per metric: figures overall, per template and per channel."""
     return {
         metric: {
             "overall": percentiles_ms(timeline.overall(metric)),

@@ -25,9 +25,9 @@ from harness.measure.latency import (
     LatencyRecorder,
     LatencyTimeline,
     new_histogram,
-    percentiles_ms,
 )
 from harness.measure.schema import Summary
+from harness.measure.summary import latency_section
 from harness.report.charts import BOTTOM, HEIGHT, LEFT, RIGHT, TOP, WIDTH
 from harness.report.files import CSV_HEADER, hlog_tag, junit_xml, write_reports
 from harness.report.html import render_report
@@ -60,24 +60,6 @@ def make_timeline() -> LatencyTimeline:
     second = [("deliver", "/default/room-1", ROOMS, us) for us in range(501, 1001)]
     timeline.merge(recorded(second), STARTED + 2 * SLOT_S + 2.0)
     return timeline
-
-
-def latency_section(timeline: LatencyTimeline) -> dict[str, Any]:
-    """As harness.measure.summary builds it."""
-    return {
-        metric: {
-            "overall": percentiles_ms(timeline.overall(metric)),
-            "templates": {
-                name: percentiles_ms(histogram)
-                for name, histogram in timeline.by_template(metric).items()
-            },
-            "channels": {
-                name: percentiles_ms(histogram)
-                for name, histogram in timeline.by_channel(metric).items()
-            },
-        }
-        for metric in timeline.metrics()
-    }
 
 
 def account(published: int, delivered: int, lost: int = 0) -> dict[str, int]:

@@ -8,7 +8,7 @@ from typing import Any
 
 from harness.measure.recorders import RunResults
 from harness.measure.resilience import ResilienceLedger
-from harness.measure.schema import DELIVERY_FIGURES, DeliveryFigures, Summary
+from harness.measure.schema import DELIVERY_FIGURES, Summary
 from harness.measure.summary import build_summary, judged
 
 STARTED = 1_764_162_000.0
@@ -31,11 +31,11 @@ _EMPTY = judged(
 def empty_summary(**parts: Any) -> Summary:
     """A run that measured nothing (a fresh copy), with ``parts`` replacing its sections."""
     summary = copy.deepcopy(_EMPTY)
-    summary.update(parts)  # type: ignore[typeddict-item]
+    summary.update(parts)
     return summary
 
 
-def account(**figures: int) -> DeliveryFigures:
+def account(**figures: int) -> Any:
     """A delivery account: the figures given, 0 for the rest."""
     counts = {name: figures.get(name, 0) for name in DELIVERY_FIGURES}
-    return counts  # type: ignore[return-value]
+    return counts
