@@ -107,8 +107,9 @@ class ManagedConnection:
     def up(self) -> bool:
         return self.client is not None and self.client.lost is None
 
-    def wait(self, seconds: float) -> None:
-        """Sleep up to ``seconds``; return early when the connection is lost."""
+    def wait(self, seconds: float | None) -> None:
+        """Sleep up to ``seconds`` (``None``: no limit); return early when the connection
+        is lost."""
         if self.client is None or self.client.lost is None:
             self.wake.wait(seconds)
 

@@ -9,9 +9,11 @@ thread-like background reader and a socket pair per connection.
 One :class:`EventsClient` is one connection. Its calls block the calling
 greenlet until the server answers or the operation's timeout passes; a reader
 greenlet per connection dispatches every frame: ``data`` goes to the
-``on_data`` callback, answers resolve the pending-operation table. Any frame
-counts as liveness; silence longer than ``connectionTimeoutMs`` (docs/protocol.md#keep-alive) ends
-the connection as ``KeepAliveTimeout``.
+``on_data`` callback with the wall time its bytes were read, answers resolve
+the pending-operation table. Any frame counts as liveness; silence longer than
+``connectionTimeoutMs`` (docs/protocol.md#keep-alive) ends the connection as
+``KeepAliveTimeout``. A timer watches for that silence, re-armed only when it
+fires, so a read costs no timeout of its own (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import gevent
+import orjson
 from gevent import socket as gsocket
 from gevent import ssl as gssl
 from gevent.event import AsyncResult
@@ -165,6 +168,9 @@ class EventsClient:
         self._send_lock = Semaphore()
         self._reader: gevent.Greenlet[Any, Any] | None = None
         self._closing = False
+        self._last_read_s = 0.0
+        """Monotonic time of the last read: what the keep-alive watchdog checks."""
+        self._watchdog: Any = None
 
     # -- public operations -------------------------------------------------
 
@@ -313,7 +319,7 @@ class EventsClient:
             raise _handshake_error(protocol.handshake_exc)
         if not events or not isinstance(events[0], Response):
             raise HandshakeFailed("NetworkError", "the server closed during the upgrade")
-        self._handle_frames([e for e in events[1:] if isinstance(e, Frame)])
+        self._handle_frames([e for e in events[1:] if isinstance(e, Frame)], time.time_ns())
 
     def _request(
         self,
@@ -381,22 +387,26 @@ class EventsClient:
         protocol = self._protocol
         assert protocol is not None
         loss: ConnectionLost | None = None
+        recv = self._sock.recv
         try:
             while protocol.state is not State.CLOSED:
-                data = self._sock.recv(READ_CHUNK_BYTES)
+                data = recv(READ_CHUNK_BYTES)
+                # One arrival time per read: every frame in it arrived together.
+                received_ns = time.time_ns()
+                self._last_read_s = time.monotonic()
                 if data:
                     protocol.receive_data(data)
                 else:
                     protocol.receive_eof()
                 frames = [e for e in protocol.events_received() if isinstance(e, Frame)]
                 if frames:
-                    self._handle_frames(frames)
+                    self._handle_frames(frames, received_ns)
                 if protocol.writes:
                     with self._send_lock:
                         self._flush(protocol)
                 if not data:
                     break
-        except TimeoutError:
+        except (TimeoutError, _Silence):
             loss = ConnectionLost(
                 "connection",
                 "KeepAliveTimeout",
@@ -408,26 +418,25 @@ class EventsClient:
             loss = _closed(protocol)
         self._connection_ended(loss)
 
-    def _handle_frames(self, frames: list[Frame]) -> None:
+    def _handle_frames(self, frames: list[Frame], received_ns: int) -> None:
         handled = 0
         for frame in frames:
             if frame.opcode is not Opcode.TEXT and frame.opcode is not Opcode.BINARY:
                 continue
-            self._handle_message(frame.data)
+            self._handle_message(frame.data, received_ns)
             handled += 1
             if handled % FRAMES_BETWEEN_YIELDS == 0:
                 gevent.sleep(0)
 
-    def _handle_message(self, payload: bytes | bytearray | memoryview) -> None:
+    def _handle_message(self, payload: bytes | bytearray | memoryview, received_ns: int) -> None:
         try:
-            # Decoding first spares json.loads its encoding detection (a hot path).
-            message = json.loads(bytes(payload).decode("utf-8"))
+            message = _loads(payload)
             kind = message["type"]
         except (ValueError, TypeError, KeyError):
             self._count_unexpected("<not a message>")
             return
         if kind == "data":
-            self._handle_data(message)
+            self._handle_data(message, received_ns)
         elif kind == "ka":
             self.counters.keepalives += 1
         elif kind == "connection_ack":
@@ -444,7 +453,7 @@ class EventsClient:
         else:
             self._count_unexpected(str(kind))
 
-    def _handle_data(self, message: dict[str, Any]) -> None:
+    def _handle_data(self, message: dict[str, Any], received_ns: int) -> None:
         self.counters.data_received += 1
         sub_id = message.get("id")
         if sub_id not in self.subscriptions:
@@ -454,22 +463,46 @@ class EventsClient:
                 late[sub_id] = late.get(sub_id, 0) + 1
             return
         if self.on_data is not None:
-            self.on_data(sub_id, message.get("event", ""), time.time_ns())
+            self.on_data(sub_id, message.get("event", ""), received_ns)
 
     def _on_connection_ack(self, message: dict[str, Any]) -> None:
-        """Start the keep-alive watchdog: the socket's read timeout is
-        ``connectionTimeoutMs`` (docs/protocol.md#keep-alive); any frame resets it, silence ends
-        the connection.
+        """Start the keep-alive watchdog for ``connectionTimeoutMs``
+        (docs/protocol.md#keep-alive): any frame resets it, silence ends the connection.
 
-        Set here, in the reader, so its very next ``recv`` already uses it."""
+        Set here, in the reader, so its very next ``recv`` waits without a deadline."""
         timeout_ms = message.get("connectionTimeoutMs")
-        read_timeout_s: float | None = None
         self.connection_timeout_ms = 0
+        if self._sock is not None:
+            self._sock.settimeout(None)
         if isinstance(timeout_ms, int) and not isinstance(timeout_ms, bool) and timeout_ms > 0:
             self.connection_timeout_ms = timeout_ms
-            read_timeout_s = timeout_ms / 1000.0
-        if self._sock is not None:
-            self._sock.settimeout(read_timeout_s)
+            self._last_read_s = time.monotonic()
+            self._arm_watchdog(timeout_ms / 1000.0)
+
+    def _arm_watchdog(self, delay_s: float) -> None:
+        timer = gevent.get_hub().loop.timer(delay_s)
+        self._watchdog = timer
+        timer.start(self._check_silence)
+
+    def _check_silence(self) -> None:
+        """The watchdog fired (in the hub): re-arm for the rest of the allowed silence,
+        or end the reader with :class:`_Silence`."""
+        self._watchdog.close()
+        self._watchdog = None
+        reader = self._reader
+        if reader is None or reader.dead:
+            return
+        allowed_s = (self.connection_timeout_ms or 0) / 1000.0
+        left_s = self._last_read_s + allowed_s - time.monotonic()
+        if left_s > 0:
+            self._arm_watchdog(left_s)
+        else:
+            reader.kill(_Silence(), block=False)
+
+    def _stop_watchdog(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.close()
+            self._watchdog = None
 
     def _resolve(self, key: object, message: dict[str, Any]) -> None:
         pending = self._pending.pop(key, None) if isinstance(key, str) else None
@@ -519,6 +552,7 @@ class EventsClient:
         self._fail_all(
             lambda op: ConnectionLost(op, loss.error_type, loss.detail, close_code=loss.close_code)
         )
+        self._stop_watchdog()
         self._close_socket()
         self.state = ClientState.CLOSED
         if not self._closing and was_open and self.on_lost is not None:
@@ -529,6 +563,7 @@ class EventsClient:
         reader = self._reader
         if reader is not None and not reader.dead and reader is not gevent.getcurrent():
             reader.kill(block=False)
+        self._stop_watchdog()
         self._close_socket()
         self._fail_all(lambda op: ConnectionLost(op, "ConnectionClosed", "closed by the client"))
         self.state = ClientState.CLOSED
@@ -537,6 +572,19 @@ class EventsClient:
         if self._sock is not None:
             with contextlib.suppress(OSError):
                 self._sock.close()
+
+
+class _Silence(Exception):
+    """Thrown into the reader when nothing arrived for ``connectionTimeoutMs``."""
+
+
+def _loads(payload: bytes | bytearray | memoryview) -> Any:
+    """A message's JSON; orjson first (a hot path), ``json`` for what it refuses
+    (integers past 64 bits)."""
+    try:
+        return orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return json.loads(bytes(payload).decode("utf-8"))
 
 
 _ACK_KEY = "connection_init"

@@ -8,11 +8,14 @@ scenario) calls ``install(events)`` once, and again is harmless:
   the run before any user starts when one is bad; with an empty ``--host``
   starts the embedded emulator (:mod:`harness.loadtest.startup`);
 - ``test_start``: a fresh run state in every process; the master checks the
-  settings again (the web UI's form may have changed them); a local run drains
-  its own recorders once a second;
+  settings again (the web UI's form may have changed them); every process with
+  users tidies its recorders five times a second (latencies counted, deliveries
+  added to Locust's stats) and a local run drains them once a second;
+- ``test_stop``: the last deliveries go into Locust's stats;
 - ``spawning_complete``: freezes the objects made during ramp-up out of the
   garbage collector (full collections paused ~50 ms);
-- ``report_to_master`` / ``worker_report``: each worker report carries one
+- ``report_to_master`` / ``worker_report``: each worker report (after the
+  deliveries waiting for Locust's stats are added to them) carries one
   :class:`~harness.measure.schema.WorkerReport`, which the master merges;
 - ``quitting``: the summary, verdict and reports (:mod:`harness.loadtest.ending`);
 - ``quit``: the console sections, then the embedded emulator is stopped (and
@@ -44,6 +47,8 @@ logger = logging.getLogger("harness")
 
 REPORT_KEY = "appsync_harness"
 """The key of the harness's data in a worker's report to the master."""
+TIDY_S = 0.2
+"""How often a process with users counts its latencies and flushes deliveries to Locust."""
 LOCAL_DRAIN_S = 1.0
 
 _installed: weakref.WeakSet[Any] = weakref.WeakSet()
@@ -60,6 +65,7 @@ def install(events: Any) -> None:
         (events.init_command_line_parser, listeners.add_options),
         (events.init, listeners.on_init),
         (events.test_start, listeners.on_test_start),
+        (events.test_stop, listeners.on_test_stop),
         (events.spawning_complete, listeners.on_spawning_complete),
         (events.report_to_master, listeners.on_report_to_master),
         (events.worker_report, listeners.on_worker_report),
@@ -105,8 +111,8 @@ class _Listeners:
         state = run_state(environment)
         state.new_run()
         runner = environment.runner
-        if isinstance(runner, LocalRunner):
-            gevent.spawn(_drain_locally, state)
+        if isinstance(runner, LocalRunner | WorkerRunner):
+            gevent.spawn(_tidy, state, local=isinstance(runner, LocalRunner))
         if isinstance(runner, WorkerRunner) or environment.parsed_options is None:
             return
         # The web UI's start form may have changed any option: check again, and stop a
@@ -117,6 +123,9 @@ class _Listeners:
             logger.error("invalid settings: %s; the run is stopped", exc)
             gevent.spawn(runner.stop)
 
+    def on_test_stop(self, environment: Any, **_: Any) -> None:
+        run_state(environment).tidy()
+
     def on_spawning_complete(self, **_: Any) -> None:
         gc.collect()
         gc.freeze()
@@ -125,6 +134,8 @@ class _Listeners:
         state = self.state()
         if state is not None:
             final = state.environment.runner.state == STATE_STOPPED
+            # Before Locust's own listener serialises the stats (it is added later).
+            state.deliveries.flush(state.environment.stats)
             data[REPORT_KEY] = state.recorders.drain(final=final)
 
     def on_worker_report(self, client_id: str, data: dict[str, Any], **_: Any) -> None:
@@ -146,14 +157,21 @@ class _Listeners:
         self.emulators.stop_all()
 
 
-def _drain_locally(state: RunState) -> None:
-    """Drain once a second for the over-time figures, until the runner stops or the
-    next run replaces the recorders (the end of the run drains what is left)."""
+def _tidy(state: RunState, *, local: bool) -> None:
+    """Tidy the recorders every :data:`TIDY_S` and, in a local run, drain latencies
+    once a second for the over-time figures; until the runner stops or the next run
+    replaces the recorders (the end of the run drains what is left)."""
     recorders = state.recorders
+    ticks_per_drain = round(LOCAL_DRAIN_S / TIDY_S)
+    ticks = 0
     while True:
-        gevent.sleep(LOCAL_DRAIN_S)
+        gevent.sleep(TIDY_S)
         if state.recorders is not recorders:
             return
-        state.collect()
+        ticks += 1
+        if local and ticks % ticks_per_drain == 0:
+            state.collect(delivery=False)
+        else:
+            state.tidy()
         if state.environment.runner.state == STATE_STOPPED:
             return

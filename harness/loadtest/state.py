@@ -7,6 +7,7 @@ A :class:`RunState` hangs off the environment (one attribute, read through
 - ``runtime``: settings, target and authorizer, built when the first user of
   the run starts (on a worker, from what the master sent);
 - ``recorders``: what this process's users record until the next drain;
+- ``deliveries``: deliveries on their way into Locust's stats table (in batches);
 - ``results``: the run's merged measurements (on the master, or in a local run);
 - ``summary``: the finished run's summary, built once.
 """
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.errors import ConfigurationError
+from harness.loadtest.batched_stats import BatchedRequests
 from harness.loadtest.runtime import HarnessRuntime
 from harness.loadtest.settings import settings_from_options
 from harness.loadtest.target import Target
@@ -36,6 +38,7 @@ class RunState:
     environment: Any
     runtime: HarnessRuntime | None = None
     recorders: ProcessRecorders = field(init=False)
+    deliveries: BatchedRequests = field(init=False)
     results: RunResults = field(init=False)
     summary: Summary | None = None
     summary_printed: bool = False
@@ -48,12 +51,24 @@ class RunState:
         tolerance = self._backoff_tolerance_s()
         self.runtime = None
         self.recorders = ProcessRecorders(resilience=ResilienceLedger(tolerance_s=tolerance))
+        self.deliveries = BatchedRequests("deliver")
         self.results = RunResults(backoff_tolerance_s=tolerance)
 
-    def collect(self) -> RunResults:
+    def tidy(self) -> None:
+        """Count recorded latencies into histograms and add waiting deliveries to Locust's
+        stats: small steps, taken a few times a second, so no drain has much to do."""
+        self.recorders.latency.compact()
+        self.deliveries.flush(self.environment.stats)
+
+    def collect(self, *, delivery: bool = True) -> RunResults:
         """Drain this process's recorders into the run's results; the results. (In a
-        distributed run the master's recorders stay empty: its users are on the workers.)"""
-        self.results.merge(self.recorders.drain(final=False), time.time())
+        distributed run the master's recorders stay empty: its users are on the workers.)
+
+        ``delivery=False`` leaves the delivery records for a later drain: the accounts
+        are only read at the end, and merging them mid-run would only cost time."""
+        self.deliveries.flush(self.environment.stats)
+        drained = self.recorders.drain(final=False, delivery=delivery)
+        self.results.merge(drained, time.time())
         return self.results
 
     def user_runtime(self) -> HarnessRuntime:

@@ -1,8 +1,9 @@
 """The Locust users: subscribers, publishers, and users that do both.
 
-This is the only module that fires Locust ``request`` events. Request types
+This is the only module that reports requests to Locust. Request types
 are ``connect``, ``subscribe``, ``publish`` (WebSocket), ``http_publish``,
-``deliver`` (end-to-end, from the event's intended send time to its arrival)
+``deliver`` (end-to-end, from the event's intended send time to its arrival;
+added to Locust's stats in batches, :mod:`harness.loadtest.batched_stats`)
 and ``unsubscribe``; names are channel templates (``/default/room-{1..20}``)
 or wildcard patterns, so the stats table stays readable. Retries add
 ``reconnect`` (loss to fully resubscribed, named after the policy), ``backoff``
@@ -38,6 +39,7 @@ from harness.errors import (
     OperationRejected,
     RetriesExhausted,
 )
+from harness.loadtest.batched_stats import BatchedRequests
 from harness.loadtest.listeners import installed
 from harness.loadtest.runtime import HarnessRuntime
 from harness.loadtest.settings import HarnessSettings
@@ -84,8 +86,10 @@ class AppSyncUser(User):
         self.runtime: HarnessRuntime | None = None
         self.connection: ManagedConnection | None = None
         self.http: HttpPublisher | None = None
-        self.recorders: ProcessRecorders = run_state(environment).recorders
+        state = run_state(environment)
+        self.recorders: ProcessRecorders = state.recorders
         self.ledger: ResilienceLedger = self.recorders.resilience
+        self.deliveries: BatchedRequests = state.deliveries
         self.user_id = ""
         self.channels: list[str] = []
         """Subscribed channels and wildcard patterns, resubscribed after a reconnect."""
@@ -149,9 +153,12 @@ class AppSyncUser(User):
 
     @task
     def step(self) -> None:
-        """One scheduled publish, or an idle second for a pure subscriber.
+        """One scheduled publish; for a pure subscriber, a wait for its connection's loss.
 
-        Waits are cut short by a lost connection, so reconnecting starts at once."""
+        Waits are cut short by a lost connection, so reconnecting starts at once. A
+        subscriber does not wake while all is well: thousands of users waking once a
+        second, in the batches they were spawned in, stalled every connection for
+        milliseconds (docs/performance.md)."""
         connection = self.connection
         if connection is not None and not connection.up:
             up = connection.ensure()
@@ -163,7 +170,7 @@ class AppSyncUser(User):
                 gevent.sleep(IDLE_STEP_S)  # the policy gave up: stay down, quietly
                 return
         if self._schedule is None:
-            self._wait(IDLE_STEP_S)
+            self._wait(None)
             return
         slot = self._schedule.next_slot()
         delay = slot.monotonic_s - time.monotonic()
@@ -174,10 +181,12 @@ class AppSyncUser(User):
             return
         self._publish(slot)
 
-    def _wait(self, seconds: float) -> None:
+    def _wait(self, seconds: float | None) -> None:
+        """Up to ``seconds`` (``None``: no limit), or until the connection is lost."""
         if self.connection is not None:
             self.connection.wait(seconds)
         else:
+            assert seconds is not None, "a user without a connection publishes on a schedule"
             gevent.sleep(seconds)
 
     # -- connection -------------------------------------------------------------
@@ -317,25 +326,22 @@ class AppSyncUser(User):
     # -- receiving -------------------------------------------------------------
 
     def _on_data(self, client: EventsClient, sub_id: str, event: str, received_ns: int) -> None:
+        """One delivery (the hot path): its latency, its sequence number, and a row for
+        Locust's table, each a few appends; the counting happens off this path."""
         stamp = read_event(event)
-        assert self.runtime is not None
-        if stamp is None or stamp.run != self.runtime.settings.run_id:
+        runtime = self.runtime
+        assert runtime is not None
+        if stamp is None or stamp.run != runtime.settings.run_id:
             return
-        name = self.name_of(stamp.channel)
-        latency_ns = received_ns - stamp.intended_ns
-        self.recorders.latency.record("deliver", stamp.channel, name, latency_ns / 1000.0)
-        pattern = client.subscriptions.get(sub_id, stamp.channel)
+        channel = stamp.channel
+        name = runtime.template_of.get(channel, channel)
+        latency_us = (received_ns - stamp.intended_ns) / 1000.0
+        self.recorders.latency.record("deliver", channel, name, latency_us)
+        pattern = client.subscriptions.get(sub_id, channel)
         self.recorders.delivery.arrived_event(
-            self.user_id, pattern, stamp.publisher, stamp.channel, stamp.seq
+            self.user_id, pattern, stamp.publisher, channel, stamp.seq
         )
-        self.environment.events.request.fire(
-            request_type="deliver",
-            name=name,
-            response_time=latency_ns / 1e6,
-            response_length=len(event),
-            exception=None,
-            context={"user": self.user_id, "seq": stamp.seq, "publisher": stamp.publisher},
-        )
+        self.deliveries.add(name, latency_us, len(event))
 
     # -- reporting (harness.client.reconnect.Reporter) ----------------------------------------
 

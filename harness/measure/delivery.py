@@ -102,14 +102,15 @@ class DeliveryRecorder:
 
     published: dict[tuple[str, str], list[int]] = field(default_factory=dict)
     """(publisher, channel) to ``[seq, intended_ms, seq, intended_ms, ...]``."""
-    arrived: dict[tuple[str, str, str, str], SeqRanges] = field(default_factory=dict)
-    """(subscriber, pattern, publisher, channel) to the sequences that arrived since the drain."""
     duplicates: Counter[str] = field(default_factory=Counter)
     out_of_order: Counter[str] = field(default_factory=Counter)
     lifetimes: list[list[Any]] = field(default_factory=list)
     """``[subscriber, pattern, start_ms, end_ms or None]``: opened and closed lifetimes."""
     untracked: int = 0
-    _seen: dict[tuple[str, str, str, str], SeqRanges] = field(default_factory=dict)
+    seen: dict[tuple[str, str, str, str], SeqRanges] = field(default_factory=dict)
+    """(subscriber, pattern, publisher, channel) to every sequence that arrived."""
+    _changed: set[tuple[str, str, str, str]] = field(default_factory=set)
+    """The keys of :attr:`seen` with arrivals since the last drain."""
     _tracked: int = 0
 
     def acknowledged(self, publisher: str, channel: str, seq: int, intended_ns: int) -> None:
@@ -123,21 +124,23 @@ class DeliveryRecorder:
     def arrived_event(
         self, subscriber: str, pattern: str, publisher: str, channel: str, seq: int
     ) -> None:
-        """An event that arrived for ``subscriber``'s subscription to ``pattern``."""
+        """An event that arrived for ``subscriber``'s subscription to ``pattern``
+        (a hot path: once per delivery)."""
         key = (subscriber, pattern, publisher, channel)
-        seen = self._seen.get(key)
+        seen = self.seen.get(key)
         if seen is None:
-            seen = self._seen[key] = SeqRanges()
-        highest = seen.highest
-        if not seen.add(seq):
-            self.duplicates[channel] += 1
-            return
-        if seq < highest:
-            self.out_of_order[channel] += 1
-        arrived = self.arrived.get(key)
-        if arrived is None:
-            arrived = self.arrived[key] = SeqRanges()
-        arrived.add(seq)
+            seen = self.seen[key] = SeqRanges()
+        ranges = seen.ranges
+        if ranges and ranges[-1][1] + 1 == seq:  # the next one, in order
+            ranges[-1][1] = seq
+        else:
+            highest = seen.highest
+            if not seen.add(seq):
+                self.duplicates[channel] += 1
+                return
+            if seq < highest:
+                self.out_of_order[channel] += 1
+        self._changed.add(key)
 
     def subscription_live(self, subscriber: str, pattern: str, start_ns: int) -> None:
         self.lifetimes.append([subscriber, pattern, start_ns // 1_000_000, None])
@@ -148,16 +151,28 @@ class DeliveryRecorder:
     def drain(self) -> DeliveryDrain:
         data: DeliveryDrain = {
             "published": [[p, c, events] for (p, c), events in self.published.items()],
-            "arrived": [[*key, seqs.ranges] for key, seqs in self.arrived.items()],
+            "arrived": [[*key, [r[:] for r in self.seen[key].ranges]] for key in self._changed],
             "duplicates": dict(self.duplicates),
             "out_of_order": dict(self.out_of_order),
             "lifetimes": self.lifetimes,
             "untracked": self.untracked,
         }
-        self.published, self.arrived, self.lifetimes = {}, {}, []
+        self.published, self.lifetimes, self._changed = {}, [], set()
         self.duplicates, self.out_of_order = Counter(), Counter()
         self.untracked = 0
         return data
+
+
+def empty_drain() -> DeliveryDrain:
+    """A drain with nothing in it (what a drain that skips the delivery records carries)."""
+    return {
+        "published": [],
+        "arrived": [],
+        "duplicates": {},
+        "out_of_order": {},
+        "lifetimes": [],
+        "untracked": 0,
+    }
 
 
 @dataclass

@@ -1,124 +1,91 @@
 """Latency histograms per (metric, channel), in microseconds, mergeable across processes.
 
 Locust's own statistics round latencies to whole milliseconds and know channels
-only by template; these are HdrHistograms (1 us to 1 h, 3 significant digits)
-per metric (``connect``, ``subscribe``, ``publish``, ``http_publish``,
-``deliver``, ``reconnect``, ``unsubscribe``) and per concrete channel. Past
+only by template; these are histograms with HdrHistogram's buckets (1 us to
+1 h, 3 significant digits; :mod:`harness.measure.histogram`) per metric
+(``connect``, ``subscribe``, ``publish``, ``http_publish``, ``deliver``,
+``reconnect``, ``unsubscribe``) and per concrete channel. Past
 ``max_channels`` distinct channels of one metric, further channels fold into
 their template, so memory stays bounded whatever the channel count.
 
-Every process records into a :class:`LatencyRecorder`, which is drained
-(encoded, then reset) into a :class:`LatencyTimeline`: on a Locust worker into
-each report to the master, in a local run by a periodic greenlet. The timeline
+Recording a latency appends it to a list (the hot path of every delivery);
+:meth:`LatencyRecorder.compact`, called a few times a second off that path,
+counts the lists into histograms, and a drain ships what was counted since
+the last one into a :class:`LatencyTimeline`: on a Locust worker in each
+report to the master, in a local run from a periodic greenlet. The timeline
 keeps cumulative histograms and per-slot interval histograms per (metric,
-template), the source of the over-time charts and the ``.hlog`` files. Merging
-is exact: HdrHistogram counts add, so the master's figures are what one
-process recording everything would have measured.
+template), the source of the over-time charts and the ``.hlog`` files.
+Merging is exact: counts add, so the master's figures are what one process
+recording everything would have measured.
 """
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from hdrh.histogram import HdrHistogram
+from harness.measure.histogram import Histogram, percentiles_ms
+from harness.measure.schema import METRICS
 
-from harness.measure.schema import METRICS, LatencyFigures
-
-LOWEST_US = 1
-HIGHEST_US = 3_600_000_000
-SIGNIFICANT_DIGITS = 3
 MAX_CHANNELS = 1000
 """Distinct channels per metric with their own histogram; the rest fold into templates."""
 SLOT_S = 5.0
 """Width of one interval of the over-time charts and the ``.hlog`` files."""
-PERCENTILES = (50.0, 90.0, 99.0, 99.9)
 
-
-def new_histogram() -> HdrHistogram:
-    return HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
-
-
-def record_us(histogram: HdrHistogram, latency_us: float) -> None:
-    """Record, clamped into the histogram's range (a clock step can make a latency <= 0)."""
-    if math.isfinite(latency_us):
-        histogram.record_value(min(HIGHEST_US, max(LOWEST_US, round(latency_us))))
-
-
-def percentiles_ms(histogram: HdrHistogram) -> LatencyFigures:
-    """Count, min, mean, p50, p90, p99, p99.9 and max, in milliseconds (us precision).
-
-    The same figures as hdrh's ``get_mean_value`` and ``get_percentile_to_value_dict``
-    (a percentile is the highest value equivalent to the bucket that reaches its
-    count), from one pass over the buckets that hold samples: hdrh's own methods
-    walk every bucket and take tens of milliseconds per histogram."""
-    count = histogram.get_total_count()
-    if count == 0:
-        return {"count": 0}
-    targets = [
-        (percentile, max(1, int(percentile * count / 100 + 0.5))) for percentile in PERCENTILES
-    ]
-    values: dict[float, int] = {}
-    weighted_sum = 0
-    seen = 0
-    low = histogram.get_counts_array_index(histogram.get_min_value())
-    high = histogram.get_counts_array_index(histogram.get_max_value())
-    for offset, bucket_count in enumerate(histogram.counts[low : high + 1]):
-        if not bucket_count:
-            continue
-        value = histogram.get_value_from_index(low + offset)
-        weighted_sum += histogram._hdr_median_equiv_value(value) * bucket_count
-        seen += bucket_count
-        while targets and seen >= targets[0][1]:
-            values[targets.pop(0)[0]] = histogram.get_highest_equivalent_value(value)
-    return {
-        "count": count,
-        "min": histogram.get_min_value() / 1000.0,
-        "mean": round(weighted_sum / count / 1000.0, 3),
-        "p50": values[50.0] / 1000.0,
-        "p90": values[90.0] / 1000.0,
-        "p99": values[99.0] / 1000.0,
-        "p99.9": values[99.9] / 1000.0,
-        "max": histogram.get_max_value() / 1000.0,
-    }
+__all__ = ["MAX_CHANNELS", "SLOT_S", "LatencyRecorder", "LatencyTimeline", "percentiles_ms"]
 
 
 @dataclass
 class LatencyRecorder:
-    """One process's histograms since the last drain, per (metric, channel)."""
+    """One process's latencies since the last drain, per (metric, channel)."""
 
     max_channels: int = MAX_CHANNELS
-    histograms: dict[tuple[str, str], HdrHistogram] = field(default_factory=dict)
+    histograms: dict[tuple[str, str], Histogram] = field(default_factory=dict)
+    """What :meth:`compact` counted since the last drain."""
     templates: dict[str, str] = field(default_factory=dict)
     """Channel (or folded template) to its template."""
+    _pending: dict[tuple[str, str, str], list[float]] = field(default_factory=dict)
+    """(metric, channel, template) to the latencies recorded since the last compact."""
     _channels: Counter[str] = field(default_factory=Counter)
     _owned: set[tuple[str, str]] = field(default_factory=set)
     """The (metric, channel) pairs with a histogram of their own, decided once per run."""
 
     def record(self, metric: str, channel: str, template: str, latency_us: float) -> None:
-        key = (metric, channel)
-        histogram = self.histograms.get(key)
-        if histogram is None:
-            if key not in self._owned:
-                if self._channels[metric] < self.max_channels:
-                    self._owned.add(key)
-                    self._channels[metric] += 1
-                else:  # folded: once the cap is reached, no later channel gets its own
-                    key = (metric, template)
+        key = (metric, channel, template)
+        samples = self._pending.get(key)
+        if samples is None:
+            samples = self._pending[key] = []
+        samples.append(latency_us)
+
+    def compact(self) -> None:
+        """Count what was recorded since the last compact into the histograms."""
+        pending, self._pending = self._pending, {}
+        for (metric, channel, template), samples in pending.items():
+            key = self._key_of(metric, channel, template)
             histogram = self.histograms.get(key)
             if histogram is None:
-                histogram = self.histograms[key] = new_histogram()
+                histogram = self.histograms[key] = Histogram()
                 self.templates[key[1]] = template
-        record_us(histogram, latency_us)
+            histogram.record_samples(samples)
+
+    def _key_of(self, metric: str, channel: str, template: str) -> tuple[str, str]:
+        key = (metric, channel)
+        if key in self._owned:
+            return key
+        if self._channels[metric] < self.max_channels:
+            self._owned.add(key)
+            self._channels[metric] += 1
+            return key
+        return (metric, template)  # folded: once the cap is reached, no later channel gets its own
 
     def drain(self) -> list[list[Any]]:
-        """``[metric, channel, template, encoded histogram]`` for each recorded key; then reset."""
+        """``[metric, channel, template, histogram wire]`` for each recorded key; then reset."""
+        self.compact()
         drained = [
-            [metric, channel, self.templates[channel], histogram.encode().decode("ascii")]
+            [metric, channel, self.templates[channel], histogram.to_wire()]
             for (metric, channel), histogram in self.histograms.items()
-            if histogram.get_total_count()
+            if histogram.total
         ]
         self.histograms = {}
         return drained
@@ -130,50 +97,50 @@ class LatencyTimeline:
 
     started_at: float
     """Wall time of the run's start; slot ``n`` covers ``[start + n*SLOT_S, ...)``."""
-    cumulative: dict[tuple[str, str], HdrHistogram] = field(default_factory=dict)
+    cumulative: dict[tuple[str, str], Histogram] = field(default_factory=dict)
     templates: dict[str, str] = field(default_factory=dict)
-    slots: dict[tuple[str, str, int], HdrHistogram] = field(default_factory=dict)
+    slots: dict[tuple[str, str, int], Histogram] = field(default_factory=dict)
 
     def merge(self, drained: list[list[Any]], at_wall_s: float) -> None:
         """Add what a recorder drained at ``at_wall_s`` (it lands in that time's slot)."""
         slot = max(0, int((at_wall_s - self.started_at) // SLOT_S))
-        for metric, channel, template, encoded in drained:
-            histogram = HdrHistogram.decode(encoded.encode("ascii"))
+        for metric, channel, template, wire in drained:
+            histogram = Histogram.from_wire(wire)
             self._add(self.cumulative, (metric, channel), histogram)
             self._add(self.slots, (metric, template, slot), histogram)
             self.templates[channel] = template
 
     @staticmethod
-    def _add(table: dict[Any, HdrHistogram], key: Any, histogram: HdrHistogram) -> None:
+    def _add(table: dict[Any, Histogram], key: Any, histogram: Histogram) -> None:
         into = table.get(key)
         if into is None:
-            into = table[key] = new_histogram()
+            into = table[key] = Histogram()
         into.add(histogram)
 
     def metrics(self) -> list[str]:
         seen = {metric for metric, _ in self.cumulative}
         return [metric for metric in METRICS if metric in seen] + sorted(seen - set(METRICS))
 
-    def by_channel(self, metric: str) -> dict[str, HdrHistogram]:
+    def by_channel(self, metric: str) -> dict[str, Histogram]:
         return {
             channel: histogram
             for (name, channel), histogram in sorted(self.cumulative.items())
             if name == metric
         }
 
-    def by_template(self, metric: str) -> dict[str, HdrHistogram]:
-        merged: dict[str, HdrHistogram] = {}
+    def by_template(self, metric: str) -> dict[str, Histogram]:
+        merged: dict[str, Histogram] = {}
         for channel, histogram in self.by_channel(metric).items():
             self._add(merged, self.templates[channel], histogram)
         return merged
 
-    def overall(self, metric: str) -> HdrHistogram:
-        total = new_histogram()
+    def overall(self, metric: str) -> Histogram:
+        total = Histogram()
         for histogram in self.by_channel(metric).values():
             total.add(histogram)
         return total
 
-    def intervals(self, metric: str) -> list[tuple[int, str, HdrHistogram]]:
+    def intervals(self, metric: str) -> list[tuple[int, str, Histogram]]:
         """``(slot, template, histogram)`` in time order, for the over-time views."""
         return sorted(
             (slot, template, histogram)

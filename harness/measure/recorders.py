@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from harness.measure.delivery import DeliveryAccounts, DeliveryRecorder
+from harness.measure.delivery import DeliveryAccounts, DeliveryRecorder, empty_drain
 from harness.measure.latency import LatencyRecorder, LatencyTimeline
 from harness.measure.resilience import ResilienceLedger
 from harness.measure.schema import WorkerReport
@@ -30,12 +30,13 @@ class ProcessRecorders:
     delivery: DeliveryRecorder = field(default_factory=DeliveryRecorder)
     resilience: ResilienceLedger = field(default_factory=ResilienceLedger)
 
-    def drain(self, *, final: bool) -> WorkerReport:
+    def drain(self, *, final: bool, delivery: bool = True) -> WorkerReport:
         """Everything recorded since the last drain; ``final`` once this process's users
-        have stopped (nothing more will follow)."""
+        have stopped (nothing more will follow). ``delivery=False`` keeps the delivery
+        records for the next drain (a final drain takes them whatever it is told)."""
         return {
             "latency": self.latency.drain(),
-            "delivery": self.delivery.drain(),
+            "delivery": self.delivery.drain() if delivery or final else empty_drain(),
             "resilience": self.resilience.drain(),
             "final": final,
         }

@@ -335,7 +335,7 @@ def stat_of(figures: LatencyFigures, stat: str) -> float | None:
 # -- what workers send ----------------------------------------------------------------
 
 LatencyRow = list[Any]
-"""``[metric, channel, template, encoded HdrHistogram]`` (:meth:`LatencyRecorder.drain`)."""
+"""``[metric, channel, template, [bucket, count, ...]]`` (:meth:`LatencyRecorder.drain`)."""
 
 
 class DeliveryDrain(TypedDict):

@@ -14,9 +14,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from hdrh.histogram import HdrHistogram
-
-from harness.measure.latency import SLOT_S, new_histogram
+from harness.measure.histogram import Histogram
+from harness.measure.latency import SLOT_S
 
 COLOURS = (
     "#0072b2",
@@ -59,7 +58,7 @@ class Series:
     marks: list[tuple[float, float, str]] = field(default_factory=list)
 
 
-def percentile_figure(metric: str, by_template: dict[str, HdrHistogram]) -> str:
+def percentile_figure(metric: str, by_template: dict[str, Histogram]) -> str:
     caption = f"{metric}: latency by percentile"
     marked = {50.0: 0.30103, 90.0: 1.0, 99.0: 2.0, 99.9: 3.0, 99.99: 4.0}
     steps = [i / NINES_STEPS for i in range(int(NINES * NINES_STEPS) + 1)]
@@ -94,7 +93,7 @@ def percentile_figure(metric: str, by_template: dict[str, HdrHistogram]) -> str:
 
 
 def over_time_figure(
-    metric: str, intervals: list[tuple[int, str, HdrHistogram]], duration_s: float
+    metric: str, intervals: list[tuple[int, str, Histogram]], duration_s: float
 ) -> str:
     caption = f"{metric}: p50 and p99 over time"
     if not intervals:
@@ -102,12 +101,12 @@ def over_time_figure(
     last_slot = max(slot for slot, _, _ in intervals)
     group = max(1, math.ceil((last_slot + 1) / MAX_TIME_POINTS))
     width_s = group * SLOT_S
-    grouped: dict[str, dict[int, HdrHistogram]] = {}
+    grouped: dict[str, dict[int, Histogram]] = {}
     for slot, template, histogram in intervals:
         slots = grouped.setdefault(template, {})
         into = slots.get(slot // group)
         if into is None:
-            into = slots[slot // group] = new_histogram()
+            into = slots[slot // group] = Histogram()
         into.add(histogram)
     series: list[Series] = []
     keys: list[tuple[str, str, bool]] = []

@@ -25,8 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from hdrh.histogram import HdrHistogram
-
+from harness.measure.histogram import Histogram
 from harness.measure.latency import SLOT_S, LatencyTimeline
 from harness.measure.schema import (
     DELIVERY_FIGURES,
@@ -164,7 +163,7 @@ def histogram_log_lines(metric: str, timeline: LatencyTimeline) -> Iterator[str]
         yield _interval_line(hlog_tag(template), slot * SLOT_S, histogram)
 
 
-def _interval_line(tag: str, start_s: float, histogram: HdrHistogram) -> str:
+def _interval_line(tag: str, start_s: float, histogram: Histogram) -> str:
     max_ms = histogram.get_max_value() / HLOG_MAX_VALUE_UNIT_RATIO
     payload = histogram.encode().decode("ascii")
     prefix = f"Tag={tag}," if tag else ""

@@ -18,14 +18,16 @@ Every published event is one compact JSON object::
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import orjson
 
 _BASE_FORMAT = '{{"run":{run},"pub":{pub},"ch":{ch},"seq":{seq},"t":{t}'
 
 
-@dataclass(frozen=True, slots=True)
-class TraceStamp:
-    """What a subscriber reads back from a traced event."""
+class TraceStamp(NamedTuple):
+    """What a subscriber reads back from a traced event (a tuple: made once per delivery)."""
 
     run: str
     publisher: str
@@ -52,18 +54,26 @@ def make_event(stamp: TraceStamp, payload_bytes: int = 0) -> str:
 
 
 def read_event(event: str) -> TraceStamp | None:
-    """The stamp of a traced event; ``None`` for anything else (another producer's events)."""
+    """The stamp of a traced event; ``None`` for anything else (another producer's events).
+
+    A hot path (once per delivery): orjson parses the event in about a sixth of
+    ``json.loads``'s time. It reads integers past 64 bits as floats (or refuses
+    them), so what it does not read as a stamp is read again with ``json``."""
+    return _stamp_of(event, orjson.loads) or _stamp_of(event, json.loads)
+
+
+def _stamp_of(event: str, loads: Callable[[str], Any]) -> TraceStamp | None:
     try:
-        value = json.loads(event)
+        value = loads(event)
         stamp = TraceStamp(value["run"], value["pub"], value["ch"], value["seq"], value["t"])
     except (ValueError, TypeError, KeyError):
         return None
-    if not (
-        isinstance(stamp.run, str)
-        and isinstance(stamp.publisher, str)
-        and isinstance(stamp.channel, str)
+    if (
+        type(stamp.run) is str
+        and type(stamp.publisher) is str
+        and type(stamp.channel) is str
         and type(stamp.seq) is int
         and type(stamp.intended_ns) is int
     ):
-        return None
-    return stamp
+        return stamp
+    return None

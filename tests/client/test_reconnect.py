@@ -18,6 +18,7 @@ from support.emulator import LiveEmulator
 from support.locust_runs import LocustRun, run_users
 
 from harness.loadtest.users import Publisher, PubSubUser, Subscriber
+from harness.workload.tracing import read_event
 
 
 @pytest.fixture
@@ -35,6 +36,21 @@ def record_requests(run_types: set[str]) -> tuple[list[dict[str, Any]], Callable
             seen.append({"type": request_type, "at": time.time(), **context, **kwargs})
 
     return seen, listener
+
+
+class RecordsArrivals:
+    """A user mixin that notes every traced event reaching it: the test's own view of
+    what arrived (deliveries reach Locust's stats in batches, without per-event context)."""
+
+    arrivals: ClassVar[list[dict[str, Any]]] = []
+
+    def _on_data(self, client: Any, sub_id: str, event: str, received_ns: int) -> None:
+        super()._on_data(client, sub_id, event, received_ns)  # type: ignore[misc]
+        stamp = read_event(event)
+        if stamp is not None:
+            user = self.user_id  # type: ignore[attr-defined]
+            arrival = {"user": user, "publisher": stamp.publisher, "seq": stamp.seq}
+            RecordsArrivals.arrivals.append(arrival)
 
 
 # -- recovery after a mass disconnect -------------------------------------------------------------
@@ -55,7 +71,7 @@ class StampRecordingPublisher(Publisher):
             StampRecordingPublisher.built.append((self.user_id, seqs[index], slot.wall_ns))
 
 
-class StormSubscriber(Subscriber):
+class StormSubscriber(RecordsArrivals, Subscriber):
     reconnect_policy = "full-jitter:base=300ms,cap=2s"
 
 
@@ -68,7 +84,8 @@ def test_after_a_mass_disconnect_every_user_is_back_and_later_events_all_arrive(
     import locust
 
     StampRecordingPublisher.built = []
-    deliveries, listener = record_requests({"deliver", "reconnect"})
+    RecordsArrivals.arrivals = []
+    reconnects, listener = record_requests({"reconnect"})
     locust.events.request.add_listener(listener)
     fresh_emulator.add_fault("disconnect-all:after=1s")
     try:
@@ -91,7 +108,7 @@ def test_after_a_mass_disconnect_every_user_is_back_and_later_events_all_arrive(
     assert (plain["losses"], plain["recoveries"]) == (2, 2)
     assert jitter["conformance"] == plain["conformance"] == 1.0
     assert run.failures("reconnect") == 0 and run.requests("reconnect") == 8
-    recovered_at = max(entry["at"] for entry in deliveries if entry["type"] == "reconnect")
+    recovered_at = max(entry["at"] for entry in reconnects)
     # Events intended after the last recovery, with half a second left to arrive.
     end = max(intended for _, _, intended in StampRecordingPublisher.built) / 1e9
     expected = {
@@ -101,9 +118,8 @@ def test_after_a_mass_disconnect_every_user_is_back_and_later_events_all_arrive(
     }
     assert len(expected) >= 10, "too few events after the recovery to check"
     receivers: dict[tuple[str, int], set[str]] = {}
-    for entry in deliveries:
-        if entry["type"] == "deliver":
-            receivers.setdefault((entry["publisher"], entry["seq"]), set()).add(entry["user"])
+    for entry in RecordsArrivals.arrivals:
+        receivers.setdefault((entry["publisher"], entry["seq"]), set()).add(entry["user"])
     lost = {key: len(receivers.get(key, ())) for key in expected if len(receivers.get(key, ())) < 6}
     assert not lost, f"events after the recovery missing at some subscribers: {lost}"
     assert run.left_open() == (0, 0)
@@ -216,33 +232,31 @@ def test_an_unauthorized_reconnect_is_not_retried(fresh_emulator: LiveEmulator) 
 # -- publish retries ------------------------------------------------------------------------------
 
 
+class RecordingPubSubUser(RecordsArrivals, PubSubUser):
+    pass
+
+
 def test_throttled_publishes_are_retried_and_keep_their_sequence_numbers(
     fresh_emulator: LiveEmulator,
 ) -> None:
     """Every publish is refused with LimitExceededError for 0.6 s; with a retry policy
     they all get through, and the subscriber sees each sequence number exactly once
     and in order."""
-    import locust
-
-    deliveries, listener = record_requests({"deliver"})
-    locust.events.request.add_listener(listener)
+    RecordsArrivals.arrivals = []
     fresh_emulator.add_fault("throttle:after=0.3s,duration=0.6s")
-    try:
-        run = run_users(
-            fresh_emulator,
-            [PubSubUser],
-            users=1,
-            seconds=2.0,
-            channels="/default/throttled",
-            publish_rate=10,
-            publish_retry_policy="constant:base=150ms",
-        )
-    finally:
-        locust.events.request.remove_listener(listener)
+    run = run_users(
+        fresh_emulator,
+        [RecordingPubSubUser],
+        users=1,
+        seconds=2.0,
+        channels="/default/throttled",
+        publish_rate=10,
+        publish_retry_policy="constant:base=150ms",
+    )
     retries = run.policy("constant:base=150ms", kind="publish")
     assert retries["attempts"] >= 4 and retries["conformance"] == 1.0
     assert run.failures("publish") == 0, run.error_texts()
-    sequences = [entry["seq"] for entry in deliveries]
+    sequences = [entry["seq"] for entry in RecordsArrivals.arrivals]
     assert sequences == list(range(1, len(sequences) + 1)), sequences
     assert len(sequences) >= run.requests("publish") - 1  # the last may be in flight at stop
 

@@ -13,18 +13,24 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.measure.latency import (
+from hdrh.histogram import HdrHistogram
+
+from harness.measure.histogram import (
     HIGHEST_US,
     LOWEST_US,
-    METRICS,
+    SIGNIFICANT_DIGITS,
+    Histogram,
+    bucket_of,
+    clamp_us,
+    highest_equivalent,
+)
+from harness.measure.latency import (
     SLOT_S,
-    HdrHistogram,
     LatencyRecorder,
     LatencyTimeline,
-    new_histogram,
     percentiles_ms,
-    record_us,
 )
+from harness.measure.schema import METRICS
 
 SETTINGS = settings(max_examples=60, deadline=None)
 START_S = 1_764_162_000.0
@@ -41,23 +47,33 @@ CHANNELS = [
 ]
 
 
-def histogram_of(*latencies_us: float) -> HdrHistogram:
-    histogram = new_histogram()
+def histogram_of(*latencies_us: float) -> Histogram:
+    histogram = Histogram()
     for latency in latencies_us:
-        record_us(histogram, latency)
+        histogram.record(latency)
     return histogram
 
 
-def figures(table: dict[str, HdrHistogram]) -> dict[str, dict[str, float | int]]:
+def hdr_of(*latencies_us: float) -> HdrHistogram:
+    """hdrh's own histogram of the same samples: the independent reference."""
+    histogram = HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
+    for latency in latencies_us:
+        value = clamp_us(latency)
+        if value is not None:
+            histogram.record_value(value)
+    return histogram
+
+
+def figures(table: dict[str, Histogram]) -> dict[str, dict[str, float | int]]:
     return {name: percentiles_ms(histogram) for name, histogram in table.items()}
 
 
-def decoded(drained: list[list[Any]]) -> dict[tuple[str, str], tuple[str, HdrHistogram]]:
+def decoded(drained: list[list[Any]]) -> dict[tuple[str, str], tuple[str, Histogram]]:
     """``(metric, channel)`` to ``(template, histogram)`` from a drain."""
     table = {}
-    for metric, channel, template, encoded in drained:
+    for metric, channel, template, wire in drained:
         assert (metric, channel) not in table
-        table[metric, channel] = (template, HdrHistogram.decode(encoded.encode("ascii")))
+        table[metric, channel] = (template, Histogram.from_wire(wire))
     return table
 
 
@@ -72,7 +88,7 @@ def counts(drained: list[list[Any]]) -> dict[tuple[str, str, str], int]:
 
 
 def test_an_empty_histogram_has_only_a_count() -> None:
-    assert percentiles_ms(new_histogram()) == {"count": 0}
+    assert percentiles_ms(Histogram()) == {"count": 0}
 
 
 def test_one_to_a_thousand_microseconds() -> None:
@@ -175,11 +191,15 @@ LATENCIES_US = st.one_of(
 @settings(max_examples=40, deadline=None)
 @given(st.lists(LATENCIES_US, min_size=1, max_size=30), st.integers(min_value=1, max_value=3))
 def test_figures_are_hdrhs_own(latencies_us: list[int], repeat: int) -> None:
-    """``percentiles_ms`` walks only the buckets between min and max; it must read
-    exactly what hdrh's ``get_percentile_to_value_dict`` and ``get_mean_value`` do."""
-    histogram = histogram_of(*(latencies_us * repeat))
-    assert percentiles_ms(histogram) == hdrh_figures(histogram)
-    received = HdrHistogram.decode(histogram.encode())  # as a worker's report arrives
+    """The sparse histogram keeps hdrh's buckets: its figures must be exactly what hdrh's
+    ``get_percentile_to_value_dict`` and ``get_mean_value`` read from the same samples,
+    and its hdrh form (the ``.hlog`` payload) must hold the same counts."""
+    samples = latencies_us * repeat
+    histogram = histogram_of(*samples)
+    reference = hdr_of(*samples)
+    assert percentiles_ms(histogram) == hdrh_figures(reference)
+    assert bytes(histogram.to_hdr().counts) == bytes(reference.counts)
+    received = Histogram.from_wire(histogram.to_wire())  # as a worker's report arrives
     assert percentiles_ms(received) == percentiles_ms(histogram)
 
 
@@ -206,9 +226,10 @@ def test_figures_are_hdrhs_own(latencies_us: list[int], repeat: int) -> None:
 )
 def test_latencies_are_rounded_and_clamped_into_range(latency_us: float, recorded_us: int) -> None:
     histogram = histogram_of(latency_us)
-    assert histogram.get_total_count() == 1
-    assert histogram.get_count_at_value(recorded_us) == 1
-    assert histogram.get_max_value() == histogram.get_highest_equivalent_value(recorded_us)
+    assert histogram.counts == {bucket_of(recorded_us): 1}
+    reference = hdr_of(recorded_us)
+    assert histogram.get_max_value() == reference.get_max_value()
+    assert histogram.get_max_value() == highest_equivalent(bucket_of(recorded_us))
 
 
 def test_a_clamped_hour_reads_as_its_bucket() -> None:
@@ -314,7 +335,7 @@ def test_a_drain_resets_the_recorder() -> None:
 def test_a_drain_leaves_out_empty_histograms() -> None:
     recorder = LatencyRecorder()
     recorder.record("deliver", "/chat/a", CHATS, 100)
-    recorder.histograms["connect", "/chat/b"] = new_histogram()
+    recorder.histograms["connect", "/chat/b"] = Histogram()
     recorder.templates["/chat/b"] = CHATS
     assert counts(recorder.drain()) == {("deliver", "/chat/a", CHATS): 1}
     assert recorder.histograms == {}
@@ -325,15 +346,14 @@ def test_a_drained_histogram_decodes_to_what_was_recorded() -> None:
     recorder = LatencyRecorder()
     for latency in samples:
         recorder.record("deliver", "/chat/a", CHATS, latency)
-    [[metric, channel, template, encoded]] = recorder.drain()
+    [[metric, channel, template, wire]] = recorder.drain()
     assert (metric, channel, template) == ("deliver", "/chat/a", CHATS)
-    assert isinstance(encoded, str)
-    received = HdrHistogram.decode(encoded.encode("ascii"))
-    direct = histogram_of(*samples)
-    assert percentiles_ms(received) == percentiles_ms(direct)
+    received = Histogram.from_wire(wire)
+    reference = hdr_of(*samples)
+    assert percentiles_ms(received) == hdrh_figures(reference)
     for latency in samples:
         value = min(HIGHEST_US, max(LOWEST_US, latency))
-        assert received.get_count_at_value(value) == direct.get_count_at_value(value) >= 1
+        assert received.counts[bucket_of(value)] == reference.get_count_at_value(value) >= 1
 
 
 # -- LatencyTimeline -----------------------------------------------------------------------
@@ -369,23 +389,22 @@ def run_workers(
 
 def one_process(
     samples: list[tuple[str, tuple[str, str], float, int, bool, float]],
-) -> dict[str, dict[tuple[str, str], HdrHistogram]]:
+) -> dict[str, dict[tuple[str, str], Histogram]]:
     """Per metric: ``(channel, template)`` to the histogram of everything recorded there."""
-    table: dict[str, dict[tuple[str, str], HdrHistogram]] = {}
+    table: dict[str, dict[tuple[str, str], Histogram]] = {}
     for metric, key, latency, *_ in samples:
-        histogram = table.setdefault(metric, {}).setdefault(key, new_histogram())
-        record_us(histogram, latency)
+        table.setdefault(metric, {}).setdefault(key, Histogram()).record(latency)
     return table
 
 
-def add_up(histograms: list[HdrHistogram]) -> HdrHistogram:
-    total = new_histogram()
+def add_up(histograms: list[Histogram]) -> Histogram:
+    total = Histogram()
     for histogram in histograms:
         total.add(histogram)
     return total
 
 
-def fingerprint(histogram: HdrHistogram) -> tuple[int, int, int, bytes]:
+def fingerprint(histogram: Histogram) -> tuple[int, int, int, bytes]:
     """Everything ``percentiles_ms`` reads: the count, the min and max, every bucket's count.
 
     Equal fingerprints give equal figures, and they compare every bucket, not only the
@@ -394,15 +413,15 @@ def fingerprint(histogram: HdrHistogram) -> tuple[int, int, int, bytes]:
         histogram.get_total_count(),
         histogram.get_min_value(),
         histogram.get_max_value(),
-        bytes(histogram.counts),
+        bytes(histogram.to_hdr().counts),
     )
 
 
-def fingerprints(table: dict[str, HdrHistogram]) -> dict[str, tuple[int, int, int, bytes]]:
+def fingerprints(table: dict[str, Histogram]) -> dict[str, tuple[int, int, int, bytes]]:
     return {name: fingerprint(histogram) for name, histogram in table.items()}
 
 
-def per_template(table: dict[tuple[str, str], HdrHistogram]) -> dict[str, HdrHistogram]:
+def per_template(table: dict[tuple[str, str], Histogram]) -> dict[str, Histogram]:
     return {
         template: add_up([h for (_, t), h in table.items() if t == template])
         for template in {template for _, template in table}
@@ -427,7 +446,7 @@ def test_merged_workers_measure_what_one_process_would(
         assert fingerprints(timeline.by_template(metric)) == fingerprints(by_template)
         overall = add_up(list(table.values()))
         assert fingerprint(timeline.overall(metric)) == fingerprint(overall)
-        per_slot: dict[str, list[HdrHistogram]] = {}
+        per_slot: dict[str, list[Histogram]] = {}
         for _, template, histogram in timeline.intervals(metric):
             per_slot.setdefault(template, []).append(histogram)
         assert fingerprints({t: add_up(hs) for t, hs in per_slot.items()}) == fingerprints(

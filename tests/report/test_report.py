@@ -20,12 +20,8 @@ import pytest
 from hdrh.log import HistogramLogReader
 from support.typed import mismatches
 
-from harness.measure.latency import (
-    SLOT_S,
-    LatencyRecorder,
-    LatencyTimeline,
-    new_histogram,
-)
+from harness.measure.histogram import Histogram
+from harness.measure.latency import SLOT_S, LatencyRecorder, LatencyTimeline
 from harness.measure.schema import Summary
 from harness.measure.summary import latency_section
 from harness.report.charts import BOTTOM, HEIGHT, LEFT, RIGHT, TOP, WIDTH
@@ -362,7 +358,7 @@ def test_channels_csv_of_an_empty_run_is_its_header(tmp_path: Path) -> None:
 
 def read_hlog(path: Path) -> list[tuple[str | None, float, float, int]]:
     """(tag, start s, end s, count) of every interval, by hdrh's HistogramLogReader."""
-    reader = HistogramLogReader(str(path), new_histogram())
+    reader = HistogramLogReader(str(path), Histogram().to_hdr())
     intervals = []
     try:
         for _ in range(1000):  # bounded
