@@ -7,10 +7,15 @@ about a third of the memory of ``websockets.sync.client``, which needs a
 thread-like background reader and a socket pair per connection.
 
 One :class:`EventsClient` is one connection. Its calls block the calling
-greenlet until the server answers or the operation's timeout passes; a reader
-greenlet per connection dispatches every frame: ``data`` goes to the
-``on_data`` callback with the wall time its bytes were read, answers resolve
-the pending-operation table. Any frame counts as liveness; silence longer than
+greenlet until the server answers or the operation's timeout passes. Reading
+dispatches every frame: ``data`` goes to the ``on_data`` callback with the wall
+time its bytes were read, answers resolve the pending-operation table. On a
+plain ``ws://`` connection the reading is a callback of the gevent hub on the
+socket's readability, with no greenlet of its own (a greenlet per connection
+cost memory, and two switches and a failed ``recv`` per read); whole text
+frames are read by :class:`FastFrames`. A greenlet reader with websockets'
+parser takes over at the first other frame (a close, a ping), and does all
+the reading of a ``wss://`` connection. Any frame counts as liveness; silence longer than
 ``connectionTimeoutMs`` (docs/protocol.md#keep-alive) ends the connection as
 ``KeepAliveTimeout``. A timer watches for that silence, re-armed only when it
 fires, so a read costs no timeout of its own (docs/performance.md).
@@ -33,13 +38,13 @@ import gevent
 import orjson
 from gevent import socket as gsocket
 from gevent import ssl as gssl
-from gevent.event import AsyncResult
+from gevent.event import AsyncResult, Event
 from gevent.lock import Semaphore
 from websockets.client import ClientProtocol
 from websockets.exceptions import InvalidHandshake, InvalidStatus
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Response
-from websockets.protocol import State
+from websockets.protocol import Protocol, State
 from websockets.typing import Subprotocol
 from websockets.uri import parse_uri
 
@@ -167,6 +172,11 @@ class EventsClient:
         self._protocol: ClientProtocol | None = None
         self._send_lock = Semaphore()
         self._reader: gevent.Greenlet[Any, Any] | None = None
+        self._watcher: Any = None
+        """The hub's readability watcher while the hub reads (plain ``ws://``)."""
+        self._fast: FastFrames | None = None
+        self._ended: Event | None = None
+        """Made by ``close`` to wait for the server's close (most connections never need one)."""
         self._closing = False
         self._last_read_s = 0.0
         """Monotonic time of the last read: what the keep-alive watchdog checks."""
@@ -181,6 +191,10 @@ class EventsClient:
     def pending(self) -> list[tuple[str, str, str | None]]:
         """Operations still waiting for an answer: (id, operation, channel)."""
         return [(key, entry.operation, entry.channel) for key, entry in self._pending.items()]
+
+    @property
+    def closed(self) -> bool:
+        return self.state is ClientState.CLOSED
 
     @property
     def socket_open(self) -> bool:
@@ -207,9 +221,9 @@ class EventsClient:
                     # Until the ack the wait below keeps the deadline; from the ack on
                     # the reader applies connectionTimeoutMs (_on_connection_ack).
                     self._sock.settimeout(None)
-                self._reader = gevent.spawn(self._read_loop)
+                self._start_reading()
             if not pending.result.ready():
-                if self._reader is None:
+                if self._reader is None and self._watcher is None:
                     raise OperationTimeout("connect", timeout_s)
                 self._send_text('{"type":"connection_init"}', "connect")
             remaining_s = max(0.0, deadline - time.monotonic())
@@ -265,8 +279,10 @@ class EventsClient:
                 with self._send_lock:
                     protocol.send_close(1000)
                     self._flush(protocol)
-                if self._reader is not None:
-                    self._reader.join(timeout=CLOSE_TIMEOUT_S)
+                reading = self._reader is not None or self._watcher is not None
+                if reading and not self.closed:
+                    self._ended = self._ended or Event()
+                    self._ended.wait(timeout=CLOSE_TIMEOUT_S)
             except OSError:
                 pass
         self._abort()
@@ -319,6 +335,13 @@ class EventsClient:
             raise _handshake_error(protocol.handshake_exc)
         if not events or not isinstance(events[0], Response):
             raise HandshakeFailed("NetworkError", "the server closed during the upgrade")
+        if not protocol.reader.buffer:
+            # The handshake's parser (a generator) holds the 101 response and its headers
+            # for the connection's life, 2 KiB each; from here on only frames are parsed,
+            # by websockets' frame parser, started afresh at this frame boundary.
+            protocol.parser = Protocol.parse(protocol)
+            next(protocol.parser)
+            protocol.reader.buffer = bytearray()  # not the one that grew to hold the 101
         self._handle_frames([e for e in events[1:] if isinstance(e, Frame)], time.time_ns())
 
     def _request(
@@ -383,17 +406,67 @@ class EventsClient:
         if payload:
             self._sock.sendall(payload)
 
-    def _read_loop(self) -> None:
+    def _start_reading(self) -> None:
+        protocol = self._protocol
+        assert protocol is not None
+        if isinstance(self._sock, gssl.SSLSocket) or protocol.reader.buffer:
+            self._reader = gevent.spawn(self._read_loop)
+            return
+        self._fast = FastFrames(self.options.max_message_bytes)
+        watcher = gevent.get_hub().loop.io(self._sock.fileno(), 1)
+        self._watcher = watcher
+        watcher.start(self._on_readable)
+
+    def _on_readable(self) -> None:
+        """The hub's reader: one non-blocking read, its whole text frames dispatched.
+        Anything else goes to a greenlet reader with websockets' parser; so does EOF."""
+        fast = self._fast
+        assert fast is not None
+        try:
+            data = self._sock._sock.recv(READ_CHUNK_BYTES)  # gevent's non-blocking socket
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            self._stop_watching()
+            self._connection_ended(ConnectionLost("connection", "NetworkError", type(exc).__name__))
+            return
+        received_ns = time.time_ns()
+        self._last_read_s = time.monotonic()
+        for payload in fast.feed(data) if data else ():
+            self._handle_message(payload, received_ns)
+        if not data or fast.rest is not None:
+            self._stop_watching()
+            self._reader = gevent.spawn(self._read_loop, fast.rest or b"")
+
+    def _stop_watching(self) -> None:
+        if self._watcher is not None:
+            self._watcher.close()
+            self._watcher = None
+
+    def _read_loop(self, first: bytes | None = None) -> None:
+        """The greenlet reader; ``first``: what the hub's reader read and left to it
+        (``b""``: the end of the stream)."""
         protocol = self._protocol
         assert protocol is not None
         loss: ConnectionLost | None = None
         recv = self._sock.recv
+        # Whole text frames go through FastFrames; the first frame it leaves (a close,
+        # a ping, a fragment, one too large) and everything after goes to websockets.
+        fresh = first is None and not protocol.reader.buffer
+        fast = FastFrames(self.options.max_message_bytes) if fresh else None
         try:
             while protocol.state is not State.CLOSED:
-                data = recv(READ_CHUNK_BYTES)
+                data, first = (recv(READ_CHUNK_BYTES), None) if first is None else (first, None)
                 # One arrival time per read: every frame in it arrived together.
                 received_ns = time.time_ns()
                 self._last_read_s = time.monotonic()
+                if fast is not None and data:
+                    payloads = fast.feed(data)
+                    if payloads:
+                        self._handle_payloads(payloads, received_ns)
+                    if fast.rest is None:
+                        continue
+                    data, fast = fast.rest, None
                 if data:
                     protocol.receive_data(data)
                 else:
@@ -407,11 +480,7 @@ class EventsClient:
                 if not data:
                     break
         except (TimeoutError, _Silence):
-            loss = ConnectionLost(
-                "connection",
-                "KeepAliveTimeout",
-                f"nothing received for {self.connection_timeout_ms} ms",
-            )
+            loss = self._silence()
         except OSError as exc:
             loss = ConnectionLost("connection", "NetworkError", type(exc).__name__)
         if loss is None:
@@ -419,12 +488,14 @@ class EventsClient:
         self._connection_ended(loss)
 
     def _handle_frames(self, frames: list[Frame], received_ns: int) -> None:
-        handled = 0
-        for frame in frames:
-            if frame.opcode is not Opcode.TEXT and frame.opcode is not Opcode.BINARY:
-                continue
-            self._handle_message(frame.data, received_ns)
-            handled += 1
+        self._handle_payloads(
+            [f.data for f in frames if f.opcode is Opcode.TEXT or f.opcode is Opcode.BINARY],
+            received_ns,
+        )
+
+    def _handle_payloads(self, payloads: list[Any], received_ns: int) -> None:
+        for handled, payload in enumerate(payloads, 1):
+            self._handle_message(payload, received_ns)
             if handled % FRAMES_BETWEEN_YIELDS == 0:
                 gevent.sleep(0)
 
@@ -490,14 +561,24 @@ class EventsClient:
         self._watchdog.close()
         self._watchdog = None
         reader = self._reader
-        if reader is None or reader.dead:
+        if self._watcher is None and (reader is None or reader.dead):
             return
         allowed_s = (self.connection_timeout_ms or 0) / 1000.0
         left_s = self._last_read_s + allowed_s - time.monotonic()
         if left_s > 0:
             self._arm_watchdog(left_s)
-        else:
+        elif self._watcher is not None:
+            self._stop_watching()
+            self._connection_ended(self._silence())
+        elif reader is not None:
             reader.kill(_Silence(), block=False)
+
+    def _silence(self) -> ConnectionLost:
+        return ConnectionLost(
+            "connection",
+            "KeepAliveTimeout",
+            f"nothing received for {self.connection_timeout_ms} ms",
+        )
 
     def _stop_watchdog(self) -> None:
         if self._watchdog is not None:
@@ -555,6 +636,8 @@ class EventsClient:
         self._stop_watchdog()
         self._close_socket()
         self.state = ClientState.CLOSED
+        if self._ended is not None:
+            self._ended.set()
         if not self._closing and was_open and self.on_lost is not None:
             self.on_lost(loss)
 
@@ -563,6 +646,7 @@ class EventsClient:
         reader = self._reader
         if reader is not None and not reader.dead and reader is not gevent.getcurrent():
             reader.kill(block=False)
+        self._stop_watching()
         self._stop_watchdog()
         self._close_socket()
         self._fail_all(lambda op: ConnectionLost(op, "ConnectionClosed", "closed by the client"))
@@ -572,6 +656,63 @@ class EventsClient:
         if self._sock is not None:
             with contextlib.suppress(OSError):
                 self._sock.close()
+
+
+class FastFrames:
+    """Reads whole, unmasked text frames from a server, the only kind AppSync sends
+    while a connection is up, at a fraction of the cost of websockets' general parser
+    (docs/performance.md).
+
+    :meth:`feed` returns the payloads of the complete frames read so far. At the first
+    frame of another kind (a close, a ping, a fragment, binary, reserved bits, a masked
+    frame, one larger than ``max_bytes``, invalid UTF-8) it stops for good and leaves the bytes from
+    that frame on in :attr:`rest`, for websockets' parser, which then sees the
+    connection from a frame boundary on and applies the protocol's rules."""
+
+    __slots__ = ("buffer", "max_bytes", "rest")
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.buffer = b""
+        self.rest: bytes | None = None
+
+    def feed(self, data: bytes) -> list[bytes]:
+        view = self.buffer + data if self.buffer else data
+        size = len(view)
+        payloads: list[bytes] = []
+        at = 0
+        while size - at >= 2:
+            first, second = view[at], view[at + 1]
+            length = second & 0x7F
+            start = at + 2
+            if length == 126:
+                start += 2
+                if size < start:
+                    break
+                length = int.from_bytes(view[at + 2 : start], "big")
+            elif length == 127:
+                start += 8
+                if size < start:
+                    break
+                length = int.from_bytes(view[at + 2 : start], "big")
+            if first != 0x81 or second & 0x80 or length > self.max_bytes:
+                self.rest = view[at:]  # not a whole unmasked text frame: websockets' part
+                self.buffer = b""
+                return payloads
+            end = start + length
+            if end > size:
+                break
+            payload = view[start:end]
+            try:
+                payload.decode("utf-8")
+            except UnicodeDecodeError:  # websockets closes with 1007
+                self.rest = view[at:]
+                self.buffer = b""
+                return payloads
+            payloads.append(payload)
+            at = end
+        self.buffer = view[at:]
+        return payloads
 
 
 class _Silence(Exception):

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import IO
 
-from harness.emulator.server import ReadyInfo
+from harness.emulator.ready import ReadyInfo
 from harness.errors import HarnessError
 
 START_TIMEOUT_S = 30.0

@@ -12,7 +12,6 @@ import logging
 import math
 import tempfile
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from harness.emulator import admin, tls
 from harness.emulator.broker import Broker
 from harness.emulator.faults import FaultKind, FaultSet
 from harness.emulator.operations import OperationRefused, Operations
+from harness.emulator.ready import ReadyInfo
 from harness.emulator.session import (
     CLOSE_TIMEOUT_S,
     KEEPALIVE_FRAME,
@@ -48,20 +48,6 @@ logger = logging.getLogger(__name__)
 
 HOUSEKEEPING_INTERVAL_S = 0.05
 CLIENT_ID_HEADER = "x-harness-client-id"
-
-
-@dataclass(frozen=True)
-class ReadyInfo:
-    """What the emulator prints, as one JSON line, once it listens."""
-
-    http_url: str
-    realtime_url: str
-    admin_url: str
-    region: str
-    ca_cert: str | None
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self))
 
 
 class Emulator:

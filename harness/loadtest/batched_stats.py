@@ -14,11 +14,15 @@ other request type (connect, subscribe, publish, ...) still fires one event each
 from __future__ import annotations
 
 import time
+from array import array
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from locust import stats as locust_stats
 from locust.stats import StatsEntry
+
+PAUSE_EVERY = 256
 
 
 class BatchedRequests:
@@ -26,7 +30,7 @@ class BatchedRequests:
 
     def __init__(self, request_type: str) -> None:
         self.request_type = request_type
-        self._latencies: dict[str, list[float]] = {}
+        self._latencies: dict[str, array[float]] = {}
         """Request name to response times in microseconds."""
         self._bytes: Counter[str] = Counter()
 
@@ -34,7 +38,7 @@ class BatchedRequests:
         """One request (a hot path: a list append and a counter)."""
         latencies = self._latencies.get(name)
         if latencies is None:
-            latencies = self._latencies[name] = []
+            latencies = self._latencies[name] = array("d")
         latencies.append(latency_us)
         self._bytes[name] += length
 
@@ -42,8 +46,10 @@ class BatchedRequests:
     def pending(self) -> int:
         return sum(len(latencies) for latencies in self._latencies.values())
 
-    def flush(self, stats: Any) -> int:
-        """Add what was collected to ``stats`` (a Locust ``RequestStats``); how many."""
+    def flush(self, stats: Any, pause: Callable[[], object] | None = None) -> int:
+        """Add what was collected to ``stats`` (a Locust ``RequestStats``); how many.
+        ``pause`` is called every :data:`PAUSE_EVERY` distinct response times, to let
+        other work run."""
         pending, self._latencies = self._latencies, {}
         sizes, self._bytes = self._bytes, Counter()
         now = time.time()
@@ -52,13 +58,14 @@ class BatchedRequests:
         for name, latencies in pending.items():
             # Any: Locust annotates response times as int, yet logs the floats it is given.
             batch: Any = StatsEntry(stats, name, self.request_type)
-            for latency_us, count in Counter(latencies).items():
-                response_ms = latency_us / 1000.0
-                batch.total_response_time += response_ms * count
-                if batch.min_response_time is None or response_ms < batch.min_response_time:
-                    batch.min_response_time = response_ms
-                batch.max_response_time = max(batch.max_response_time, response_ms)
-                batch.response_times[bucket(response_ms)] += count
+            batch.total_response_time = sum(latencies) / 1000.0
+            batch.min_response_time = min(latencies) / 1000.0
+            batch.max_response_time = max(latencies) / 1000.0
+            rounded = batch.response_times
+            for done, (latency_us, count) in enumerate(Counter(latencies).items(), 1):
+                rounded[bucket(latency_us / 1000.0)] += count
+                if pause is not None and done % PAUSE_EVERY == 0:
+                    pause()
             batch.num_requests = len(latencies)
             batch.num_reqs_per_sec[int(now)] = len(latencies)
             batch.last_request_timestamp = now

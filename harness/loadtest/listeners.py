@@ -12,8 +12,8 @@ scenario) calls ``install(events)`` once, and again is harmless:
   users tidies its recorders five times a second (latencies counted, deliveries
   added to Locust's stats) and a local run drains them once a second;
 - ``test_stop``: the last deliveries go into Locust's stats;
-- ``spawning_complete``: freezes the objects made during ramp-up out of the
-  garbage collector (full collections paused ~50 ms);
+- ``spawning_complete``: once the users are up, freezes the objects made during
+  ramp-up out of the garbage collector (full collections paused ~50 ms);
 - ``report_to_master`` / ``worker_report``: each worker report (after the
   deliveries waiting for Locust's stats are added to them) carries one
   :class:`~harness.measure.schema.WorkerReport`, which the master merges;
@@ -50,6 +50,8 @@ REPORT_KEY = "appsync_harness"
 TIDY_S = 0.2
 """How often a process with users counts its latencies and flushes deliveries to Locust."""
 LOCAL_DRAIN_S = 1.0
+FREEZE_WAIT_S = 60.0
+"""The longest wait, after spawning, for the users' first connects and subscribes."""
 
 _installed: weakref.WeakSet[Any] = weakref.WeakSet()
 """The Locust ``events`` objects that have the listeners (``install`` adds them once)."""
@@ -126,17 +128,17 @@ class _Listeners:
     def on_test_stop(self, environment: Any, **_: Any) -> None:
         run_state(environment).tidy()
 
-    def on_spawning_complete(self, **_: Any) -> None:
-        gc.collect()
-        gc.freeze()
+    def on_spawning_complete(self, user_count: int = 0, **_: Any) -> None:
+        state = self.state()
+        if state is not None:
+            gevent.spawn(_freeze_when_up, state, user_count)
 
     def on_report_to_master(self, client_id: str, data: dict[str, Any], **_: Any) -> None:
         state = self.state()
         if state is not None:
             final = state.environment.runner.state == STATE_STOPPED
             # Before Locust's own listener serialises the stats (it is added later).
-            state.deliveries.flush(state.environment.stats)
-            data[REPORT_KEY] = state.recorders.drain(final=final)
+            data[REPORT_KEY] = state.report(final=final)
 
     def on_worker_report(self, client_id: str, data: dict[str, Any], **_: Any) -> None:
         state = self.state()
@@ -155,6 +157,19 @@ class _Listeners:
         if state is not None:
             print_summary(state)
         self.emulators.stop_all()
+
+
+def _freeze_when_up(state: RunState, user_count: int) -> None:
+    """Once the spawned users are up (connected and subscribed, or given up), move every
+    object made so far out of the garbage collector's reach: a full collection then
+    walks only what was made since, instead of pausing the process for tens of
+    milliseconds (docs/performance.md). Bounded: it freezes after :data:`FREEZE_WAIT_S`
+    whatever the users' state."""
+    deadline = time.monotonic() + FREEZE_WAIT_S
+    while state.users_started < user_count and time.monotonic() < deadline:
+        gevent.sleep(TIDY_S)
+    gc.collect()
+    gc.freeze()
 
 
 def _tidy(state: RunState, *, local: bool) -> None:

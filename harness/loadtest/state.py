@@ -19,6 +19,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import gevent
+from gevent.lock import RLock
+
 from harness.errors import ConfigurationError
 from harness.loadtest.batched_stats import BatchedRequests
 from harness.loadtest.runtime import HarnessRuntime
@@ -26,7 +29,7 @@ from harness.loadtest.settings import settings_from_options
 from harness.loadtest.target import Target
 from harness.measure.recorders import ProcessRecorders, RunResults
 from harness.measure.resilience import ResilienceLedger
-from harness.measure.schema import Summary
+from harness.measure.schema import Summary, WorkerReport
 
 _ATTRIBUTE = "appsync_harness"
 
@@ -42,6 +45,11 @@ class RunState:
     results: RunResults = field(init=False)
     summary: Summary | None = None
     summary_printed: bool = False
+    users_started: int = 0
+    """Users of this run that finished ``on_start`` (up, or given up)."""
+    _busy: RLock = field(default_factory=RLock, repr=False)
+    """Held while tidying or collecting, which yield between steps: the end of a run must
+    not read the stats or results while the tidy loop's last step is half done."""
 
     def __post_init__(self) -> None:
         self.new_run()
@@ -52,13 +60,23 @@ class RunState:
         self.runtime = None
         self.recorders = ProcessRecorders(resilience=ResilienceLedger(tolerance_s=tolerance))
         self.deliveries = BatchedRequests("deliver")
+        self.users_started = 0
         self.results = RunResults(backoff_tolerance_s=tolerance)
 
     def tidy(self) -> None:
         """Count recorded latencies into histograms and add waiting deliveries to Locust's
-        stats: small steps, taken a few times a second, so no drain has much to do."""
-        self.recorders.latency.compact()
-        self.deliveries.flush(self.environment.stats)
+        stats: small steps, taken a few times a second, so no drain has much to do. It
+        yields to the connections between histograms (docs/architecture.md#the-gevent-loop)."""
+        with self._busy:
+            self.recorders.latency.compact(pause=_yield)
+            self.deliveries.flush(self.environment.stats, pause=_yield)
+
+    def report(self, *, final: bool) -> WorkerReport:
+        """A worker's report to the master: everything recorded since the last one, after
+        the waiting deliveries went into Locust's stats (which Locust sends alongside)."""
+        with self._busy:
+            self.tidy()
+            return self.recorders.drain(final=final)
 
     def collect(self, *, delivery: bool = True) -> RunResults:
         """Drain this process's recorders into the run's results; the results. (In a
@@ -66,9 +84,10 @@ class RunState:
 
         ``delivery=False`` leaves the delivery records for a later drain: the accounts
         are only read at the end, and merging them mid-run would only cost time."""
-        self.deliveries.flush(self.environment.stats)
-        drained = self.recorders.drain(final=False, delivery=delivery)
-        self.results.merge(drained, time.time())
+        with self._busy:
+            self.tidy()
+            drained = self.recorders.drain(final=False, delivery=delivery)
+            self.results.merge(drained, time.time(), pause=_yield)
         return self.results
 
     def user_runtime(self) -> HarnessRuntime:
@@ -90,6 +109,10 @@ class RunState:
     def _backoff_tolerance_s(self) -> float:
         value = getattr(self.environment.parsed_options, "backoff_tolerance", 0.1)
         return float(value or 0.0)
+
+
+def _yield() -> None:
+    gevent.sleep(0)
 
 
 def run_state(environment: Any) -> RunState:

@@ -144,6 +144,7 @@ class AppSyncUser(User):
             self.connection.ensure()
         if self.publishes:  # its first slot comes after the first connect
             self._schedule = PublishSchedule(settings.publishes_per_second, rng=runtime.rng)
+        run_state(self.environment).users_started += 1
 
     def on_stop(self) -> None:
         if self.connection is not None:

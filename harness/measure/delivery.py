@@ -27,7 +27,9 @@ acknowledged event on it:
 from __future__ import annotations
 
 import bisect
+from array import array
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -96,19 +98,46 @@ class SeqRanges:
         return self.ranges[-1][1] if self.ranges else 0
 
 
+def insert_seq(flat: list[int], seq: int) -> bool:
+    """:meth:`SeqRanges.add` on ranges kept flat, ``[low, high, low, high, ...]``."""
+    index = bisect.bisect_right(flat, seq)
+    if index % 2 or (index and flat[index - 1] == seq):  # inside a range, or its high end
+        return False
+    joins_left = index > 0 and flat[index - 1] + 1 == seq
+    joins_right = index < len(flat) and flat[index] - 1 == seq
+    if joins_left and joins_right:
+        del flat[index - 1 : index + 1]
+    elif joins_left:
+        flat[index - 1] = seq
+    elif joins_right:
+        flat[index] = seq
+    else:
+        flat[index:index] = (seq, seq)
+    return True
+
+
+def pairs(flat: Sequence[int]) -> list[list[int]]:
+    """Flat ranges as ``[[low, high], ...]``."""
+    return [[flat[index], flat[index + 1]] for index in range(0, len(flat), 2)]
+
+
 @dataclass
 class DeliveryRecorder:
     """One process's publishes, arrivals and subscription lifetimes since the last drain."""
 
-    published: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    published: dict[tuple[str, str], array[int]] = field(default_factory=dict)
     """(publisher, channel) to ``[seq, intended_ms, seq, intended_ms, ...]``."""
     duplicates: Counter[str] = field(default_factory=Counter)
     out_of_order: Counter[str] = field(default_factory=Counter)
     lifetimes: list[list[Any]] = field(default_factory=list)
     """``[subscriber, pattern, start_ms, end_ms or None]``: opened and closed lifetimes."""
     untracked: int = 0
-    seen: dict[tuple[str, str, str, str], SeqRanges] = field(default_factory=dict)
-    """(subscriber, pattern, publisher, channel) to every sequence that arrived."""
+    seen: dict[tuple[str, str, str, str], tuple[int, ...]] = field(default_factory=dict)
+    """(subscriber, pattern, publisher, channel) to every sequence that arrived, as flat
+    ranges (:func:`insert_seq`) in a tuple of ints. The garbage collector stops tracking
+    such tuples, so it never walks them; tens of thousands of ``SeqRanges`` and their
+    lists, kept for the run's whole length, made every full collection pause the process
+    for tens of milliseconds (docs/performance.md)."""
     _changed: set[tuple[str, str, str, str]] = field(default_factory=set)
     """The keys of :attr:`seen` with arrivals since the last drain."""
     _tracked: int = 0
@@ -119,7 +148,10 @@ class DeliveryRecorder:
             self.untracked += 1
             return
         self._tracked += 1
-        self.published.setdefault((publisher, channel), []).extend((seq, intended_ns // 1_000_000))
+        events = self.published.get((publisher, channel))
+        if events is None:
+            events = self.published[publisher, channel] = array("q")
+        events.extend((seq, intended_ns // 1_000_000))
 
     def arrived_event(
         self, subscriber: str, pattern: str, publisher: str, channel: str, seq: int
@@ -129,17 +161,17 @@ class DeliveryRecorder:
         key = (subscriber, pattern, publisher, channel)
         seen = self.seen.get(key)
         if seen is None:
-            seen = self.seen[key] = SeqRanges()
-        ranges = seen.ranges
-        if ranges and ranges[-1][1] + 1 == seq:  # the next one, in order
-            ranges[-1][1] = seq
+            self.seen[key] = (seq, seq)
+        elif seen[-1] + 1 == seq:  # the next one, in order
+            self.seen[key] = (seen[0], seq) if len(seen) == 2 else (*seen[:-1], seq)
         else:
-            highest = seen.highest
-            if not seen.add(seq):
+            flat = list(seen)
+            if not insert_seq(flat, seq):
                 self.duplicates[channel] += 1
                 return
-            if seq < highest:
+            if seq < seen[-1]:
                 self.out_of_order[channel] += 1
+            self.seen[key] = tuple(flat)
         self._changed.add(key)
 
     def subscription_live(self, subscriber: str, pattern: str, start_ns: int) -> None:
@@ -150,8 +182,8 @@ class DeliveryRecorder:
 
     def drain(self) -> DeliveryDrain:
         data: DeliveryDrain = {
-            "published": [[p, c, events] for (p, c), events in self.published.items()],
-            "arrived": [[*key, [r[:] for r in self.seen[key].ranges]] for key in self._changed],
+            "published": [[p, c, events.tolist()] for (p, c), events in self.published.items()],
+            "arrived": [[*key, pairs(self.seen[key])] for key in self._changed],
             "duplicates": dict(self.duplicates),
             "out_of_order": dict(self.out_of_order),
             "lifetimes": self.lifetimes,

@@ -21,7 +21,9 @@ recording everything would have measured.
 
 from __future__ import annotations
 
+from array import array
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,8 +47,9 @@ class LatencyRecorder:
     """What :meth:`compact` counted since the last drain."""
     templates: dict[str, str] = field(default_factory=dict)
     """Channel (or folded template) to its template."""
-    _pending: dict[tuple[str, str, str], list[float]] = field(default_factory=dict)
-    """(metric, channel, template) to the latencies recorded since the last compact."""
+    _pending: dict[tuple[str, str, str], array[float]] = field(default_factory=dict)
+    """(metric, channel, template) to the latencies recorded since the last compact (arrays:
+    the garbage collector never walks them)."""
     _channels: Counter[str] = field(default_factory=Counter)
     _owned: set[tuple[str, str]] = field(default_factory=set)
     """The (metric, channel) pairs with a histogram of their own, decided once per run."""
@@ -55,11 +58,12 @@ class LatencyRecorder:
         key = (metric, channel, template)
         samples = self._pending.get(key)
         if samples is None:
-            samples = self._pending[key] = []
+            samples = self._pending[key] = array("d")
         samples.append(latency_us)
 
-    def compact(self) -> None:
-        """Count what was recorded since the last compact into the histograms."""
+    def compact(self, pause: Callable[[], object] | None = None) -> None:
+        """Count what was recorded since the last compact into the histograms;
+        ``pause`` is called after each (metric, channel), to let other work run."""
         pending, self._pending = self._pending, {}
         for (metric, channel, template), samples in pending.items():
             key = self._key_of(metric, channel, template)
@@ -68,6 +72,8 @@ class LatencyRecorder:
                 histogram = self.histograms[key] = Histogram()
                 self.templates[key[1]] = template
             histogram.record_samples(samples)
+            if pause is not None:
+                pause()
 
     def _key_of(self, metric: str, channel: str, template: str) -> tuple[str, str]:
         key = (metric, channel)
@@ -101,14 +107,22 @@ class LatencyTimeline:
     templates: dict[str, str] = field(default_factory=dict)
     slots: dict[tuple[str, str, int], Histogram] = field(default_factory=dict)
 
-    def merge(self, drained: list[list[Any]], at_wall_s: float) -> None:
-        """Add what a recorder drained at ``at_wall_s`` (it lands in that time's slot)."""
+    def merge(
+        self,
+        drained: list[list[Any]],
+        at_wall_s: float,
+        pause: Callable[[], object] | None = None,
+    ) -> None:
+        """Add what a recorder drained at ``at_wall_s`` (it lands in that time's slot);
+        ``pause`` is called after each histogram, to let other work run."""
         slot = max(0, int((at_wall_s - self.started_at) // SLOT_S))
         for metric, channel, template, wire in drained:
             histogram = Histogram.from_wire(wire)
             self._add(self.cumulative, (metric, channel), histogram)
             self._add(self.slots, (metric, template, slot), histogram)
             self.templates[channel] = template
+            if pause is not None:
+                pause()
 
     @staticmethod
     def _add(table: dict[Any, Histogram], key: Any, histogram: Histogram) -> None:

@@ -14,6 +14,7 @@ Pure bookkeeping: no Locust, no I/O; the caller supplies the wall time of a merg
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from harness.measure.delivery import DeliveryAccounts, DeliveryRecorder, empty_drain
@@ -60,10 +61,16 @@ class RunResults:
         self.timeline = LatencyTimeline(self.started_at)
         self.resilience = ResilienceLedger(tolerance_s=self.backoff_tolerance_s)
 
-    def merge(self, report: WorkerReport, at_wall_s: float, process: str = "") -> None:
+    def merge(
+        self,
+        report: WorkerReport,
+        at_wall_s: float,
+        process: str = "",
+        pause: Callable[[], object] | None = None,
+    ) -> None:
         """Add one process's report, received at ``at_wall_s`` (its latency lands in that
-        time's slot of the over-time figures)."""
-        self.timeline.merge(report["latency"], at_wall_s)
+        time's slot of the over-time figures); ``pause`` is called between histograms."""
+        self.timeline.merge(report["latency"], at_wall_s, pause)
         self.accounts.merge(report["delivery"])
         self.resilience.merge(report["resilience"])
         if process:

@@ -36,6 +36,8 @@ class Authorizer(ABC):
     """Produces the authorization of one Event API for one auth mode."""
 
     mode: AuthMode
+    signs_body = False
+    """Whether the authorization depends on the body (IAM); the others skip building it."""
 
     def __init__(self, host: str) -> None:
         if not host:
@@ -61,7 +63,8 @@ class Authorizer(ABC):
         self, channel: str, events: Sequence[str] | None = None
     ) -> dict[str, str]:
         """The ``authorization`` of a subscribe (no ``events``) or a WebSocket publish."""
-        return self._with_host(self._auth_headers(signing_body(channel, events)))
+        body = signing_body(channel, events) if self.signs_body else b""
+        return self._with_host(self._auth_headers(body))
 
     def http_headers(self, body: bytes) -> dict[str, str]:
         """Headers for ``POST /event`` carrying exactly ``body`` (signed over it for IAM)."""
@@ -113,6 +116,7 @@ class IamAuthorizer(Authorizer):
     call."""
 
     mode = AuthMode.AWS_IAM
+    signs_body = True
 
     def __init__(
         self,

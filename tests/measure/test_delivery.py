@@ -22,6 +22,8 @@ from harness.measure.delivery import (
     DeliveryAccounts,
     DeliveryRecorder,
     SeqRanges,
+    insert_seq,
+    pairs,
 )
 
 SETTINGS = settings(max_examples=200, deadline=None)
@@ -757,3 +759,21 @@ def example_key(example: dict[str, Any]) -> tuple[str, str, int, str, str]:
         example["subscriber"],
         example["subscription"],
     )
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=40), max_size=60))
+def test_flat_ranges_hold_what_seq_ranges_hold(seqs: list[int]) -> None:
+    """A recorder keeps its ranges flat in an array (out of the garbage collector's
+    reach); each insertion must answer, and leave, what ``SeqRanges`` does."""
+    reference = SeqRanges()
+    flat: list[int] = []
+    for seq in seqs:
+        expected = reference.add(seq)
+        if not flat:
+            added = True
+            flat.extend((seq, seq))
+        else:
+            added = insert_seq(flat, seq)
+        assert added == expected
+        assert pairs(flat) == reference.ranges

@@ -10,10 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hdrh.histogram import HdrHistogram
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from hdrh.histogram import HdrHistogram
 
 from harness.measure.histogram import (
     HIGHEST_US,
