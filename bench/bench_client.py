@@ -93,25 +93,9 @@ class HarnessDriver:
     fds_per_connection = 1  # an estimate, for the open-files check
 
     def __init__(self, http_url: str) -> None:
-        from locust import events
-        from locust.argument_parser import get_parser
-        from locust.env import Environment
-
-        import harness.loadtest.users
-        from harness.loadtest import install
-
-        install(events)  # the harness's options and listeners, as a locustfile does
-
         arguments = f"--channels {support.CHANNEL} --subscriptions-per-user 1 --run-id {RUN_ID} "
         arguments += f"--connect-timeout {CONNECT_TIMEOUT_S}"
-        options = get_parser(default_config_files=[]).parse_args(arguments.split())
-        # Without --host the harness signs with the emulator's default test credentials.
-        self.environment = Environment(
-            user_classes=[harness.loadtest.users.Subscriber],
-            events=events,
-            host=http_url,
-            parsed_options=options,
-        )
+        self.environment = support.subscriber_environment(http_url, arguments.split())
         self.runner = self.environment.create_local_runner()
         self.target = 0
 
@@ -564,7 +548,7 @@ NOTE = (
     "What was measured: for each mode a fresh process (gevent, locust imported first) holds "
     "the connections, while the emulator and an HTTP publisher run in other processes. "
     "'per CPU-s' is the deliveries that process counted in the window (harness: Locust "
-    "'deliver' request events; the others: data frames) divided by its own CPU time over the "
+    "'deliver' entry in its stats; the others: data frames) divided by its own CPU time over the "
     "window (getrusage RUSAGE_SELF, user + system): deliveries per core at this offered load, "
     "not a wall-clock rate. 'spread %' is how far the window's 5 parts differed from each "
     "other on that figure; 'CPU %' is how busy the process was (of one core), 'wait %' how "
@@ -657,15 +641,6 @@ def print_report(results: Sequence[ModeResult], args: argparse.Namespace) -> Non
 # --- Main ------------------------------------------------------------------------
 
 
-def mode_list(text: str) -> list[str]:
-    modes = [m.strip() for m in text.replace(" ", ",").split(",") if m.strip()]
-    if not modes or any(m not in MODES for m in modes):
-        raise argparse.ArgumentTypeError(
-            f"modes are {', '.join(MODES)} (comma-separated), not {text!r}"
-        )
-    return list(dict.fromkeys(modes))
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument(
@@ -701,7 +676,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--modes",
-        type=mode_list,
+        type=support.choice_list(MODES),
         default=list(MODES),
         metavar="LIST",
         help=f"comma-separated, measured in this order (default: {','.join(MODES)})",

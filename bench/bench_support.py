@@ -1,7 +1,7 @@
-"""What bench_client.py and bench_emulator.py share: the emulator's test credentials and
-channel, a process's figures from /proc, child processes, the open-files limit, and the
-report's header and table. Neither gevent nor asyncio here: bench_client.py runs under the
-one, bench_emulator.py under the other."""
+"""What the benchmarks share: the emulator's test credentials and channel, a process's (and
+a process tree's) figures from /proc, CPU pinning, child processes, the open-files limit, and
+the report's header and table. Neither gevent nor asyncio here: bench_client.py runs under
+the one, bench_emulator.py under the other."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import IO, Any, NoReturn
 
 from harness.emulator import defaults
@@ -103,6 +103,89 @@ def runqueue_wait_s() -> float:
         return int(read_proc("self", "schedstat").split()[1]) / 1e9
     except (BenchError, OSError, IndexError, ValueError):
         return float("nan")
+
+
+# --- A process tree's figures from /proc (bench_peers.py) ----------------------------
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after "pid (comm)"; None if the process is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as file:
+            return file.read().rpartition(")")[2].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
+def process_tree(root: int) -> list[int]:
+    """``root`` and its live descendants (read from every /proc/<pid>/stat's parent; this
+    kernel may lack /proc/<pid>/task/<tid>/children). Empty once ``root`` is gone."""
+    parents: dict[int, list[int]] = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit() and (fields := _stat_fields(int(name))) is not None:
+            parents.setdefault(int(fields[1]), []).append(int(name))
+    if _stat_fields(root) is None:
+        return []
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo.extend(parents.get(pid, ()))
+    return tree
+
+
+def tree_cpu_s(pids: Sequence[int]) -> float:
+    """User + system CPU seconds of ``pids`` and of their children already reaped
+    (utime, stime, cutime, cstime; clock-tick resolution). A process gone meanwhile is
+    left out (its time moves to its parent's cutime once reaped)."""
+    ticks = 0
+    for pid in pids:
+        fields = _stat_fields(pid)
+        if fields is not None:
+            # utime, stime, cutime, cstime: fields 14 to 17 (1-based, man proc)
+            ticks += sum(int(field) for field in fields[11:15])
+    return ticks / CLK_TCK
+
+
+def tree_rss_kib(pids: Sequence[int]) -> int:
+    """The sum of the VmRSS of ``pids`` (a process gone meanwhile counts 0)."""
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(BenchError):
+            total += rss_kib(pid)
+    return total
+
+
+def peak_rss_kib(pid: int) -> int:
+    """VmHWM: the process's peak RSS so far (0 if it is gone)."""
+    with contextlib.suppress(BenchError):
+        for line in read_proc(pid, "status").splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+def pin(pid: int, cpus: set[int]) -> None:
+    """Pin every thread of ``pid`` to ``cpus`` (threads and children it starts later
+    inherit it); a process or thread gone meanwhile is skipped."""
+    with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with contextlib.suppress(ProcessLookupError):
+                os.sched_setaffinity(int(tid), cpus)
+
+
+def pinned_start(cpus: set[int]) -> Callable[[], None]:
+    """A ``preexec_fn``: the child runs on ``cpus`` from its first instruction, and gets
+    SIGTERM when this process dies (Linux ``PR_SET_PDEATHSIG``), so nothing is left behind."""
+
+    def preexec() -> None:
+        import ctypes
+
+        os.sched_setaffinity(0, cpus)
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+
+    return preexec
 
 
 # --- Child processes: a script run again, writing one JSON record a line -------------
@@ -189,6 +272,42 @@ def raise_open_files_limit(needed: int) -> int | None:
 
 
 # --- Arguments and report ----------------------------------------------------------
+
+
+def choice_list(choices: Sequence[str]) -> Callable[[str], list[str]]:
+    """An argparse type: a comma-separated list of ``choices``, each once, in the order given."""
+
+    def parse(text: str) -> list[str]:
+        picked = [c.strip() for c in text.replace(" ", ",").split(",") if c.strip()]
+        if not picked or any(c not in choices for c in picked):
+            raise argparse.ArgumentTypeError(
+                f"modes are {', '.join(choices)} (comma-separated), not {text!r}"
+            )
+        return list(dict.fromkeys(picked))
+
+    return parse
+
+
+def subscriber_environment(http_url: str, arguments: Sequence[str]) -> Any:
+    """A Locust ``Environment`` of ``harness.loadtest.users.Subscriber`` users with the
+    harness installed, its options parsed from ``arguments`` (imports locust: call it from
+    a gevent process). Without ``--api-key`` the harness signs with the emulator's default
+    test credentials."""
+    from locust import events
+    from locust.argument_parser import get_parser
+    from locust.env import Environment
+
+    import harness.loadtest.users
+    from harness.loadtest import install
+
+    install(events)  # the harness's options and listeners, as a locustfile does
+    options = get_parser(default_config_files=[]).parse_args(list(arguments))
+    return Environment(
+        user_classes=[harness.loadtest.users.Subscriber],
+        events=events,
+        host=http_url,
+        parsed_options=options,
+    )
 
 
 def positive_int(text: str) -> int:
