@@ -61,7 +61,9 @@ from harness.signing import Authorizer
 logger = logging.getLogger(__name__)
 
 DataHandler = Callable[[str, str, int], None]
-"""``on_data(subscription_id, event_json, received_wall_ns)``."""
+"""``on_data(subscription_id, event_json, received_wall_ns)``. On ``ws://`` it is called
+from the gevent hub's readability callback: it must not block (no sleep, no socket call,
+no waiting on a greenlet); record, count, or hand the work to a greenlet."""
 LossHandler = Callable[[ConnectionLost], None]
 
 USER_AGENT = "appsync-events-harness"

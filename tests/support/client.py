@@ -6,6 +6,7 @@ the IAM mismatch tests."""
 from __future__ import annotations
 
 import json
+import random
 import re
 import socket
 import uuid
@@ -71,10 +72,32 @@ class TemporaryIam(NamedTuple):
 
 
 def free_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A loopback port nothing listens on (bound, then released), below the kernel's
+    ephemeral range: a port from that range, once released, can go to anything that binds
+    port 0 before its user binds it (an embedded emulator, a client's own end)."""
+    lowest_ephemeral = _ephemeral_ports()[0]
+    rng = random.Random()
+    for _ in range(100):
+        port = rng.randrange(FREE_PORTS_FROM, max(FREE_PORTS_FROM + 1, lowest_ephemeral))
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free loopback port below the ephemeral range after 100 tries")
+
+
+FREE_PORTS_FROM = 10_000
+
+
+def _ephemeral_ports() -> tuple[int, int]:
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range", encoding="ascii") as file:
+            low, high = file.read().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32_768, 60_999  # Linux's default
 
 
 def port_is_closed(port: int) -> bool:
