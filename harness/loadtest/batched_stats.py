@@ -35,7 +35,7 @@ class BatchedRequests:
         self._bytes: Counter[str] = Counter()
 
     def add(self, name: str, latency_us: float, length: int) -> None:
-        """One request (a hot path: a list append and a counter)."""
+        """One request (a hot path: an array append and a counter)."""
         latencies = self._latencies.get(name)
         if latencies is None:
             latencies = self._latencies[name] = array("d")
