@@ -9,6 +9,9 @@ what one event per delivery gave; Locust reads a response time to the
 microsecond either way. What a batch does not do is call other ``request``
 listeners once per delivery (a plugin exporting every request sees none); every
 other request type (connect, subscribe, publish, ...) still fires one event each.
+
+At the end of a run, :func:`add_delivery_failures` adds the lost and duplicated
+events to the table as failed ``deliver`` requests of their templates.
 """
 
 from __future__ import annotations
@@ -20,9 +23,16 @@ from collections.abc import Callable
 from typing import Any
 
 from locust import stats as locust_stats
-from locust.stats import StatsEntry
+from locust.stats import StatsEntry, StatsError
+
+from harness.measure.schema import DeliverySection, figure_of
 
 PAUSE_EVERY = 256
+DELIVERY_FAILURES = (
+    ("lost", "lost: the event never arrived on a live subscription"),
+    ("duplicated", "duplicated: the event arrived again on the same subscription"),
+)
+"""The delivery figures that count as failed ``deliver`` requests, and their error texts."""
 
 
 class BatchedRequests:
@@ -74,3 +84,25 @@ class BatchedRequests:
             stats.total.extend(batch)
             flushed += len(latencies)
         return flushed
+
+
+def add_delivery_failures(stats: Any, delivery: DeliverySection) -> None:
+    """Count each template's lost and duplicated events as failed ``deliver`` requests
+    (each event one failure, under the errors of :data:`DELIVERY_FAILURES`)."""
+    for template, figures in delivery["templates"].items():
+        for figure, error in DELIVERY_FAILURES:
+            if count := figure_of(figures, figure):
+                add_failures(stats, "deliver", template, error, count)
+
+
+def add_failures(stats: Any, method: str, name: str, error: str, count: int) -> None:
+    """``count`` failures of one request at once: what as many ``log_error`` calls do."""
+    second = int(time.time())
+    for entry in (stats.get(name, method), stats.total):
+        entry.num_failures += count
+        entry.num_fail_per_sec[second] += count
+    key = StatsError.create_key(method, name, error)
+    stats_error = stats.errors.get(key)
+    if stats_error is None:
+        stats_error = stats.errors[key] = StatsError(method, name, error)
+    stats_error.occurrences += count

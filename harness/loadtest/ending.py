@@ -9,19 +9,24 @@ Ctrl-C, SIGTERM, or the web UI's process ending), :func:`finish_run`:
    (:mod:`harness.measure.summary`) with the resilience figures and, against
    the embedded emulator, its server-side checks;
 2. evaluates ``--slo`` / ``--slo-file`` and compares ``--baseline``, giving the
-   verdict and the exit code: 3 when an SLO is broken, else 4 when the run
-   regressed against the baseline, else Locust's own (1 for failed requests);
-   a leak or an early retry seen by the embedded emulator makes an otherwise
-   clean run exit 1;
-3. with ``--report-dir`` writes every report (:mod:`harness.report.files`).
+   verdict and the exit code (:mod:`harness.measure.verdict`): 5 when a worker
+   was lost, 3 when an SLO is broken, else 4 when the run regressed against the
+   baseline, else Locust's own (1 for failed requests); lost or duplicated
+   events no SLO judges, or a leak or an early retry seen by the embedded
+   emulator, make an otherwise clean run exit 1;
+3. adds the lost and duplicated events to Locust's table as failed ``deliver``
+   requests of their templates, so the table Locust prints next shows them;
+4. with ``--report-dir`` writes every report (:mod:`harness.report.files`),
+   each file atomically.
 
 After Locust's tables, :func:`print_summary` prints the resilience and
 per-channel sections.
 
-Writing the reports never stops the run from ending: an unwritable directory
-is logged as an error and the exit code stays what the run earned. A baseline
-or SLO file that cannot be read any more at the end is left out of the summary,
-which is still written, and the exit status is 2.
+``--report-dir`` is checked before any user starts (:mod:`harness.loadtest.startup`);
+a write that still fails at the end (a full disk) is logged, and the exit status
+becomes 5: the run's record is incomplete. A baseline or SLO file that cannot be
+read any more at the end is left out of the summary, which is still written, and
+the exit status is 2.
 """
 
 from __future__ import annotations
@@ -33,9 +38,10 @@ from pathlib import Path
 from typing import Any
 
 import gevent
-from locust.runners import STATE_INIT, STATE_STOPPED, MasterRunner
+from locust.runners import STATE_CLEANUP, STATE_INIT, STATE_STOPPED, MasterRunner
 
 from harness.errors import ConfigurationError
+from harness.loadtest.batched_stats import add_delivery_failures
 from harness.loadtest.server_checks import server_checks
 from harness.loadtest.settings import EmbeddedEmulator, settings_from_options
 from harness.loadtest.state import RunState
@@ -43,16 +49,23 @@ from harness.measure.baseline import compare_to_baseline, load_baseline
 from harness.measure.schema import BaselineSection, ResilienceSummary, Summary
 from harness.measure.slo import evaluate_slos
 from harness.measure.summary import build_summary, judged
-from harness.measure.verdict import EXIT_BAD_SETTINGS
+from harness.measure.verdict import EXIT_BAD_SETTINGS, EXIT_INCOMPLETE
 from harness.report.console import format_console
-from harness.report.files import write_reports
+from harness.report.files import write_atomically, write_reports
+from harness.workload.channels import template_of_channels
 
 logger = logging.getLogger("harness")
 
 REPORT_FILE = "resilience.json"
-FINAL_REPORTS_WAIT_S = 5.0
-"""How long a master waits for the workers' reports sent after their users stopped
-(Locust's workers report every 3 s)."""
+FINAL_REPORTS_WAIT_S = 15.0
+"""How long a master waits at most for the workers' reports sent after their users
+stopped (Locust's workers report every 3 s, once their users' cleanup is done); it stops
+waiting for a worker Locust lists as missing (no heartbeat for about 3 s) or gone."""
+STOPPING_WAIT_S = 30.0
+"""How long the end of a run waits for users already stopping (their cleanup is bounded
+by ``--operation-timeout`` per unsubscribe)."""
+SECOND_PASS_WAIT_S = STOPPING_WAIT_S + FINAL_REPORTS_WAIT_S + 30.0
+"""How long Locust's second shutdown pass (a SIGTERM during the first) waits for the first."""
 
 
 def run_summary(state: RunState, locust_exit_code: int = 0) -> Summary:
@@ -65,17 +78,15 @@ def run_summary(state: RunState, locust_exit_code: int = 0) -> Summary:
     for (_, method), entry in environment.stats.entries.items():
         requests, failures = counts.get(method, (0, 0))
         counts[method] = (requests + entry.num_requests, failures + entry.num_failures)
-    template_of = {
-        channel: template.name for template in settings.channels for channel in template.channels
-    }
     measured = build_summary(
         state.results,
         settings=settings.describe(),
         run_id=settings.run_id,
         request_counts=counts,
         resilience=resilience,
-        template_of=template_of,
+        template_of=template_of_channels(settings.channels),
         run_time_s=getattr(options, "run_time", None),
+        distributed=isinstance(environment.runner, MasterRunner),
     )
     baseline: BaselineSection | None = None
     if settings.baseline:
@@ -86,7 +97,11 @@ def run_summary(state: RunState, locust_exit_code: int = 0) -> Summary:
             path=settings.baseline,
         )
     return judged(
-        measured, evaluate_slos(list(settings.slos), measured), baseline, locust_exit_code
+        measured,
+        evaluate_slos(list(settings.slos), measured),
+        baseline,
+        locust_exit_code,
+        allow_loss=settings.allow_loss,
     )
 
 
@@ -94,11 +109,6 @@ def resilience_summary(state: RunState) -> ResilienceSummary:
     """The run's resilience summary; against the embedded emulator with its server checks."""
     results = state.collect()
     summary = results.resilience.summary()
-    if isinstance(state.environment.runner, MasterRunner):
-        summary["workers"] = {
-            "count": len(results.reporting),
-            "final_reports": len(results.finished),
-        }
     emulator = EmbeddedEmulator.of(state.environment.parsed_options)
     if emulator is not None:
         summary["server"] = server_checks(emulator, results.resilience)
@@ -107,20 +117,32 @@ def resilience_summary(state: RunState) -> ResilienceSummary:
 
 def finish_run(state: RunState) -> None:
     """Stop the users, summarise, set the exit code and write the reports, once per run."""
-    environment = state.environment
-    if state.summary is not None:
-        # Locust runs its shutdown twice on SIGTERM; the second pass, with the emulator
-        # already stopping, must not replace the reports of the first.
+    if state.ending.is_set() or state.ended.is_set():
+        # A SIGTERM makes Locust run its shutdown again; the second pass waits for the
+        # first to write the reports, then lets Locust exit with the run's status.
+        state.ended.wait(SECOND_PASS_WAIT_S)
         return
+    state.ending.set()
+    try:
+        _finish(state)
+    finally:
+        state.ended.set()
+
+
+def _finish(state: RunState) -> None:
+    environment = state.environment
     _stop_users(state)
     summary = _summary_come_what_may(state)
-    exit_code = summary["verdict"]["exit_code"]
-    if exit_code != _locust_exit_code(environment):
-        environment.process_exit_code = exit_code
     state.summary = summary
+    add_delivery_failures(environment.stats, summary["delivery"])
     report_dir = str(getattr(environment.parsed_options, "report_dir", "") or "")
-    if report_dir:
-        _write(report_dir, summary, state)
+    if report_dir and not _write(report_dir, summary, state):
+        summary["verdict"]["exit_code"] = EXIT_INCOMPLETE
+        summary["verdict"]["reasons"].insert(
+            0, f"incomplete: the reports could not be written to {report_dir}"
+        )
+    # Set even when it equals Locust's code: the failures just added must not change it.
+    environment.process_exit_code = summary["verdict"]["exit_code"]
 
 
 def print_summary(state: RunState) -> None:
@@ -161,11 +183,17 @@ def _stop_users(state: RunState) -> None:
     runner = state.environment.runner
     if runner is None:
         return
+    if runner.state == STATE_CLEANUP:
+        # The users are stopping already (the -t limit): stopping them again would cut
+        # their cleanup short. Wait for them, as long as their unsubscribes may take.
+        deadline = time.monotonic() + STOPPING_WAIT_S
+        while runner.state == STATE_CLEANUP and time.monotonic() < deadline:
+            gevent.sleep(0.1)
     if runner.state not in (STATE_INIT, STATE_STOPPED):
         runner.stop()
     if isinstance(runner, MasterRunner):
         deadline = time.monotonic() + FINAL_REPORTS_WAIT_S
-        while time.monotonic() < deadline and not state.results.all_finished:
+        while time.monotonic() < deadline and not state.results.workers.settled:
             gevent.sleep(0.1)
 
 
@@ -179,12 +207,14 @@ def _locust_exit_code(environment: Any) -> int:
     return 0
 
 
-def _write(report_dir: str, summary: Summary, state: RunState) -> None:
+def _write(report_dir: str, summary: Summary, state: RunState) -> bool:
+    """Write the reports; False (logged) when one could not be written."""
     try:
         written = write_reports(report_dir, summary, state.results.timeline)
         resilience = Path(report_dir) / REPORT_FILE
-        resilience.write_text(json.dumps(summary["resilience"], indent=2) + "\n")
+        written.append(write_atomically(resilience, json.dumps(summary["resilience"], indent=2)))
     except OSError as exc:
-        logger.error("cannot write the reports to %s: %s", report_dir, exc)
-        return
+        logger.error("cannot write the reports to %s: %s (exit status 5)", report_dir, exc)
+        return False
     logger.info("reports written to %s: %s", report_dir, ", ".join(path.name for path in written))
+    return True

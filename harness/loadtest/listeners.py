@@ -6,9 +6,11 @@ scenario) calls ``install(events)`` once, and again is harmless:
 - ``init_command_line_parser``: registers every harness option;
 - ``init``: on the master (or in a local run) checks the settings and stops
   the run before any user starts when one is bad; with an empty ``--host``
-  starts the embedded emulator (:mod:`harness.loadtest.startup`);
+  starts the embedded emulator (:mod:`harness.loadtest.startup`); counts
+  Ctrl-C and SIGTERM, so a second one exits at once (:mod:`harness.loadtest.signals`);
 - ``test_start``: a fresh run state in every process; the master checks the
-  settings again (the web UI's form may have changed them); every process with
+  settings again (the web UI's form may have changed them) and watches its
+  workers (which go missing, which leave); every process with
   users tidies its recorders five times a second (latencies counted, deliveries
   added to Locust's stats) and a local run drains them once a second;
 - ``test_stop``: the last deliveries go into Locust's stats;
@@ -16,7 +18,8 @@ scenario) calls ``install(events)`` once, and again is harmless:
   ramp-up out of the garbage collector (full collections paused ~50 ms);
 - ``report_to_master`` / ``worker_report``: each worker report (after the
   deliveries waiting for Locust's stats are added to them) carries one
-  :class:`~harness.measure.schema.WorkerReport`, which the master merges;
+  :class:`~harness.measure.schema.WorkerReport`, with the worker's users and
+  their id prefix, which the master merges;
 - ``quitting``: the summary, verdict and reports (:mod:`harness.loadtest.ending`);
 - ``quit``: the console sections, then the embedded emulator is stopped (and
   at exit, for a run that dies early).
@@ -33,13 +36,15 @@ import weakref
 from typing import Any
 
 import gevent
-from locust.runners import STATE_STOPPED, LocalRunner, WorkerRunner
+from locust.runners import STATE_MISSING, STATE_STOPPED, LocalRunner, MasterRunner, WorkerRunner
 
 from harness.emulator.process import EmulatorStartError
 from harness.errors import ConfigurationError, SigningError
+from harness.loadtest.clock import clock_estimate, install_clock
 from harness.loadtest.ending import finish_run, print_summary
 from harness.loadtest.settings import register_options, settings_from_options
-from harness.loadtest.startup import EmbeddedEmulators, prepare_run
+from harness.loadtest.signals import SignalGuard
+from harness.loadtest.startup import EmbeddedEmulators, check_report_dir_option, prepare_run
 from harness.loadtest.state import RunState, run_state
 from harness.measure.verdict import EXIT_BAD_SETTINGS
 
@@ -52,6 +57,8 @@ TIDY_S = 0.2
 LOCAL_DRAIN_S = 1.0
 FREEZE_WAIT_S = 60.0
 """The longest wait, after spawning, for the users' first connects and subscribes."""
+WATCH_WORKERS_S = 1.0
+"""How often a master looks at its workers' states."""
 
 _installed: weakref.WeakSet[Any] = weakref.WeakSet()
 """The Locust ``events`` objects that have the listeners (``install`` adds them once)."""
@@ -88,6 +95,7 @@ class _Listeners:
 
     def __init__(self) -> None:
         self.emulators = EmbeddedEmulators()
+        self.signals = SignalGuard(self.emulators.kill_all)
         self.environment: Any = None
         """The environment last seen, for the hooks Locust calls without one."""
 
@@ -99,6 +107,7 @@ class _Listeners:
 
     def on_init(self, environment: Any, runner: Any = None, **_: Any) -> None:
         self.environment = environment
+        install_clock(environment)  # workers measure their clock against the master's
         if isinstance(runner, WorkerRunner) or environment.parsed_options is None:
             return
         try:
@@ -107,6 +116,7 @@ class _Listeners:
             logger.error("invalid settings: %s", exc)
             self.emulators.stop_all()
             sys.exit(EXIT_BAD_SETTINGS)
+        self.signals.install()
 
     def on_test_start(self, environment: Any, **_: Any) -> None:
         self.environment = environment
@@ -115,12 +125,15 @@ class _Listeners:
         runner = environment.runner
         if isinstance(runner, LocalRunner | WorkerRunner):
             gevent.spawn(_tidy, state, local=isinstance(runner, LocalRunner))
+        if isinstance(runner, MasterRunner):
+            gevent.spawn(_watch_workers, state, runner)
         if isinstance(runner, WorkerRunner) or environment.parsed_options is None:
             return
         # The web UI's start form may have changed any option: check again, and stop a
         # run whose settings are bad instead of letting every user fail on its own.
         try:
-            settings_from_options(environment.parsed_options)
+            settings = settings_from_options(environment.parsed_options)
+            check_report_dir_option(settings.report_dir)
         except ConfigurationError as exc:
             logger.error("invalid settings: %s; the run is stopped", exc)
             gevent.spawn(runner.stop)
@@ -136,9 +149,15 @@ class _Listeners:
     def on_report_to_master(self, client_id: str, data: dict[str, Any], **_: Any) -> None:
         state = self.state()
         if state is not None:
-            final = state.environment.runner.state == STATE_STOPPED
+            runner = state.environment.runner
             # Before Locust's own listener serialises the stats (it is added later).
-            data[REPORT_KEY] = state.report(final=final)
+            report = state.report(final=runner.state == STATE_STOPPED)
+            report["process"] = {
+                "tag": None if state.runtime is None else state.runtime.process_tag,
+                "users": runner.user_count,
+                "clock": clock_estimate(state.environment),
+            }
+            data[REPORT_KEY] = report
 
     def on_worker_report(self, client_id: str, data: dict[str, Any], **_: Any) -> None:
         state = self.state()
@@ -150,6 +169,7 @@ class _Listeners:
         self.environment = environment
         if isinstance(environment.runner, WorkerRunner) or environment.parsed_options is None:
             return
+        self.signals.ending = True
         finish_run(run_state(environment))
 
     def on_quit(self, **_: Any) -> None:
@@ -170,6 +190,24 @@ def _freeze_when_up(state: RunState, user_count: int) -> None:
         gevent.sleep(TIDY_S)
     gc.collect()
     gc.freeze()
+
+
+def _watch_workers(state: RunState, runner: MasterRunner) -> None:
+    """Tell the run's worker roster which workers Locust lists, and which it lists as
+    missing or no longer lists, once a second until the run is summarised."""
+    results = state.results
+    while state.results is results and state.summary is None:
+        now = time.time()
+        workers = results.workers
+        listed = dict(runner.clients)
+        for worker_id, node in listed.items():
+            workers.seen(worker_id)
+            if node.state == STATE_MISSING:
+                workers.gone(worker_id, now)
+        for worker_id in list(workers.workers):
+            if worker_id not in listed:
+                workers.gone(worker_id, now)
+        gevent.sleep(WATCH_WORKERS_S)
 
 
 def _tidy(state: RunState, *, local: bool) -> None:

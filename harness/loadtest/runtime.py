@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from harness.loadtest.settings import HarnessSettings
 from harness.loadtest.target import Target
 from harness.signing import Authorizer
+from harness.workload.channels import template_of_channels
 
 
 @dataclass
@@ -33,11 +34,7 @@ class HarnessRuntime:
     _user_numbers: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def __post_init__(self) -> None:
-        for template in self.settings.channels:
-            for channel in template.channels:
-                self.template_of.setdefault(channel, template.name)
-            if template.wildcard:
-                self.template_of.setdefault(template.wildcard, template.wildcard)
+        self.template_of = template_of_channels(self.settings.channels)
         self.all_channels = list(
             dict.fromkeys(c for template in self.settings.channels for c in template.channels)
         )

@@ -15,6 +15,12 @@ documents every option.
 from __future__ import annotations
 
 import argparse
+import atexit
+import contextlib
+import ipaddress
+import os
+import re
+import tempfile
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +28,7 @@ from typing import Any
 
 from harness.config.options import (
     OptionSpec,
+    boolean,
     choice,
     int_range,
     non_negative_float,
@@ -86,8 +93,96 @@ def _max_regression(option: str, value: Any) -> float:
     return parse_max_regression(str(value), option)
 
 
-def _arguments(option: str, value: Any) -> tuple[str, ...]:
-    return tuple(str(value or "").split())
+def _emulator_arguments(option: str, value: Any) -> tuple[str, ...]:
+    arguments = tuple(str(value or "").split())
+    for argument in arguments:
+        if argument.split("=", 1)[0] in ("--host", "--port"):
+            raise ConfigurationError(
+                option,
+                f"{argument.split('=', 1)[0]} is set by --emulator-bind ADDR[:PORT], not here",
+            )
+    return arguments
+
+
+@dataclass(frozen=True, slots=True)
+class ListenAddress:
+    """Where the embedded emulator listens: an IP address or host name, and a port (0:
+    a free one)."""
+
+    host: str
+    port: int = 0
+
+    @property
+    def loopback(self) -> bool:
+        """Reachable from this machine only (127.0.0.0/8, ::1, localhost)."""
+        if self.host.lower() == "localhost" or self.host.lower().endswith(".localhost"):
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False  # a host name: it may resolve to anything
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+
+DEFAULT_EMULATOR_BIND = ListenAddress("127.0.0.1")
+_BRACKETED = re.compile(r"\[([^\]]*)\](?::(.*))?")
+_HOST_NAME = re.compile(
+    r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?"
+)
+
+
+def parse_listen_address(option: str, value: Any) -> ListenAddress | None:
+    """``ADDR[:PORT]`` (``[IPv6]:PORT`` with a port); None when empty."""
+    written = str(value or "").strip()
+    if not written:
+        return None
+    bracketed = _BRACKETED.fullmatch(written)
+    if bracketed:
+        host, port_text = bracketed.group(1), bracketed.group(2)
+        if ":" not in host:
+            raise ConfigurationError(option, f"brackets are for IPv6 addresses, not {written!r}")
+    elif written.count(":") > 1:
+        host, port_text = written, None  # a bare IPv6 address: no port
+    else:
+        host, _, port_text = written.partition(":")
+        port_text = port_text if ":" in written else None
+    return ListenAddress(_listen_host(option, host), _listen_port(option, port_text))
+
+
+def _listen_host(option: str, host: str) -> str:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        if not _HOST_NAME.fullmatch(host) or host.rstrip(".").rsplit(".", 1)[-1].isdigit():
+            raise ConfigurationError(
+                option, f"{host!r} is neither an IP address nor a host name"
+            ) from None
+        return host.rstrip(".")
+    if address.is_unspecified:
+        raise ConfigurationError(
+            option,
+            f"{host} listens everywhere, but its URL is what workers connect to: give the "
+            "address of the interface they reach",
+        )
+    if isinstance(address, ipaddress.IPv6Address) and address.scope_id:
+        raise ConfigurationError(option, f"{host}: an address with a zone is not supported")
+    if address.is_multicast:
+        raise ConfigurationError(option, f"{host} is not an address to listen on")
+    return str(address)
+
+
+def _listen_port(option: str, text: str | None) -> int:
+    if text is None:
+        return 0
+    if not text.isdigit() or int(text) > 65535:
+        raise ConfigurationError(
+            option, f"the port must be a whole number from 0 to 65535 (0: a free one), not {text!r}"
+        )
+    return int(text)
 
 
 def _host(option: str, value: Any) -> str:
@@ -312,12 +407,30 @@ class HarnessSettings:
         _max_regression,
         metavar="SHARE",
     )
+    allow_loss: bool = option(
+        "--allow-loss",
+        False,
+        "lost events alone do not fail the run; without it a run that loses events exits 1 "
+        "unless an SLO on lost or lost.rate judges them (see docs/reports.md)",
+        boolean,
+        in_summary=True,
+    )
+    emulator_bind: ListenAddress | None = option(
+        "--emulator-bind",
+        "",
+        "address (and port) the embedded emulator listens on, and that the workers receive in "
+        "its URL: ADDR, ADDR:PORT or [IPv6]:PORT; default 127.0.0.1 and a free port. An "
+        "address other than loopback makes the emulator, a test server with well-known "
+        "credentials, reachable from the network (see docs/distributed.md)",
+        parse_listen_address,
+        metavar="ADDR[:PORT]",
+    )
     emulator_args: tuple[str, ...] = option(
         "--emulator-args",
         "",
         'extra options for the embedded emulator, e.g. --emulator-args="--fault '
         'drop:rate=0.5 --seed 7" (with = when the value starts with --; see docs/emulator.md)',
-        _arguments,
+        _emulator_arguments,
         metavar="ARGS",
     )
     run_id: str = option(
@@ -379,11 +492,13 @@ def register_options(parser: Any) -> None:
     """
     for spec in OPTIONS:
         extra: dict[str, Any] = {"action": "append"} if spec.repeatable else {}
+        if spec.is_flag:
+            extra = {"action": "store_true"}
+        else:
+            extra.update(type=_argparse_type(spec), metavar=spec.metavar)
         parser.add_argument(
             spec.flag,
-            type=_argparse_type(spec),
             default=spec.default,  # argparse copies a list default before appending
-            metavar=spec.metavar,
             help=spec.help.replace("%", "%%") + _default_note(spec),
             env_var=spec.env_var,
             include_in_web_ui=spec.web_ui,
@@ -393,7 +508,7 @@ def register_options(parser: Any) -> None:
 
 
 def _default_note(spec: OptionSpec) -> str:
-    if spec.secret or spec.default in ("", None):
+    if spec.secret or spec.is_flag or spec.default in ("", None):
         return ""
     return f" (default {spec.default})".replace("%", "%%")
 
@@ -427,9 +542,13 @@ class EmbeddedEmulator:
     http_url: str
     ca_file: str | None
     admin_url: str
+    ca_pem: str | None = None
+    """The CA certificate itself (``--tls``): a worker on another machine has no file at
+    ``ca_file``, so it trusts a copy of its own (:func:`local_ca_file`)."""
 
     def attach(self, options: Any) -> None:
-        setattr(options, _EMBEDDED_ATTRIBUTE, [self.http_url, self.ca_file, self.admin_url])
+        recorded = [self.http_url, self.ca_file, self.admin_url, self.ca_pem]
+        setattr(options, _EMBEDDED_ATTRIBUTE, recorded)
 
     @classmethod
     def of(cls, options: Any) -> EmbeddedEmulator | None:
@@ -494,7 +613,33 @@ def _check_subscriptions(templates: tuple[ChannelTemplate, ...], values: dict[st
 
 def _embedded_ca(options: Any) -> str | None:
     embedded = EmbeddedEmulator.of(options)
-    return embedded.ca_file if embedded is not None else None
+    return local_ca_file(embedded) if embedded is not None else None
+
+
+_CA_COPIES: dict[str, str] = {}
+"""CA certificates received from a master, by content, to their file in this process."""
+
+
+def local_ca_file(embedded: EmbeddedEmulator) -> str | None:
+    """A file of the embedded emulator's CA that this process can read: the master's own
+    (same machine), else a copy of the certificate it sent, written once per process."""
+    path, pem = embedded.ca_file, embedded.ca_pem
+    if path is None or pem is None or os.path.exists(path):
+        return path
+    copy = _CA_COPIES.get(pem)
+    if copy is None:
+        with tempfile.NamedTemporaryFile(
+            "w", prefix="appsync-emulator-ca-", suffix=".pem", delete=False
+        ) as file:
+            file.write(pem)
+        copy = _CA_COPIES[pem] = file.name
+        atexit.register(_remove, copy)
+    return copy
+
+
+def _remove(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.remove(path)
 
 
 def _check_real_target(settings: HarnessSettings) -> None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import gevent
+from gevent.event import Event
 from gevent.lock import RLock
 
 from harness.errors import ConfigurationError
@@ -45,6 +46,10 @@ class RunState:
     results: RunResults = field(init=False)
     summary: Summary | None = None
     summary_printed: bool = False
+    ending: Event = field(default_factory=Event, repr=False)
+    """Set when the run's end (summary, reports) has begun."""
+    ended: Event = field(default_factory=Event, repr=False)
+    """Set once the run's end is done (reports written, or given up)."""
     users_started: int = 0
     """Users of this run that finished ``on_start`` (up, or given up)."""
     _busy: RLock = field(default_factory=RLock, repr=False)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from harness.emulator import defaults
 from harness.emulator.process import EmulatorProcess
-from harness.loadtest.settings import HarnessSettings
+from harness.loadtest.settings import DEFAULT_EMULATOR_BIND, HarnessSettings
 from harness.protocol import Endpoints
 from harness.signing import AuthMode, Authorizer, CredentialSource, make_authorizer
 from harness.signing.jwt import mint_hs256
@@ -22,7 +22,7 @@ from harness.signing.jwt import mint_hs256
 logger = logging.getLogger(__name__)
 
 EMULATOR_TOKEN_LIFETIME_S = 3600
-EMBEDDED_EMULATOR_ARGS = ("--host", "127.0.0.1", "--port", "0", "--log-level", "WARNING")
+EMBEDDED_EMULATOR_LOG_LEVEL = ("--log-level", "WARNING")
 
 
 class EmulatorToken:
@@ -88,7 +88,19 @@ class Target:
 
 
 def start_embedded_emulator(settings: HarnessSettings) -> EmulatorProcess:
-    """Start ``python -m harness.emulator`` on a free loopback port with ``--emulator-args``."""
-    emulator = EmulatorProcess.start([*EMBEDDED_EMULATOR_ARGS, *settings.emulator_args])
+    """Start ``python -m harness.emulator`` with ``--emulator-args`` on ``--emulator-bind``
+    (by default a free port of 127.0.0.1)."""
+    bind = settings.emulator_bind or DEFAULT_EMULATOR_BIND
+    address = ("--host", bind.host, "--port", str(bind.port))  # last: --emulator-bind wins
+    emulator = EmulatorProcess.start(
+        [*EMBEDDED_EMULATOR_LOG_LEVEL, *settings.emulator_args, *address]
+    )
     logger.info("embedded AppSync Events emulator at %s", emulator.info.http_url)
+    if not bind.loopback:
+        logger.warning(
+            "the embedded emulator listens on %s, reachable from the network: it is a test "
+            "server that accepts well-known test credentials (docs/emulator.md) and anyone "
+            "who reaches it can use its admin API; keep it on a private network",
+            bind.host,
+        )
     return emulator

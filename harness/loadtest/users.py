@@ -5,10 +5,14 @@ are ``connect``, ``subscribe``, ``publish`` (WebSocket), ``http_publish``,
 ``deliver`` (end-to-end, from the event's intended send time to its arrival;
 added to Locust's stats in batches, :mod:`harness.loadtest.batched_stats`)
 and ``unsubscribe``; names are channel templates (``/default/room-{1..20}``)
-or wildcard patterns, so the stats table stays readable. Retries add
+or wildcard patterns, so the stats table stays readable. A scheduled publish
+whose slot came while the publisher had no connection is a ``skipped`` request
+(0 ms, not a failure: like an event missed during a reconnect, it is what an
+outage costs, and ``--slo skipped==0`` gates on it), so every slot of the
+schedule is in the table: sent, failed or skipped. Retries add
 ``reconnect`` (loss to fully resubscribed, named after the policy), ``backoff``
 (each retry's observed delay; a failure when it broke the policy) and, at
-stop, ``cleanup`` (one row per kind of leak, or ``clean``).
+stop, ``cleanup`` (for every user: one row per kind of leak, or ``clean``).
 
 Each user holds one WebSocket connection (publishers that publish over HTTP
 hold none), kept up under its reconnect policy (:mod:`harness.client.reconnect`). On
@@ -54,6 +58,8 @@ logger = logging.getLogger(__name__)
 
 IDLE_STEP_S = 1.0
 PUBLISH = "publish"
+SKIPPED = "skipped"
+"""The request type of a scheduled publish not sent (no connection)."""
 
 
 class PartialPublishFailure(OperationRejected):
@@ -97,7 +103,7 @@ class AppSyncUser(User):
         self._schedule: PublishSchedule | None = None
         self._publish_policy = RetryPolicy(None)
         self.skipped_publishes = 0
-        """Scheduled publishes dropped because there was no connection to send them on."""
+        """Scheduled publishes not sent because there was no connection to send them on."""
 
     # -- lifecycle ------------------------------------------------------------
 
@@ -148,9 +154,12 @@ class AppSyncUser(User):
 
     def on_stop(self) -> None:
         if self.connection is not None:
-            self.connection.close()
+            self.connection.close()  # reports its cleanup
         if self.http is not None:
             self.http.close()
+            if self.connection is None:  # an HTTP publisher holds no connection to leave
+                self.ledger.cleanup([])
+                self.report("cleanup", "clean", 0.0, None)
 
     @task
     def step(self) -> None:
@@ -164,9 +173,9 @@ class AppSyncUser(User):
         if connection is not None and not connection.up:
             up = connection.ensure()
             if self._schedule is not None:
-                # Slots that passed without a connection are dropped, not sent in a
+                # Slots that passed without a connection are skipped, not sent in a
                 # burst afterwards (which would also bend the latency figures).
-                self.skipped_publishes += self._schedule.skip_missed()
+                self._skip(self._schedule.skip_missed())
             if not up:
                 gevent.sleep(IDLE_STEP_S)  # the policy gave up: stay down, quietly
                 return
@@ -178,7 +187,7 @@ class AppSyncUser(User):
         if delay > 0:
             self._wait(delay)
         if connection is not None and not connection.up:
-            self.skipped_publishes += 1  # lost while waiting: the next step reconnects
+            self._skip(1)  # lost while waiting: the next step reconnects
             return
         self._publish(slot)
 
@@ -303,6 +312,16 @@ class AppSyncUser(User):
             if self.connection is not None and not self.connection.ensure():
                 assert self.connection.gave_up is not None
                 raise self.connection.gave_up
+
+    def _skip(self, slots: int) -> None:
+        """Report ``slots`` scheduled publishes as skipped: each a ``skipped`` request of
+        the channel it would have drawn, and a ``skipped`` figure of that channel."""
+        assert self.runtime is not None
+        for _ in range(slots):
+            channel = self.runtime.rng.choice(self.runtime.all_channels)
+            self.recorders.delivery.skipped_publish(channel)
+            self.report(SKIPPED, self.name_of(channel), 0.0, None)
+        self.skipped_publishes += slots
 
     def _publisher(self) -> Callable[[str, list[str]], PublishOutcome]:
         if self.http is not None:

@@ -20,8 +20,14 @@ acknowledged event on it:
 - *missed during reconnect*: it did not arrive and was intended while the
   subscription was down between a loss and its resubscribe (or within the
   grace before an end); not a loss of the service, a consequence of the outage;
+- *unaccounted (worker lost)*: it did not arrive in the records of a
+  subscription held by a worker whose final report never reached the master
+  (killed, or cut off): it may well have arrived, so it is not called lost;
 - events intended before a subscription first became live or after it last
   ended are not expected of it.
+
+A publish slot that passed while its publisher had no connection is counted
+as *skipped* on the channel it would have used.
 """
 
 from __future__ import annotations
@@ -132,6 +138,8 @@ class DeliveryRecorder:
     lifetimes: list[list[Any]] = field(default_factory=list)
     """``[subscriber, pattern, start_ms, end_ms or None]``: opened and closed lifetimes."""
     untracked: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    """Per channel, scheduled publishes not sent (no connection)."""
     seen: dict[tuple[str, str, str, str], tuple[int, ...]] = field(default_factory=dict)
     """(subscriber, pattern, publisher, channel) to every sequence that arrived, as flat
     ranges (:func:`insert_seq`) in a tuple of ints. The garbage collector stops tracking
@@ -174,6 +182,10 @@ class DeliveryRecorder:
             self.seen[key] = tuple(flat)
         self._changed.add(key)
 
+    def skipped_publish(self, channel: str) -> None:
+        """A scheduled publish to ``channel`` that was not sent (no connection)."""
+        self.skipped[channel] += 1
+
     def subscription_live(self, subscriber: str, pattern: str, start_ns: int) -> None:
         self.lifetimes.append([subscriber, pattern, start_ns // 1_000_000, None])
 
@@ -188,9 +200,10 @@ class DeliveryRecorder:
             "out_of_order": dict(self.out_of_order),
             "lifetimes": self.lifetimes,
             "untracked": self.untracked,
+            "skipped": dict(self.skipped),
         }
         self.published, self.lifetimes, self._changed = {}, [], set()
-        self.duplicates, self.out_of_order = Counter(), Counter()
+        self.duplicates, self.out_of_order, self.skipped = Counter(), Counter(), Counter()
         self.untracked = 0
         return data
 
@@ -204,6 +217,7 @@ def empty_drain() -> DeliveryDrain:
         "out_of_order": {},
         "lifetimes": [],
         "untracked": 0,
+        "skipped": {},
     }
 
 
@@ -212,9 +226,11 @@ class ChannelAccount:
     """One channel's (or template's) figures; see :data:`DELIVERY_FIGURES`."""
 
     published: int = 0
+    skipped: int = 0
     delivered: int = 0
     lost: int = 0
     missed_during_reconnect: int = 0
+    unaccounted: int = 0
     duplicated: int = 0
     out_of_order: int = 0
 
@@ -225,9 +241,11 @@ class ChannelAccount:
     def to_json(self) -> DeliveryFigures:
         return {
             "published": self.published,
+            "skipped": self.skipped,
             "delivered": self.delivered,
             "lost": self.lost,
             "missed_during_reconnect": self.missed_during_reconnect,
+            "unaccounted": self.unaccounted,
             "duplicated": self.duplicated,
             "out_of_order": self.out_of_order,
         }
@@ -243,6 +261,7 @@ class DeliveryAccounts:
     out_of_order: Counter[str] = field(default_factory=Counter)
     lifetimes: dict[tuple[str, str, int], int | None] = field(default_factory=dict)
     untracked: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
 
     def merge(self, data: DeliveryDrain) -> None:
         for publisher, channel, events in data["published"]:
@@ -259,9 +278,23 @@ class DeliveryAccounts:
             if end_ms is not None or key not in self.lifetimes:
                 self.lifetimes[key] = end_ms
         self.untracked += data["untracked"]
+        self.skipped.update(data.get("skipped", {}))
 
-    def accounts(self, end_ms: int) -> tuple[dict[str, ChannelAccount], list[LostExample]]:
-        """Per channel, and examples of lost events; lifetimes still open end at ``end_ms``."""
+    def open_subscriptions(self, process_tag: str) -> int:
+        """Subscriptions of the users of one process (by its users' id prefix) not yet ended."""
+        return sum(
+            1
+            for (subscriber, _, _), end in self.lifetimes.items()
+            if end is None and process_of(subscriber) == process_tag
+        )
+
+    def accounts(
+        self, end_ms: int, lost_processes: frozenset[str] = frozenset()
+    ) -> tuple[dict[str, ChannelAccount], list[LostExample]]:
+        """Per channel, and examples of lost events; lifetimes still open end at ``end_ms``.
+
+        ``lost_processes`` are the id prefixes of users on workers whose final report never
+        arrived: what their subscriptions miss is *unaccounted*, not lost."""
         spans_of: dict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)
         for (subscriber, pattern, start_ms), end in self.lifetimes.items():
             spans_of[(subscriber, pattern)].append((start_ms, end_ms if end is None else end))
@@ -278,10 +311,13 @@ class DeliveryAccounts:
                 last = max(end for _, end in spans)
                 key = (subscriber, pattern, publisher, channel)
                 arrived = self.arrived.get(key, SeqRanges())
+                unaccounted = process_of(subscriber) in lost_processes
                 for seq, intended in events.items():
                     if seq in arrived:
                         continue
-                    if any(start <= intended <= end - grace_ms for start, end in spans):
+                    if unaccounted:
+                        account.unaccounted += first <= intended <= last
+                    elif any(start <= intended <= end - grace_ms for start, end in spans):
                         account.lost += 1
                         if len(examples) < LOST_EXAMPLES:
                             examples.append(
@@ -297,7 +333,14 @@ class DeliveryAccounts:
             accounts[channel].duplicated += count
         for channel, count in self.out_of_order.items():
             accounts[channel].out_of_order += count
+        for channel, count in self.skipped.items():
+            accounts[channel].skipped += count
         return dict(accounts), examples
+
+
+def process_of(user_id: str) -> str:
+    """The process tag of a user id (``<tag>-<n>``, HarnessRuntime.next_user_id)."""
+    return user_id.rpartition("-")[0]
 
 
 _PATTERNS: dict[tuple[str, str], bool] = {}

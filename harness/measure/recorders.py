@@ -21,6 +21,7 @@ from harness.measure.delivery import DeliveryAccounts, DeliveryRecorder, empty_d
 from harness.measure.latency import LatencyRecorder, LatencyTimeline
 from harness.measure.resilience import ResilienceLedger
 from harness.measure.schema import WorkerReport
+from harness.measure.workers import WorkerRoster
 
 
 @dataclass
@@ -52,10 +53,8 @@ class RunResults:
     timeline: LatencyTimeline = field(init=False)
     accounts: DeliveryAccounts = field(default_factory=DeliveryAccounts)
     resilience: ResilienceLedger = field(init=False)
-    reporting: set[str] = field(default_factory=set)
-    """The processes (Locust worker ids) that sent a report."""
-    finished: set[str] = field(default_factory=set)
-    """The processes that sent their final report, after their users stopped."""
+    workers: WorkerRoster = field(default_factory=WorkerRoster)
+    """The processes (Locust workers) that reported, and which of them finished."""
 
     def __post_init__(self) -> None:
         self.timeline = LatencyTimeline(self.started_at)
@@ -74,11 +73,4 @@ class RunResults:
         self.accounts.merge(report["delivery"])
         self.resilience.merge(report["resilience"])
         if process:
-            self.reporting.add(process)
-            if report["final"]:
-                self.finished.add(process)
-
-    @property
-    def all_finished(self) -> bool:
-        """Whether every process that reported has sent its final report."""
-        return bool(self.reporting) and self.reporting <= self.finished
+            self.workers.reported(process, at_wall_s, report)

@@ -21,9 +21,11 @@ METRICS = ("connect", "subscribe", "publish", "http_publish", "deliver", "reconn
 """The latency metrics, in report order: Locust request types measured into histograms."""
 DELIVERY_FIGURES = (
     "published",
+    "skipped",
     "delivered",
     "lost",
     "missed_during_reconnect",
+    "unaccounted",
     "duplicated",
     "out_of_order",
 )
@@ -65,12 +67,18 @@ class DeliveryFigures(TypedDict):
 
     published: int
     """Events the server acknowledged."""
+    skipped: int
+    """Scheduled publishes not sent: their slot passed while the publisher had no
+    connection (or its reconnect policy had given up). Each is also a ``skipped`` request."""
     delivered: int
     """Arrivals, one per event and covering subscription."""
     lost: int
     """Events that did not arrive although a subscription was live when they were intended."""
     missed_during_reconnect: int
     """Events intended while a subscription was down between a loss and its resubscribe."""
+    unaccounted: int
+    """Events that did not arrive in the records of a subscription held by a lost worker:
+    they may have arrived, but its records never reached the master."""
     duplicated: int
     """Second and later arrivals of an event on one subscription."""
     out_of_order: int
@@ -202,10 +210,52 @@ class CleanupSummary(TypedDict):
     """Up to 100."""
 
 
+class ClockEstimate(TypedDict):
+    """A worker's wall clock against the master's (NTP-style, the best of a few samples)."""
+
+    offset_ms: float
+    """The master's clock minus the worker's."""
+    uncertainty_ms: float
+    """Half the best sample's round trip: the offset is within this of the truth."""
+    samples: int
+
+
+class LostWorker(TypedDict):
+    """A worker whose final report never reached the master."""
+
+    worker: str
+    """Locust's id of the worker."""
+    last_report_at: str | None
+    """UTC, ISO 8601; null when no report ever arrived."""
+    missing_since: str | None
+    """When the master first saw it missing or gone; null when it never noticed."""
+    users: int
+    """Users running on it at its last report."""
+    subscriptions: int
+    """Subscriptions its users held at its last report (by the delivery records)."""
+
+
+class WorkerFigures(TypedDict):
+    """One worker, as the master saw it."""
+
+    reports: int
+    final: bool
+    users: int
+    """Users running at its last report."""
+    clock: ClockEstimate | None
+    """Its wall clock against the master's; null when not measured."""
+
+
 class WorkersSummary(TypedDict):
+    """A distributed run's workers (null in a local run)."""
+
     count: int
+    """Workers that reported, or that the master saw, during the run."""
     final_reports: int
     """Workers whose report after their users stopped reached the master."""
+    lost: list[LostWorker]
+    """Workers whose final report never arrived: the run is incomplete."""
+    each: dict[str, WorkerFigures]
 
 
 class ServerViolation(TypedDict):
@@ -241,8 +291,6 @@ class ResilienceSummary(TypedDict):
     backoff_tolerance_s: float
     policies: list[PolicySummary]
     cleanup: CleanupSummary
-    workers: NotRequired[WorkersSummary]
-    """Distributed runs only."""
     server: NotRequired[ServerChecks]
     """Against the embedded emulator only."""
 
@@ -288,8 +336,9 @@ class BaselineSection(TypedDict):
 
 class Verdict(TypedDict):
     exit_code: int
-    """0, 1 (failed requests, or the emulator's checks), 2 (settings), 3 (an SLO), 4 (a
-    regression); see docs/reports.md."""
+    """0, 1 (failed requests, lost or duplicated events, or the emulator's checks), 2
+    (settings), 3 (an SLO), 4 (a regression), 5 (incomplete: a worker lost, or the reports
+    not written); see docs/reports.md."""
     reasons: list[str]
 
 
@@ -306,6 +355,8 @@ class Measurements(TypedDict):
     """Per metric with samples (see METRICS); only successful operations."""
     delivery: DeliverySection
     resilience: ResilienceSummary
+    workers: WorkersSummary | None
+    """Distributed runs only; null in a local run."""
 
 
 class Summary(Measurements):
@@ -350,6 +401,8 @@ class DeliveryDrain(TypedDict):
     lifetimes: list[list[Any]]
     """``[subscriber, pattern, start_ms, end_ms or None]``."""
     untracked: int
+    skipped: dict[str, int]
+    """Per channel, scheduled publishes not sent (no connection)."""
 
 
 class PolicyFiguresData(TypedDict):
@@ -376,6 +429,16 @@ class LedgerDrain(TypedDict):
     leaks_listed: list[LeakData]
 
 
+class ProcessInfo(TypedDict):
+    """A worker's state at one report."""
+
+    tag: str | None
+    """The prefix of its users' ids (``<tag>-<n>``); null before its first user started."""
+    users: int
+    """Users running."""
+    clock: ClockEstimate | None
+
+
 class WorkerReport(TypedDict):
     """One process's measurements since its last report."""
 
@@ -384,3 +447,5 @@ class WorkerReport(TypedDict):
     resilience: LedgerDrain
     final: bool
     """Sent after the process's users stopped: nothing more will follow."""
+    process: NotRequired[ProcessInfo]
+    """Who sent it (a worker's reports; a local run's own drains leave it out)."""

@@ -9,7 +9,6 @@ verdict.
 
 from __future__ import annotations
 
-import datetime
 import time
 from collections import defaultdict
 from typing import Any
@@ -28,7 +27,9 @@ from harness.measure.schema import (
     SloSection,
     Summary,
 )
-from harness.measure.verdict import verdict
+from harness.measure.texts import iso_utc
+from harness.measure.verdict import unjudged_loss, verdict
+from harness.measure.workers import lost_worker_sentences
 
 
 def build_summary(
@@ -41,12 +42,14 @@ def build_summary(
     template_of: dict[str, str] | None = None,
     run_time_s: float | None = None,
     ended_at: float | None = None,
+    distributed: bool = False,
 ) -> Measurements:
     """Everything measured, without secrets (``settings`` is ``HarnessSettings.describe()``).
 
     ``request_counts`` is Locust's (requests, failures) per request type;
     ``template_of`` maps channels to their templates (default: as the histograms know them);
-    ``run_time_s`` is the ``-t`` limit, if any, to tell an interrupted run."""
+    ``run_time_s`` is the ``-t`` limit, if any, to tell an interrupted run;
+    ``distributed``: the results came from Locust workers (the summary lists them)."""
     ended = time.time() if ended_at is None else ended_at
     duration = max(0.0, ended - results.started_at)
     delivery = delivery_section(results, ended, template_of or {})
@@ -57,8 +60,8 @@ def build_summary(
         "kind": KIND,
         "run": {
             "run_id": run_id,
-            "started_at": _iso(results.started_at),
-            "ended_at": _iso(ended),
+            "started_at": iso_utc(results.started_at),
+            "ended_at": iso_utc(ended),
             "duration_s": round(duration, 3),
             "interrupted": None if run_time_s is None else duration < run_time_s - 1.0,
             "settings": settings,
@@ -74,6 +77,7 @@ def build_summary(
         "latency": latency_section(results.timeline),
         "delivery": delivery,
         "resilience": resilience,
+        "workers": results.workers.summary(results.accounts) if distributed else None,
     }
 
 
@@ -98,7 +102,9 @@ def latency_section(timeline: LatencyTimeline) -> dict[str, LatencySection]:
 def delivery_section(
     results: RunResults, ended_at: float, template_of: dict[str, str]
 ) -> DeliverySection:
-    accounts, lost_examples = results.accounts.accounts(int(ended_at * 1000))
+    accounts, lost_examples = results.accounts.accounts(
+        int(ended_at * 1000), results.workers.lost_tags()
+    )
     templates: dict[str, ChannelAccount] = defaultdict(ChannelAccount)
     overall = ChannelAccount()
     for channel, account in accounts.items():
@@ -125,10 +131,14 @@ def judged(
     slo: SloSection,
     baseline: BaselineSection | None,
     locust_exit_code: int,
+    *,
+    allow_loss: bool = False,
 ) -> Summary:
     """The whole summary: what was measured, the SLO results, the baseline comparison
-    and the verdict."""
+    and the verdict (``allow_loss``: lost events alone do not fail the run)."""
     server = measured["resilience"].get("server")
+    workers = measured["workers"]
+    unaccounted = measured["delivery"]["overall"]["unaccounted"]
     return {
         "schema": measured["schema"],
         "kind": measured["kind"],
@@ -137,12 +147,15 @@ def judged(
         "latency": measured["latency"],
         "delivery": measured["delivery"],
         "resilience": measured["resilience"],
+        "workers": workers,
         "slo": slo,
         "baseline": baseline,
-        "verdict": verdict(slo, baseline, server, locust_exit_code),
+        "verdict": verdict(
+            slo,
+            baseline,
+            server,
+            locust_exit_code,
+            incomplete=[] if workers is None else lost_worker_sentences(workers, unaccounted),
+            unjudged_loss=unjudged_loss(measured["totals"]["events"], slo, allow_loss=allow_loss),
+        ),
     }
-
-
-def _iso(wall_s: float) -> str:
-    moment = datetime.datetime.fromtimestamp(wall_s, tz=datetime.UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -7,6 +7,7 @@ take their texts from here, so one figure reads the same everywhere:
 
 from __future__ import annotations
 
+import datetime
 from decimal import Decimal
 from typing import Literal
 
@@ -90,3 +91,9 @@ def herd_text(herd: Herd | None) -> str:
         return "-"
     predicted = format_number(herd["predicted_peak"])
     return f"{herd['peak_first_attempts']} ({predicted}) of {herd['disconnected']}"
+
+
+def iso_utc(wall_s: float) -> str:
+    """A wall time as UTC ISO 8601 with milliseconds: ``2026-12-04T20:31:02.123Z``."""
+    moment = datetime.datetime.fromtimestamp(wall_s, tz=datetime.UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

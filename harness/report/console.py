@@ -1,7 +1,8 @@
 """The end-of-run console sections, printed after Locust's own tables (which round to
 whole milliseconds and know no loss): reconnect and retry policies, cleanup, the
-emulator's checks; latency and delivery per channel template; the worst channels;
-SLOs, baseline and verdict. Figures come from the run summary."""
+emulator's checks, the workers; latency and delivery per channel template; the worst
+channels; SLOs, baseline and verdict. An incomplete run (a lost worker, unwritten
+reports) says so first. Figures come from the run summary."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from harness.measure.schema import (
     ResilienceSummary,
     ServerChecks,
     Summary,
+    WorkersSummary,
     figure_of,
     stat_of,
 )
@@ -21,9 +23,11 @@ WORST_CHANNELS = 10
 _CHANNEL_LATENCY = ("p50", "p99", "max")
 DELIVERY_LABELS = {
     "published": "published",
+    "skipped": "skipped",
     "delivered": "delivered",
     "lost": "lost",
     "missed_during_reconnect": "missed (down)",
+    "unaccounted": "unaccounted",
     "duplicated": "duplicated",
     "out_of_order": "out of order",
 }
@@ -42,7 +46,41 @@ _POLICY_COLUMNS = (
 
 def format_console(summary: Summary) -> str:
     """Every section, as printed at the end of a run."""
-    return format_resilience(summary["resilience"]) + "\n" + format_figures(summary)
+    sections = [
+        *incomplete_lines(summary),
+        format_resilience(summary["resilience"]),
+        *worker_lines(summary["workers"]),
+        format_figures(summary),
+    ]
+    return "\n".join(sections)
+
+
+def incomplete_lines(summary: Summary) -> list[str]:
+    """The reasons a run is incomplete, first and loud; none for a complete run."""
+    reasons = [r for r in summary["verdict"]["reasons"] if r.startswith("incomplete:")]
+    if not reasons:
+        return []
+    return ["INCOMPLETE RUN: its figures are partial", *(f"  {r}" for r in reasons)]
+
+
+def worker_lines(workers: WorkersSummary | None) -> list[str]:
+    """A distributed run's workers: final reports, lost workers, clock offsets."""
+    if workers is None:
+        return []
+    lines = [f"Workers: {workers['final_reports']} of {workers['count']} sent their final report"]
+    for lost in workers["lost"]:
+        lines.append(
+            f"  LOST {lost['worker']}: last report {lost['last_report_at'] or 'never'}, "
+            f"missing since {lost['missing_since'] or 'unnoticed'}, {lost['users']} users, "
+            f"{lost['subscriptions']} subscriptions"
+        )
+    for worker, figures in workers["each"].items():
+        if (clock := figures["clock"]) is not None:
+            lines.append(
+                f"  clock of {worker}: {clock['offset_ms']:+.3f} ms from the master's "
+                f"(within {clock['uncertainty_ms']:.3f} ms, {clock['samples']} samples)"
+            )
+    return lines
 
 
 # -- resilience -------------------------------------------------------------------------
@@ -95,10 +133,6 @@ def format_resilience(resilience: ResilienceSummary) -> str:
         )
         lines.append(f"  {leak['kind']}: user {leak['user']}{where}")
     lines.extend(_server_lines(resilience.get("server")))
-    if workers := resilience.get("workers"):
-        lines.append(
-            f"Workers: {workers['final_reports']} of {workers['count']} sent their final report"
-        )
     return "\n".join(lines)
 
 
@@ -219,5 +253,7 @@ def _verdict_lines(summary: Summary) -> list[str]:
             f"  REGRESSED {regression_sentence(regression, baseline['max_regression'])}"
             for regression in regressions
         )
-    lines.append(f"Verdict: exit code {summary['verdict']['exit_code']}")
+    verdict = summary["verdict"]
+    lines.append(f"Verdict: exit code {verdict['exit_code']}")
+    lines.extend(f"  {reason}" for reason in verdict["reasons"])
     return lines

@@ -9,8 +9,11 @@
 * ``junit.xml``: one test case per SLO, and the baseline comparison, for CI;
 * ``report.html``: a self-contained page (:mod:`harness.report.html`).
 
-Every writer raises :class:`OSError` when its file cannot be written; the
-caller decides what a failed report means for the run.
+Every file is written atomically (a temporary file beside it, then a rename),
+so a reader never sees half a report. Every writer raises :class:`OSError` when
+its file cannot be written; the caller decides what a failed report means for
+the run. :func:`check_report_dir` tells before a run whether the directory can
+be written at all.
 """
 
 from __future__ import annotations
@@ -19,7 +22,10 @@ import csv
 import datetime
 import io
 import json
+import os
 import re
+import tempfile
+import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -64,6 +70,34 @@ HLOG_MAX_VALUE_UNIT_RATIO = 1000.0
 """Histogram values are microseconds; ``Interval_Max`` is written in milliseconds."""
 
 
+def check_report_dir(directory: str | Path) -> None:
+    """Create ``directory`` if needed and write (then remove) a file in it; raises
+    :class:`OSError` when it cannot be written."""
+    root = Path(directory)
+    root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryFile(dir=root):
+        pass
+
+
+def write_atomically(path: Path, content: str | bytes) -> Path:
+    """Write ``content`` (text as UTF-8, with a trailing newline added when missing) to a
+    temporary file in the same directory, then rename it to ``path``."""
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    if isinstance(content, str) and not content.endswith("\n"):
+        data += b"\n"
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    # os.open, not mkstemp: the report gets the umask's permissions, not 0600.
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return path
+
+
 def write_reports(directory: str | Path, summary: Summary, timeline: LatencyTimeline) -> list[Path]:
     """Write every report file into ``directory`` (created if needed); return their paths.
 
@@ -86,8 +120,7 @@ def write_reports(directory: str | Path, summary: Summary, timeline: LatencyTime
 
 def write_summary_json(path: Path, summary: Summary) -> Path:
     """The summary as indented JSON with a trailing newline."""
-    path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    return path
+    return write_atomically(path, json.dumps(summary, indent=2))
 
 
 # -- channels.csv --------------------------------------------------------------------
@@ -99,9 +132,7 @@ def write_channels_csv(path: Path, summary: Summary, timeline: LatencyTimeline) 
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_HEADER)
     writer.writerows(channel_rows(summary, timeline))
-    with path.open("w", encoding="utf-8", newline="") as file:
-        file.write(buffer.getvalue())
-    return path
+    return write_atomically(path, buffer.getvalue())
 
 
 def channel_rows(summary: Summary, timeline: LatencyTimeline) -> list[list[Any]]:
@@ -134,9 +165,7 @@ def write_histogram_logs(directory: Path, timeline: LatencyTimeline) -> list[Pat
     written = []
     for metric in timeline.metrics():
         path = directory / f"{_file_stem(metric)}{HLOG_SUFFIX}"
-        with path.open("w", encoding="utf-8", newline="\n") as file:
-            file.writelines(histogram_log_lines(metric, timeline))
-        written.append(path)
+        written.append(write_atomically(path, "".join(histogram_log_lines(metric, timeline))))
     return written
 
 
@@ -187,8 +216,7 @@ def _file_stem(metric: str) -> str:
 
 def write_junit_xml(path: Path, summary: Summary) -> Path:
     """The SLO results (and the baseline comparison) as JUnit test cases."""
-    path.write_bytes(junit_xml(summary))
-    return path
+    return write_atomically(path, junit_xml(summary))
 
 
 def junit_xml(summary: Summary) -> bytes:
@@ -264,5 +292,4 @@ def _xml_text(text: str) -> str:
 
 def write_html(path: Path, summary: Summary, timeline: LatencyTimeline) -> Path:
     """The self-contained HTML report."""
-    path.write_text(render_report(summary, timeline), encoding="utf-8")
-    return path
+    return write_atomically(path, render_report(summary, timeline))

@@ -46,7 +46,14 @@ CHANNEL_TABLE_OPEN = 200
 """Channels up to which the per-channel table starts unfolded."""
 LATENCY_KEYS = ("count", "min", "mean", "p50", "p90", "p99", "p99.9", "max")
 CHANNEL_LATENCY_KEYS = ("count", "p50", "p90", "p99", "p99.9", "max")
-BAD_WHEN_POSITIVE = {"lost", "missed_during_reconnect", "duplicated", "out_of_order"}
+BAD_WHEN_POSITIVE = {
+    "skipped",
+    "lost",
+    "missed_during_reconnect",
+    "unaccounted",
+    "duplicated",
+    "out_of_order",
+}
 DELIVERY_HEADERS = tuple(DELIVERY_LABELS.values())
 
 _TEMPLATES = jinja2.Environment(
@@ -129,6 +136,7 @@ def _run(summary: Summary) -> dict[str, Any]:
         ],
         "verdict": verdict,
         "passed": verdict["exit_code"] == 0,
+        "incomplete": [r for r in verdict["reasons"] if r.startswith("incomplete:")],
         "settings": [(name, _setting(value)) for name, value in run["settings"].items()],
     }
 
@@ -277,8 +285,39 @@ def _resilience(summary: Summary) -> dict[str, Any]:
                 ]
             ],
         ),
-        "workers": resilience.get("workers"),
+        **_workers(summary),
     }
+
+
+def _workers(summary: Summary) -> dict[str, Any]:
+    """A distributed run's workers: one row each, lost ones first."""
+    workers = summary["workers"]
+    if workers is None:
+        return {"workers": None, "worker_table": None}
+    lost = {entry["worker"]: entry for entry in workers["lost"]}
+    rows = []
+    for worker, figures in sorted(workers["each"].items(), key=lambda item: item[0] not in lost):
+        clock = figures["clock"]
+        entry = lost.get(worker)
+        rows.append(
+            [
+                worker,
+                "LOST" if entry else "complete",
+                figures["reports"],
+                figures["users"],
+                entry["subscriptions"] if entry else "",
+                entry["last_report_at"] if entry else "",
+                entry["missing_since"] if entry else "",
+                "" if clock is None else f"{clock['offset_ms']:+.3f}",
+                "" if clock is None else f"{clock['uncertainty_ms']:.3f}",
+            ]
+        )
+    table = Table(
+        ["worker", "state", "reports", "users", "subscriptions", "last report", "missing since",
+         "clock offset ms", "± ms"],
+        rows,
+    )  # fmt: skip
+    return {"workers": workers, "worker_table": table}
 
 
 @dataclass

@@ -4,7 +4,8 @@ A template is a channel with brace groups, expanded like a shell does:
 ``{1..20}`` (a numeric range; ``{01..20}`` keeps the zero padding) or
 ``{red,green}`` (a list). Several groups multiply. The template's text is the
 name Locust's stats use for everything on its channels, so a table of 10,000
-channels stays readable (design: conventions).
+channels stays readable (design: conventions). A channel named by several
+templates belongs to the first of them, everywhere (:func:`template_of_channels`).
 """
 
 from __future__ import annotations
@@ -49,6 +50,19 @@ def parse_channel_templates(
             option, f"expands to {total:,} channels; the limit is {MAX_CHANNELS:,}"
         )
     return templates
+
+
+def template_of_channels(templates: tuple[ChannelTemplate, ...]) -> dict[str, str]:
+    """Each concrete channel (and wildcard) to the name of the template it is credited to:
+    the first template in ``--channels`` order that names it. Latency figures, delivery
+    accounting, Locust's names and the reports all use this one map."""
+    owner: dict[str, str] = {}
+    for template in templates:
+        for channel in template.channels:
+            owner.setdefault(channel, template.name)
+        if template.wildcard:
+            owner.setdefault(template.wildcard, template.wildcard)
+    return owner
 
 
 def _split_top_level(text: str) -> list[str]:

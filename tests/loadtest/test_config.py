@@ -24,6 +24,7 @@ from harness.loadtest.settings import (
     OPTIONS,
     EmbeddedEmulator,
     HarnessSettings,
+    ListenAddress,
     configured_host,
     publish_rate_warning,
     settings_from_options,
@@ -222,6 +223,19 @@ BAD_VALUES = [
     ("--baseline", "/nonexistent/summary.json", "/nonexistent/summary.json"),
     ("--max-regression", "10", "write 10%"),
     ("--max-regression", "-5%", "'-5%' is not a percent"),
+    ("--emulator-bind", "0.0.0.0", "0.0.0.0 listens everywhere"),
+    ("--emulator-bind", "::", ":: listens everywhere"),
+    ("--emulator-bind", "10.0.0.1:http", "from 0 to 65535 (0: a free one), not 'http'"),
+    ("--emulator-bind", "10.0.0.1:65536", "not '65536'"),
+    ("--emulator-bind", "10.0.0.1:", "not ''"),
+    ("--emulator-bind", "[10.0.0.1]:80", "brackets are for IPv6 addresses"),
+    ("--emulator-bind", "10.0.0.300", "'10.0.0.300' is neither an IP address nor a host name"),
+    ("--emulator-bind", "bad_host", "'bad_host' is neither an IP address nor a host name"),
+    ("--emulator-bind", "224.0.0.1", "224.0.0.1 is not an address to listen on"),
+    ("--emulator-bind", "fe80::1%eth0", "an address with a zone is not supported"),
+    ("--allow-loss", "yes", "must be true or false, not 'yes'"),
+    ("--emulator-args", "--tls --port 8000", "--port is set by --emulator-bind ADDR[:PORT]"),
+    ("--emulator-args", "--host=10.0.0.1", "--host is set by --emulator-bind ADDR[:PORT]"),
 ]
 BAD_HOSTS = [
     ("ftp://example.com/event", "must be an http(s) URL"),
@@ -236,7 +250,6 @@ FREE_TEXT = {
     "--region",
     "--aws-profile",
     "--ca-file",
-    "--emulator-args",
     "--run-id",
     "--report-dir",
 }
@@ -262,6 +275,26 @@ def test_a_bad_host_names_host(host: str, reason: str) -> None:
         error = refused(options, **kwargs)
         assert error.option == "--host"
         assert reason in error.reason
+
+
+@pytest.mark.parametrize(
+    ("written", "host", "port", "loopback"),
+    [
+        ("10.1.2.3", "10.1.2.3", 0, False),
+        (" 10.1.2.3:8000 ", "10.1.2.3", 8000, False),
+        ("127.0.0.2:0", "127.0.0.2", 0, True),
+        ("::1", "::1", 0, True),
+        ("[fd00::5]:443", "fd00::5", 443, False),
+        ("[fd00:0::5]", "fd00::5", 0, False),
+        ("localhost:9000", "localhost", 9000, True),
+        ("master-0.loadtest.svc.", "master-0.loadtest.svc", 0, False),
+    ],
+)
+def test_the_emulators_listen_address(written: str, host: str, port: int, loopback: bool) -> None:
+    bind = settings_with(emulator_bind=written).emulator_bind
+    assert bind == ListenAddress(host, port)
+    assert bind.loopback is loopback
+    assert settings_with().emulator_bind is None  # 127.0.0.1 and a free port
 
 
 @pytest.mark.parametrize(
@@ -474,6 +507,7 @@ def test_describe_shows_the_settings() -> None:
         "reconnect_policy": "decorrelated-jitter:base=100ms,cap=5s,max-attempts=3",
         "publish_retry_policy": "off",
         "backoff_tolerance_s": 0.25,
+        "allow_loss": False,
         "run_id": "r1",
     }
     assert settings_with().describe()["host"] == "(embedded emulator)"
@@ -538,6 +572,7 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "--connect-timeout": ("3.5", 3.5),
     "--operation-timeout": ("4", 4.0),
     "--emulator-args": ("--seed 7 --tls", "--seed 7 --tls"),
+    "--emulator-bind": ("10.0.0.5:8000", "10.0.0.5:8000"),
     "--run-id": ("run-42", "run-42"),
     "--reconnect-policy": ("exponential:base=1s", "exponential:base=1s"),
     "--publish-retry-policy": ("constant:base=50ms", "constant:base=50ms"),
@@ -548,6 +583,8 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "--baseline": (str(SAMPLE_REPORT / "summary.json"), str(SAMPLE_REPORT / "summary.json")),
     "--max-regression": ("25%", "25%"),
 }
+FLAGS = {"--allow-loss"}
+"""Switches: given without a value (``--allow-loss``), true when given."""
 SECRET_DESTS = {"api_key", "auth_token"}
 
 
@@ -579,7 +616,8 @@ def parse_error(
 
 
 def test_the_samples_cover_every_option_with_non_defaults() -> None:
-    assert set(SAMPLES) == set(SPECS)
+    assert set(SAMPLES) | FLAGS == set(SPECS)
+    assert {flag for flag, spec in SPECS.items() if spec.is_flag} == FLAGS
     for flag, (_, value) in SAMPLES.items():
         assert value != SPECS[flag].default, flag
 
@@ -620,6 +658,18 @@ def test_an_option_from_its_env_var(
         assert getattr(parser.parse_args([f"{flag}={spec.default}"]), spec.dest) == spec.default
 
 
+@pytest.mark.parametrize("flag", sorted(FLAGS))
+def test_a_switch_is_off_by_default_and_on_when_given(
+    parser: LocustArgumentParser, monkeypatch: pytest.MonkeyPatch, flag: str
+) -> None:
+    spec = SPECS[flag]
+    assert getattr(parser.parse_args([]), spec.dest) is False
+    assert getattr(parser.parse_args([flag]), spec.dest) is True
+    monkeypatch.setenv(spec.env_var, "true")
+    assert getattr(parser.parse_args([]), spec.dest) is True
+    assert settings_from_options(parser.parse_args([flag])).allow_loss is True
+
+
 def test_every_option_but_the_run_id_is_in_the_web_ui(parser: LocustArgumentParser) -> None:
     in_ui = parser.args_included_in_web_ui
     for spec in OPTIONS:
@@ -657,7 +707,9 @@ def test_a_bad_value_stops_the_parser(
 ) -> None:
     err = parse_error(parser, [f"{flag}={value}"], capsys)
     assert f"argument {flag}: " in err
-    assert reason in err
+    # A switch takes no value on the command line (argparse says so); a config file's
+    # text for it is refused with the check's reason (test_a_bad_value_names_its_option).
+    assert (f"ignored explicit argument {value!r}" if flag in FLAGS else reason) in err
 
 
 @pytest.mark.parametrize(
@@ -677,7 +729,7 @@ def test_a_bad_env_var_stops_the_parser(
 
 
 def test_parsed_options_make_settings(parser: LocustArgumentParser) -> None:
-    arguments = [f"{flag}={text}" for flag, (text, _) in SAMPLES.items()]
+    arguments = [f"{flag}={text}" for flag, (text, _) in SAMPLES.items()] + sorted(FLAGS)
     options = parser.parse_args(["--host", STANDARD_HOST, *arguments])
     settings = settings_from_options(options)
     assert settings.host == STANDARD_HOST
@@ -836,7 +888,7 @@ def test_a_bad_value_in_a_file_stops_the_parser(
 def test_every_option_has_help(spec: OptionSpec) -> None:
     assert spec.help.strip()
     assert spec.help == spec.help.strip()
-    assert spec.metavar
+    assert spec.metavar or spec.is_flag
 
 
 @pytest.mark.parametrize("flag", [spec.flag for spec in OPTIONS])
@@ -889,3 +941,21 @@ def test_the_embedded_emulators_ca_is_trusted_unless_ca_file_is_given() -> None:
     # A real API never gets the emulator's CA.
     real = with_embedded(namespace(host="https://api.example.com/event", api_key="k"))
     assert settings_from_options(real).ca_file is None
+
+
+def test_a_worker_on_another_machine_trusts_a_copy_of_the_emulators_ca() -> None:
+    """The master's CA file is not on a worker's machine: the worker writes the certificate
+    it received to a file of its own, once."""
+    url = "https://10.0.0.5:40001/event"
+    pem = "-----BEGIN CERTIFICATE-----\nMIIBtest\n-----END CERTIFICATE-----\n"
+    embedded = EmbeddedEmulator(url, "/nonexistent/emulator-ca.pem", url + "/_emulator/", pem)
+    options = namespace(host=url)
+    embedded.attach(options)
+    copy = settings_from_options(options).ca_file
+    assert copy is not None and copy != embedded.ca_file
+    assert Path(copy).read_text() == pem
+    assert settings_from_options(options).ca_file == copy
+    # On the master's machine, its own file.
+    here = EmbeddedEmulator(url, __file__, url + "/_emulator/", pem)
+    here.attach(options)
+    assert settings_from_options(options).ca_file == __file__

@@ -612,25 +612,31 @@ def test_the_emulator_token_lives_an_hour_and_is_minted_once() -> None:
 def test_slots_missed_without_a_connection_are_skipped_not_sent_late(
     fresh_emulator: LiveEmulator,
 ) -> None:
-    """No connection for the first ~second (connects refused, retried once a second):
-    the slots of that time are skipped (users.AppSyncUser.skipped_publishes,
-    schedule.PublishSchedule.skip_missed: "reported as skipped instead of sent in a burst
-    later"), so once connected the publisher is on schedule. The publishes sent after
-    the reconnect must not include slots from the outage, which would each be late by up
-    to the retry pause."""
-    fresh_emulator.add_fault("refuse:duration=0.5s")
+    """Connected, then cut off at 0.4 s with handshakes refused until 1 s, retried once a
+    second: the slots of the outage are skipped (users.AppSyncUser._skip,
+    schedule.PublishSchedule.skip_missed), each a ``skipped`` request and a skipped figure
+    of its channel, so every slot is accounted for; once reconnected the publisher is on
+    schedule. A publish sent after the reconnect must not be a slot of the outage, which
+    would be late by up to the retry pause."""
+    fresh_emulator.add_fault("disconnect-all:after=0.4s")
+    fresh_emulator.add_fault("refuse:after=0.4s,duration=0.6s")
     run = run_users(
         fresh_emulator,
         [Publisher],
         users=1,
-        seconds=1.6,
+        seconds=2.0,
         channels="/default/outage",
         publish_rate=10,
         reconnect_policy="constant:base=1s",
     )
-    assert run.entry("connect", "/event/realtime").num_failures == 1
     publish = run.entry("publish", "/default/outage")
-    assert publish.num_requests >= 3 and publish.num_failures == 0, run.error_texts()
+    sent = publish.num_requests
+    assert sent >= 3 and publish.num_failures == 0, run.error_texts()
+    skipped = run.entry("skipped", "/default/outage").num_requests
+    assert skipped >= 5 and run.failures("skipped") == 0, run.error_texts()
+    assert run.summary()["delivery"]["overall"]["skipped"] == skipped
+    # 2 s at 10 a second is at least 19 slots; the last may be cut short by the stop.
+    assert sent + skipped >= 18, (sent, skipped)
     assert publish.max_response_time < 250, (
         f"a publish went out {publish.max_response_time:.0f} ms after its slot: "
         "slots missed while disconnected were sent in a burst after the reconnect"
@@ -696,3 +702,59 @@ def test_a_publish_whose_answer_refuses_events_is_a_failure() -> None:
     assert errors == [
         "http_publish failed: EventTooLargeException: 1 of 2 events refused; event 0: too big"
     ], errors
+
+
+# -- every stopped user is checked; one channel, one template -----------------------------
+
+
+def test_every_stopped_user_has_a_cleanup_row_http_publishers_too(
+    emulator: LiveEmulator,
+) -> None:
+    """Publishers over HTTP hold no connection and leave nothing; each still gets its
+    ``cleanup clean`` row, as every stopped user does (docs/resilience.md)."""
+    run = run_users(
+        emulator,
+        [Publisher, Subscriber],
+        users=6,
+        seconds=0.8,
+        channels="/default/cleanup-rows",
+        publish_via="http",
+        publish_rate=5,
+    )
+    assert run.entry("cleanup", "clean").num_requests == 6, run.error_texts()
+    assert run.requests("cleanup") == 6
+    assert run.resilience()["cleanup"]["users_checked"] == 6
+
+
+def test_a_channel_named_by_two_templates_belongs_to_the_first_everywhere(
+    emulator: LiveEmulator,
+) -> None:
+    """``/default/x-2`` is in both templates: Locust's names, the latency figures and the
+    delivery accounting all credit it to the first (workload.channels.template_of_channels)."""
+    first, second = "/default/x-{1..2}", "/default/x-{2..3}"
+    run = run_users(
+        emulator,
+        [PubSubUser],
+        users=3,
+        seconds=1.5,
+        channels=f"{first},{second}",
+        subscriptions_per_user=3,
+        publish_rate=20,
+    )
+    summary = run.summary()
+    names = {name for (name, method) in run.environment.stats.entries if method == "publish"}
+    assert names <= {first, second}, names
+    shared = "/default/x-2"
+    assert shared in summary["delivery"]["channels"], summary["delivery"]["channels"]
+    published_on_shared = summary["delivery"]["channels"][shared]["published"]
+    assert published_on_shared > 0
+    delivered = {t: a["published"] for t, a in summary["delivery"]["templates"].items()}
+    only_first = summary["delivery"]["channels"].get("/default/x-1", {"published": 0})
+    assert delivered[first] == only_first["published"] + published_on_shared, delivered
+    latency = summary["latency"]["deliver"]
+    per_channel = latency["channels"]
+    first_channels = [c for c in ("/default/x-1", shared) if c in per_channel]
+    counted_first = sum(per_channel[channel]["count"] for channel in first_channels)
+    assert latency["templates"][first]["count"] == counted_first, latency["templates"]
+    counted_second = per_channel.get("/default/x-3", {"count": 0})["count"]
+    assert latency["templates"].get(second, {"count": 0})["count"] == counted_second

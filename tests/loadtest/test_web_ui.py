@@ -225,6 +225,10 @@ def check_start_form(page: Any) -> None:
         field = page.locator(f'input[name="{form_name(spec.dest)}"]')
         sync_api.expect(field).to_have_count(1)
         sync_api.expect(field).to_be_visible()
+        if spec.is_flag:  # a switch is a checkbox, unticked
+            assert field.get_attribute("type") == "checkbox", spec.flag
+            assert field.is_checked() is spec.default, spec.flag
+            continue
         shown = field.input_value()
         if isinstance(spec.default, float):
             assert float(shown) == spec.default, (spec.flag, shown)
@@ -280,6 +284,8 @@ def test_the_web_ui_start_form_runs_the_harness_with_its_values(
     # form mangles names with a digit after a letter: sigv4_engine came back sigv_4engine).
     unposted = {spec.dest for spec in OPTIONS if spec.web_ui} - set(posted)
     assert not unposted, (unposted, sorted(posted))
+    # Locust's /swarm reads a switch as the text "true".
+    assert posted["allow_loss"] == ["false"], posted["allow_loss"]
 
     wanted = [
         ("connect", "/event/realtime"),

@@ -274,7 +274,9 @@ def test_a_drain_resets_the_deltas_but_not_what_was_seen() -> None:
         "out_of_order": {},
         "lifetimes": [],
         "untracked": 0,
+        "skipped": {},
     }
+    assert recorder.drain() == delivery.empty_drain()
     arrive(recorder, 2, 3, 6, 7, 5)  # 2 and 6 came before the drain; 3 and 5 below 6
     later = recorder.drain()
     assert later["duplicates"] == {CHANNEL: 2}
@@ -777,3 +779,70 @@ def test_flat_ranges_hold_what_seq_ranges_hold(seqs: list[int]) -> None:
             added = insert_seq(flat, seq)
         assert added == expected
         assert pairs(flat) == reference.ranges
+
+
+# -- a lost worker's subscriptions, skipped publishes ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("offset_ms", "outcome"),
+    [
+        (-1, None),  # before the subscription: not expected of it
+        (5_000, "unaccounted"),  # would be lost
+        (10_500, "unaccounted"),  # would be missed during the reconnect
+        (20_000, "unaccounted"),
+        (30_001, None),  # after the run's end
+    ],
+)
+def test_what_a_lost_workers_subscription_never_reported_is_unaccounted(
+    offset_ms: int, outcome: str | None
+) -> None:
+    """A subscriber on a worker whose final report never came (its id prefix is among the
+    lost processes): an event missing from its records may have arrived after its last
+    report, so it is unaccounted, neither lost nor missed."""
+    accounts = DeliveryAccounts()
+    accounts.merge(one_subscriber(RECONNECTED, [offset_ms]).drain())
+    per_channel, examples = accounts.accounts(END_MS, frozenset({delivery.process_of(SUBSCRIBER)}))
+    assert per_channel[CHANNEL].to_json() == account(
+        published=1, **({outcome: 1} if outcome else {})
+    )
+    assert examples == []
+
+
+def test_only_the_lost_workers_subscribers_are_unaccounted() -> None:
+    """Two subscribers of one channel in two processes; one process is lost: its missing
+    events are unaccounted, the other's are lost, and what arrived is delivered."""
+    recorder = DeliveryRecorder()
+    for subscriber in ("kept-1", "gone-1"):
+        recorder.subscription_live(subscriber, CHANNEL, ns(T0_MS))
+    for seq in (1, 2, 3):
+        recorder.acknowledged(PUBLISHER, CHANNEL, seq, ns(T0_MS + 1_000 * seq))
+    recorder.arrived_event("kept-1", CHANNEL, PUBLISHER, CHANNEL, 1)
+    recorder.arrived_event("gone-1", CHANNEL, PUBLISHER, CHANNEL, 1)
+    accounts = DeliveryAccounts()
+    accounts.merge(recorder.drain())
+    per_channel, examples = accounts.accounts(END_MS, frozenset({"gone"}))
+    assert per_channel[CHANNEL].to_json() == account(
+        published=3, delivered=2, lost=2, unaccounted=2
+    )
+    assert {example["subscriber"] for example in examples} == {"kept-1"}
+    assert accounts.open_subscriptions("gone") == accounts.open_subscriptions("kept") == 1
+    assert accounts.open_subscriptions("other") == 0
+
+
+def test_skipped_publishes_are_counted_per_channel_over_drains() -> None:
+    first, second = DeliveryRecorder(), DeliveryRecorder()
+    for recorder, channels in ((first, ["/default/a", "/default/a"]), (second, ["/default/b"])):
+        for channel in channels:
+            recorder.skipped_publish(channel)
+    drained = first.drain()
+    assert drained["skipped"] == {"/default/a": 2}
+    assert first.drain()["skipped"] == {}  # a drain takes the counts with it
+    per_channel, _ = accounts_of(drained, second.drain())
+    assert per_channel == {"/default/a": account(skipped=2), "/default/b": account(skipped=1)}
+
+
+def test_a_user_ids_process_is_its_prefix() -> None:
+    assert delivery.process_of("3fa9c1-12") == "3fa9c1"
+    assert delivery.process_of("a-b-7") == "a-b"
+    assert delivery.process_of("nodash") == ""

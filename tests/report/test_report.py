@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import csv
 import json
+import os
 import re
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
@@ -25,7 +26,14 @@ from harness.measure.latency import SLOT_S, LatencyRecorder, LatencyTimeline
 from harness.measure.schema import Summary
 from harness.measure.summary import latency_section
 from harness.report.charts import BOTTOM, HEIGHT, LEFT, RIGHT, TOP, WIDTH
-from harness.report.files import CSV_HEADER, hlog_tag, junit_xml, write_reports
+from harness.report.files import (
+    CSV_HEADER,
+    check_report_dir,
+    hlog_tag,
+    junit_xml,
+    write_atomically,
+    write_reports,
+)
 from harness.report.html import render_report
 
 STARTED = 1_764_162_000.0
@@ -61,9 +69,11 @@ def make_timeline() -> LatencyTimeline:
 def account(published: int, delivered: int, lost: int = 0) -> dict[str, int]:
     return {
         "published": published,
+        "skipped": 0,
         "delivered": delivered,
         "lost": lost,
         "missed_during_reconnect": 0,
+        "unaccounted": 0,
         "duplicated": 0,
         "out_of_order": 0,
     }
@@ -135,6 +145,7 @@ def make_summary(timeline: LatencyTimeline, **changes: Any) -> dict[str, Any]:
             ],
             "cleanup": {"users_checked": 3, "leaks": 0, "by_kind": {}, "listed": []},
         },
+        "workers": None,
         "slo": {
             "passed": False,
             "results": [
@@ -208,6 +219,7 @@ def empty_summary() -> dict[str, Any]:
             "policies": [],
             "cleanup": {"users_checked": 0, "leaks": 0, "by_kind": {}, "listed": []},
         },
+        "workers": None,
         "slo": {"passed": True, "results": []},
         "baseline": None,
         "verdict": {"exit_code": 0, "reasons": []},
@@ -321,9 +333,11 @@ def test_channels_csv_has_a_row_per_channel_and_metric(written: tuple[Path, list
         "p99_9_ms": "0.999",
         "max_ms": "1.0",
         "published": "1000",
+        "skipped": "0",
         "delivered": "1000",
         "lost": "0",
         "missed_during_reconnect": "0",
+        "unaccounted": "0",
         "duplicated": "0",
         "out_of_order": "0",
     }
@@ -651,3 +665,43 @@ def test_report_html_long_run_merges_slots(
     assert_points_inside_the_plots(page)
     assert f"{ROOMS}: p50 = 0.500 ms from 0 to 45 s (1,000 samples)" in page
     assert f"{ROOMS}: p99 = 0.400 ms from 9990 to 10035 s (1 sample)" in page
+
+
+# -- writing files -------------------------------------------------------------------------
+
+
+def test_a_report_file_is_replaced_whole_and_leaves_no_temporary_file(tmp_path: Path) -> None:
+    path = tmp_path / "summary.json"
+    path.write_text("old\n")
+    before = os.umask(0o022)
+    try:
+        write_atomically(path, '{"new": true}')
+    finally:
+        os.umask(before)
+    assert path.read_text() == '{"new": true}\n'  # a trailing newline added to text
+    assert [p.name for p in tmp_path.iterdir()] == ["summary.json"]
+    assert path.stat().st_mode & 0o777 == 0o644  # the umask's permissions, not 0600
+    write_atomically(path, b"\x00bytes")
+    assert path.read_bytes() == b"\x00bytes"  # bytes as given
+
+
+def test_a_write_that_fails_at_the_rename_removes_its_temporary_file(tmp_path: Path) -> None:
+    """The last step fails for real: a directory (not empty) is in the way of the rename."""
+    path = tmp_path / "report.html"
+    path.mkdir()
+    (path / "keep").write_text("kept\n")
+    with pytest.raises(OSError):
+        write_atomically(path, "a new report")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]
+    assert (path / "keep").read_text() == "kept\n"
+
+
+def test_the_report_dir_check_creates_it_or_says_why_not(tmp_path: Path) -> None:
+    check_report_dir(tmp_path / "new" / "dir")
+    assert (tmp_path / "new" / "dir").is_dir() and not list((tmp_path / "new" / "dir").iterdir())
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(NotADirectoryError):
+        check_report_dir(blocker / "below")
+    with pytest.raises(FileExistsError):
+        check_report_dir(blocker)

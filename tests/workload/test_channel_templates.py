@@ -13,7 +13,12 @@ from harness.protocol import (
     parse_channel,
     parse_channel_pattern,
 )
-from harness.workload.channels import MAX_CHANNELS, ChannelTemplate, parse_channel_templates
+from harness.workload.channels import (
+    MAX_CHANNELS,
+    ChannelTemplate,
+    parse_channel_templates,
+    template_of_channels,
+)
 
 
 def only_template(text: str) -> ChannelTemplate:
@@ -443,3 +448,15 @@ def test_the_error_names_the_option_it_was_given() -> None:
         parse_channel_templates("nope", option="--other-channels")
     assert info.value.option == "--other-channels"
     assert str(info.value).startswith("--other-channels: 'nope'")
+
+
+def test_a_channel_named_twice_belongs_to_the_first_template() -> None:
+    templates = parse_channel_templates("/default/x-{1..2}, /default/x-{2..3} /other/y")
+    assert template_of_channels(templates) == {
+        "/default/x-1": "/default/x-{1..2}",
+        "/default/x-2": "/default/x-{1..2}",  # named by both: the first wins
+        "/default/x-3": "/default/x-{2..3}",
+        "/default/*": "/default/*",
+        "/other/y": "/other/y",
+        "/other/*": "/other/*",
+    }
