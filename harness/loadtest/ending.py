@@ -50,6 +50,7 @@ from harness.measure.schema import BaselineSection, ResilienceSummary, Summary
 from harness.measure.slo import evaluate_slos
 from harness.measure.summary import build_summary, judged
 from harness.measure.verdict import EXIT_BAD_SETTINGS, EXIT_INCOMPLETE
+from harness.measure.workers import DEFAULT_CLOCK_BOUND_MS
 from harness.report.console import format_console
 from harness.report.files import write_atomically, write_reports
 from harness.workload.channels import template_of_channels
@@ -87,6 +88,7 @@ def run_summary(state: RunState, locust_exit_code: int = 0) -> Summary:
         template_of=template_of_channels(settings.channels),
         run_time_s=getattr(options, "run_time", None),
         distributed=isinstance(environment.runner, MasterRunner),
+        clock_bound_ms=settings.max_clock_offset_s * 1000.0 or DEFAULT_CLOCK_BOUND_MS,
     )
     baseline: BaselineSection | None = None
     if settings.baseline:
@@ -102,6 +104,7 @@ def run_summary(state: RunState, locust_exit_code: int = 0) -> Summary:
         baseline,
         locust_exit_code,
         allow_loss=settings.allow_loss,
+        gate_clocks=settings.max_clock_offset_s > 0,
     )
 
 

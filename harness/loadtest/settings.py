@@ -407,6 +407,17 @@ class HarnessSettings:
         _max_regression,
         metavar="SHARE",
     )
+    max_clock_offset_s: float = option(
+        "--max-clock-offset",
+        0.0,
+        "seconds a worker's clock may be off from the master's (offset plus uncertainty, "
+        "measured over Locust's connection) before a distributed run fails with exit status "
+        "5: delivery latencies across processes are off by as much; 0: not checked (a "
+        "worker off by more than 5 ms is still flagged in the report; see docs/distributed.md)",
+        non_negative_float,
+        metavar="SECONDS",
+        in_summary=True,
+    )
     allow_loss: bool = option(
         "--allow-loss",
         False,

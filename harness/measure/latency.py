@@ -99,13 +99,21 @@ class LatencyRecorder:
 
 @dataclass
 class LatencyTimeline:
-    """A run's histograms: cumulative per (metric, channel); per time slot, (metric, template)."""
+    """A run's histograms: cumulative per (metric, channel); per time slot, (metric, template).
+
+    Slots accumulate for the whole run (the ``.hlog`` files and the over-time charts read
+    them at the end), so a slot that is over is sealed: packed (:meth:`Histogram.pack`)
+    into about a twentieth of its memory. A soak of hours then holds kilobytes per slot,
+    not the ~90 KB of an open histogram (bench/README.md, "Soak")."""
 
     started_at: float
     """Wall time of the run's start; slot ``n`` covers ``[start + n*SLOT_S, ...)``."""
     cumulative: dict[tuple[str, str], Histogram] = field(default_factory=dict)
     templates: dict[str, str] = field(default_factory=dict)
     slots: dict[tuple[str, str, int], Histogram] = field(default_factory=dict)
+    """The open slot's histograms (and any slot a merge reopened)."""
+    sealed: dict[tuple[str, str, int], bytes] = field(default_factory=dict)
+    """The histograms of slots that are over, packed."""
 
     def merge(
         self,
@@ -116,13 +124,22 @@ class LatencyTimeline:
         """Add what a recorder drained at ``at_wall_s`` (it lands in that time's slot);
         ``pause`` is called after each histogram, to let other work run."""
         slot = max(0, int((at_wall_s - self.started_at) // SLOT_S))
+        self._seal_before(slot)
         for metric, channel, template, wire in drained:
             histogram = Histogram.from_wire(wire)
             self._add(self.cumulative, (metric, channel), histogram)
-            self._add(self.slots, (metric, template, slot), histogram)
+            key = (metric, template, slot)
+            if key in self.sealed:  # the wall clock stepped back into a sealed slot
+                self.slots[key] = Histogram.unpack(self.sealed.pop(key))
+            self._add(self.slots, key, histogram)
             self.templates[channel] = template
             if pause is not None:
                 pause()
+
+    def _seal_before(self, slot: int) -> None:
+        """Pack the histograms of the slots before ``slot``: they are over."""
+        for key in [key for key in self.slots if key[2] < slot]:
+            self.sealed[key] = self.slots.pop(key).pack()
 
     @staticmethod
     def _add(table: dict[Any, Histogram], key: Any, histogram: Histogram) -> None:
@@ -156,8 +173,14 @@ class LatencyTimeline:
 
     def intervals(self, metric: str) -> list[tuple[int, str, Histogram]]:
         """``(slot, template, histogram)`` in time order, for the over-time views."""
-        return sorted(
+        sealed = (
+            (slot, template, Histogram.unpack(packed))
+            for (name, template, slot), packed in self.sealed.items()
+            if name == metric
+        )
+        open_slots = (
             (slot, template, histogram)
             for (name, template, slot), histogram in self.slots.items()
             if name == metric
         )
+        return sorted([*sealed, *open_slots], key=lambda interval: interval[:2])

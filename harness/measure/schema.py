@@ -256,6 +256,12 @@ class WorkersSummary(TypedDict):
     lost: list[LostWorker]
     """Workers whose final report never arrived: the run is incomplete."""
     each: dict[str, WorkerFigures]
+    clock_bound_ms: float
+    """The largest clock error (|offset| + uncertainty) a worker may have before delivery
+    latencies measured across workers are flagged (``--max-clock-offset``, else 5 ms)."""
+    clock_flagged: list[str]
+    """Workers whose clock is unmeasured or off by more than ``clock_bound_ms``: delivery
+    latencies between them and other processes may be off by as much."""
 
 
 class ServerViolation(TypedDict):

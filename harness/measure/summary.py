@@ -26,10 +26,15 @@ from harness.measure.schema import (
     ResilienceSummary,
     SloSection,
     Summary,
+    WorkersSummary,
 )
 from harness.measure.texts import iso_utc
 from harness.measure.verdict import unjudged_loss, verdict
-from harness.measure.workers import lost_worker_sentences
+from harness.measure.workers import (
+    DEFAULT_CLOCK_BOUND_MS,
+    clock_sentences,
+    lost_worker_sentences,
+)
 
 
 def build_summary(
@@ -43,13 +48,15 @@ def build_summary(
     run_time_s: float | None = None,
     ended_at: float | None = None,
     distributed: bool = False,
+    clock_bound_ms: float = DEFAULT_CLOCK_BOUND_MS,
 ) -> Measurements:
     """Everything measured, without secrets (``settings`` is ``HarnessSettings.describe()``).
 
     ``request_counts`` is Locust's (requests, failures) per request type;
     ``template_of`` maps channels to their templates (default: as the histograms know them);
     ``run_time_s`` is the ``-t`` limit, if any, to tell an interrupted run;
-    ``distributed``: the results came from Locust workers (the summary lists them)."""
+    ``distributed``: the results came from Locust workers (the summary lists them, and
+    flags those whose clock may be off by more than ``clock_bound_ms``)."""
     ended = time.time() if ended_at is None else ended_at
     duration = max(0.0, ended - results.started_at)
     delivery = delivery_section(results, ended, template_of or {})
@@ -77,7 +84,9 @@ def build_summary(
         "latency": latency_section(results.timeline),
         "delivery": delivery,
         "resilience": resilience,
-        "workers": results.workers.summary(results.accounts) if distributed else None,
+        "workers": (
+            results.workers.summary(results.accounts, clock_bound_ms) if distributed else None
+        ),
     }
 
 
@@ -133,9 +142,11 @@ def judged(
     locust_exit_code: int,
     *,
     allow_loss: bool = False,
+    gate_clocks: bool = False,
 ) -> Summary:
     """The whole summary: what was measured, the SLO results, the baseline comparison
-    and the verdict (``allow_loss``: lost events alone do not fail the run)."""
+    and the verdict (``allow_loss``: lost events alone do not fail the run;
+    ``gate_clocks``: a flagged worker clock makes the run unreliable, exit 5)."""
     server = measured["resilience"].get("server")
     workers = measured["workers"]
     unaccounted = measured["delivery"]["overall"]["unaccounted"]
@@ -155,7 +166,18 @@ def judged(
             baseline,
             server,
             locust_exit_code,
-            incomplete=[] if workers is None else lost_worker_sentences(workers, unaccounted),
+            incomplete=_incomplete(workers, unaccounted, gate_clocks=gate_clocks),
             unjudged_loss=unjudged_loss(measured["totals"]["events"], slo, allow_loss=allow_loss),
         ),
     }
+
+
+def _incomplete(
+    workers: WorkersSummary | None, unaccounted: int, *, gate_clocks: bool
+) -> list[str]:
+    """Why a distributed run's figures are partial (lost workers) or, when the clocks are
+    gated, unreliable (a worker clock off by more than allowed)."""
+    if workers is None:
+        return []
+    sentences = lost_worker_sentences(workers, unaccounted)
+    return sentences + clock_sentences(workers) if gate_clocks else sentences

@@ -15,7 +15,8 @@ Exit codes of a run:
 - ``4`` (:data:`EXIT_REGRESSION`): no SLO failed but a figure regressed from the
   baseline (takes precedence over Locust's code);
 - ``5`` (:data:`EXIT_INCOMPLETE`): the run's record is incomplete: a worker was lost
-  (its final report never reached the master), or the reports could not be written.
+  (its final report never reached the master), or the reports could not be written;
+  or unreliable: a worker's clock was off by more than ``--max-clock-offset``.
   Takes precedence over every other code: the figures judged are partial.
 """
 

@@ -18,6 +18,9 @@ from harness.measure.delivery import DeliveryAccounts
 from harness.measure.schema import ClockEstimate, LostWorker, WorkerReport, WorkersSummary
 from harness.measure.texts import iso_utc
 
+DEFAULT_CLOCK_BOUND_MS = 5.0
+"""Without ``--max-clock-offset``, workers whose clock may be off by more are flagged."""
+
 
 @dataclass
 class WorkerRecord:
@@ -87,7 +90,21 @@ class WorkerRoster:
             tag for worker in self.lost() if (tag := self.workers[worker].tag) is not None
         )
 
-    def summary(self, accounts: DeliveryAccounts) -> WorkersSummary:
+    def clock_flagged(self, bound_ms: float) -> list[str]:
+        """The workers with users whose clock is unmeasured, or off by more than
+        ``bound_ms`` (its offset plus its uncertainty)."""
+        flagged = []
+        for worker, record in sorted(self.workers.items()):
+            clock = record.clock
+            if record.tag is None:  # no user ever ran there: no latency to skew
+                continue
+            if clock is None or abs(clock["offset_ms"]) + clock["uncertainty_ms"] > bound_ms:
+                flagged.append(worker)
+        return flagged
+
+    def summary(
+        self, accounts: DeliveryAccounts, clock_bound_ms: float = DEFAULT_CLOCK_BOUND_MS
+    ) -> WorkersSummary:
         """The ``workers`` section of the summary."""
         lost: list[LostWorker] = []
         for worker in self.lost():
@@ -115,6 +132,8 @@ class WorkerRoster:
                 }
                 for worker, record in sorted(self.workers.items())
             },
+            "clock_bound_ms": clock_bound_ms,
+            "clock_flagged": self.clock_flagged(clock_bound_ms),
         }
 
 
@@ -132,6 +151,25 @@ def lost_worker_sentences(workers: WorkersSummary, unaccounted: int) -> list[str
         if index == 0 and unaccounted:
             sentence += f", and {unaccounted} events are unaccounted (not counted as lost)"
         sentences.append(sentence)
+    return sentences
+
+
+def clock_sentences(workers: WorkersSummary) -> list[str]:
+    """Why the run's cross-process delivery latencies cannot be trusted (for
+    ``--max-clock-offset``): one sentence per flagged worker."""
+    sentences = []
+    for worker in workers["clock_flagged"]:
+        clock = workers["each"][worker]["clock"]
+        if clock is None:
+            error = "was never measured"
+        else:
+            off = abs(clock["offset_ms"]) + clock["uncertainty_ms"]
+            error = f"may be off by {off:.3f} ms"
+        sentences.append(
+            f"unreliable: the clock of worker {worker} {error}, more than --max-clock-offset "
+            f"{workers['clock_bound_ms']:g} ms allows; delivery latencies across processes "
+            "may be off by as much"
+        )
     return sentences
 
 

@@ -18,6 +18,9 @@ from harness.measure.schema import (
 )
 from harness.measure.texts import herd_text, recovery_text, regression_sentence, share_text
 
+INCOMPLETE_PREFIXES = ("incomplete:", "unreliable:")
+"""How the verdict's reasons that mean exit status 5 begin."""
+INCOMPLETE_MEANING = "its figures are partial or unreliable"
 _LATENCY_COLUMNS = ("count", "p50", "p90", "p99", "p99.9", "max")
 WORST_CHANNELS = 10
 _CHANNEL_LATENCY = ("p50", "p99", "max")
@@ -56,11 +59,17 @@ def format_console(summary: Summary) -> str:
 
 
 def incomplete_lines(summary: Summary) -> list[str]:
-    """The reasons a run is incomplete, first and loud; none for a complete run."""
-    reasons = [r for r in summary["verdict"]["reasons"] if r.startswith("incomplete:")]
+    """The reasons a run is incomplete (or its figures unreliable), first and loud; none
+    for a complete run."""
+    reasons = incomplete_reasons(summary)
     if not reasons:
         return []
-    return ["INCOMPLETE RUN: its figures are partial", *(f"  {r}" for r in reasons)]
+    return [f"INCOMPLETE RUN: {INCOMPLETE_MEANING}", *(f"  {r}" for r in reasons)]
+
+
+def incomplete_reasons(summary: Summary) -> list[str]:
+    """The verdict's reasons that make the run incomplete or unreliable (exit 5)."""
+    return [r for r in summary["verdict"]["reasons"] if r.startswith(INCOMPLETE_PREFIXES)]
 
 
 def worker_lines(workers: WorkersSummary | None) -> list[str]:
@@ -74,12 +83,17 @@ def worker_lines(workers: WorkersSummary | None) -> list[str]:
             f"missing since {lost['missing_since'] or 'unnoticed'}, {lost['users']} users, "
             f"{lost['subscriptions']} subscriptions"
         )
+    flagged = set(workers["clock_flagged"])
     for worker, figures in workers["each"].items():
-        if (clock := figures["clock"]) is not None:
+        clock = figures["clock"]
+        mark = f" FLAGGED: more than {workers['clock_bound_ms']:g} ms" if worker in flagged else ""
+        if clock is not None:
             lines.append(
                 f"  clock of {worker}: {clock['offset_ms']:+.3f} ms from the master's "
-                f"(within {clock['uncertainty_ms']:.3f} ms, {clock['samples']} samples)"
+                f"(within {clock['uncertainty_ms']:.3f} ms, {clock['samples']} samples){mark}"
             )
+        elif mark:
+            lines.append(f"  clock of {worker}: not measured{mark}")
     return lines
 
 

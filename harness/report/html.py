@@ -40,7 +40,7 @@ from harness.measure.schema import (
 from harness.measure.texts import herd_text, recovery_text, relative_text, share_text
 from harness.report.channels import channel_views
 from harness.report.charts import ms_text, over_time_figure, percentile_figure
-from harness.report.console import DELIVERY_LABELS
+from harness.report.console import DELIVERY_LABELS, INCOMPLETE_MEANING, incomplete_reasons
 
 CHANNEL_TABLE_OPEN = 200
 """Channels up to which the per-channel table starts unfolded."""
@@ -136,7 +136,8 @@ def _run(summary: Summary) -> dict[str, Any]:
         ],
         "verdict": verdict,
         "passed": verdict["exit_code"] == 0,
-        "incomplete": [r for r in verdict["reasons"] if r.startswith("incomplete:")],
+        "incomplete": incomplete_reasons(summary),
+        "incomplete_meaning": INCOMPLETE_MEANING,
         "settings": [(name, _setting(value)) for name, value in run["settings"].items()],
     }
 
@@ -310,11 +311,12 @@ def _workers(summary: Summary) -> dict[str, Any]:
                 entry["missing_since"] if entry else "",
                 "" if clock is None else f"{clock['offset_ms']:+.3f}",
                 "" if clock is None else f"{clock['uncertainty_ms']:.3f}",
+                "FLAGGED" if worker in workers["clock_flagged"] else "",
             ]
         )
     table = Table(
         ["worker", "state", "reports", "users", "subscriptions", "last report", "missing since",
-         "clock offset ms", "± ms"],
+         "clock offset ms", "± ms", f"clock over {workers['clock_bound_ms']:g} ms"],
         rows,
     )  # fmt: skip
     return {"workers": workers, "worker_table": table}

@@ -234,6 +234,8 @@ BAD_VALUES = [
     ("--emulator-bind", "224.0.0.1", "224.0.0.1 is not an address to listen on"),
     ("--emulator-bind", "fe80::1%eth0", "an address with a zone is not supported"),
     ("--allow-loss", "yes", "must be true or false, not 'yes'"),
+    ("--max-clock-offset", "-0.001", "must be a finite number of at least 0"),
+    ("--max-clock-offset", "5ms", "must be a number"),
     ("--emulator-args", "--tls --port 8000", "--port is set by --emulator-bind ADDR[:PORT]"),
     ("--emulator-args", "--host=10.0.0.1", "--host is set by --emulator-bind ADDR[:PORT]"),
 ]
@@ -507,6 +509,7 @@ def test_describe_shows_the_settings() -> None:
         "reconnect_policy": "decorrelated-jitter:base=100ms,cap=5s,max-attempts=3",
         "publish_retry_policy": "off",
         "backoff_tolerance_s": 0.25,
+        "max_clock_offset_s": 0.0,
         "allow_loss": False,
         "run_id": "r1",
     }
@@ -577,6 +580,7 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "--reconnect-policy": ("exponential:base=1s", "exponential:base=1s"),
     "--publish-retry-policy": ("constant:base=50ms", "constant:base=50ms"),
     "--backoff-tolerance": ("0.5", 0.5),
+    "--max-clock-offset": ("0.002", 0.002),
     "--report-dir": ("/tmp/reports", "/tmp/reports"),
     "--slo": ("lost==0", ["lost==0"]),
     "--slo-file": (str(SAMPLE_REPORT / "slos.txt"), str(SAMPLE_REPORT / "slos.txt")),

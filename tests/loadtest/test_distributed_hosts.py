@@ -243,6 +243,7 @@ def check_workers(summary: dict[str, Any]) -> None:
     assert len(workers["each"]) == 2, workers
     clocks = [figures["clock"] for figures in workers["each"].values()]
     assert None not in clocks, workers  # each worker measured its clock and reported it
+    assert workers["clock_flagged"] == [], workers  # one kernel clock: nothing to flag
     for clock in clocks:
         # One kernel clock in every namespace: the true offset is 0.
         assert abs(clock["offset_ms"]) <= clock["uncertainty_ms"] + 0.01, clock

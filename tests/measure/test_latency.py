@@ -7,6 +7,7 @@ of merges are plain floats chosen here."""
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import pytest
@@ -579,3 +580,50 @@ def test_an_empty_timeline_has_no_metrics() -> None:
     timeline.merge([], START_S)
     assert timeline.metrics() == []
     assert timeline.intervals("deliver") == []
+
+
+# -- sealed slots -------------------------------------------------------------------------
+
+
+def test_a_slot_that_is_over_is_sealed_and_reads_back_the_same() -> None:
+    """Merges into slots 0, 1 and 2: the first two are packed once slot 2 begins, and the
+    intervals (counts and percentiles) are what unsealed histograms give."""
+    latencies = [[100, 250, 4_000], [7, 9_999_999], [1_500] * 20]
+    timeline = LatencyTimeline(started_at=START_S)
+    unsealed = []
+    for slot, values in enumerate(latencies):
+        timeline.merge(drain_of(CHATS, "/chat/a", *values), START_S + slot * SLOT_S + 1)
+        histogram = Histogram()
+        for value in values:
+            histogram.record(value)
+        unsealed.append(histogram)
+    assert set(timeline.sealed) == {("deliver", CHATS, 0), ("deliver", CHATS, 1)}
+    assert set(timeline.slots) == {("deliver", CHATS, 2)}
+    intervals = timeline.intervals("deliver")
+    assert [(slot, template) for slot, template, _ in intervals] == [
+        (0, CHATS), (1, CHATS), (2, CHATS)
+    ]  # fmt: skip
+    for (_, _, histogram), expected in zip(intervals, unsealed, strict=True):
+        assert histogram.counts == expected.counts
+        assert percentiles_ms(histogram) == percentiles_ms(expected)
+
+
+def test_a_sealed_slot_is_far_smaller_than_an_open_one() -> None:
+    histogram = Histogram()
+    for value in range(1, 200_000, 97):  # ~2,000 distinct buckets, as a busy 5 s has
+        histogram.record(value)
+    packed = histogram.pack()
+    assert Histogram.unpack(packed).counts == histogram.counts
+    open_bytes = sys.getsizeof(histogram.counts)
+    assert len(packed) * 5 < open_bytes, (len(packed), open_bytes)
+
+
+def test_a_merge_into_a_sealed_slot_reopens_it() -> None:
+    """A wall clock stepped back lands a merge in a slot already sealed: it is unpacked,
+    added to, and counted once."""
+    timeline = LatencyTimeline(started_at=START_S)
+    timeline.merge(drain_of(CHATS, "/chat/a", 100), START_S + 1)
+    timeline.merge(drain_of(CHATS, "/chat/a", 200), START_S + SLOT_S + 1)
+    timeline.merge(drain_of(CHATS, "/chat/a", 300), START_S + 2)
+    counts = [(slot, h.get_total_count()) for slot, _, h in timeline.intervals("deliver")]
+    assert counts == [(0, 2), (1, 1)]

@@ -226,3 +226,78 @@ def test_what_relaxes_the_loss_rule(
 def test_one_lost_event_is_worded_in_the_singular() -> None:
     (reason,) = unjudged_loss(events(lost=1), NO_SLO, allow_loss=False)
     assert reason.startswith("1 event lost ")
+
+
+# -- worker clocks -----------------------------------------------------------------------------
+
+
+def clocked(offset_ms: float | None, uncertainty_ms: float = 0.2) -> WorkerReport:
+    drained = report(final=True)
+    if offset_ms is not None:
+        drained["process"]["clock"] = {  # type: ignore[typeddict-item]
+            "offset_ms": offset_ms,
+            "uncertainty_ms": uncertainty_ms,
+            "samples": 8,
+        }
+    return drained
+
+
+@pytest.mark.parametrize(
+    ("offset_ms", "uncertainty_ms", "flagged"),
+    [
+        (0.05, 0.3, False),
+        (-4.0, 0.9, False),  # 4.9 ms of error is within 5
+        (4.5, 0.6, True),  # 5.1 ms is not
+        (-6.0, 0.1, True),
+        (None, 0.0, True),  # never measured: unknown
+    ],
+)
+def test_a_worker_clock_off_by_more_than_the_bound_is_flagged(
+    offset_ms: float | None, uncertainty_ms: float, flagged: bool
+) -> None:
+    roster = WorkerRoster()
+    roster.reported("w1", STARTED + 3, clocked(offset_ms, uncertainty_ms))
+    assert roster.clock_flagged(5.0) == (["w1"] if flagged else [])
+
+
+def test_a_worker_without_users_is_never_flagged() -> None:
+    roster = WorkerRoster()
+    roster.reported("idle", STARTED + 3, report(final=True, tag=None, users=0))
+    assert roster.clock_flagged(0.001) == []
+
+
+def distributed_summary(offset_ms: float, *, gate: bool, bound_ms: float = 1.0) -> Any:
+    results = RunResults(started_at=STARTED)
+    results.merge(clocked(offset_ms), STARTED + 3, "w1")
+    measured = build_summary(
+        results,
+        settings={},
+        run_id="r",
+        request_counts={},
+        resilience=ResilienceLedger().summary(),
+        ended_at=STARTED + 20,
+        distributed=True,
+        clock_bound_ms=bound_ms,
+    )
+    return judged(measured, {"passed": True, "results": []}, None, 0, gate_clocks=gate)
+
+
+def test_max_clock_offset_fails_a_run_whose_worker_clock_is_off() -> None:
+    summary = distributed_summary(2.5, gate=True)
+    assert summary["workers"]["clock_flagged"] == ["w1"]
+    assert summary["workers"]["clock_bound_ms"] == 1.0
+    assert summary["verdict"] == {
+        "exit_code": EXIT_INCOMPLETE,
+        "reasons": [
+            "unreliable: the clock of worker w1 may be off by 2.700 ms, more than "
+            "--max-clock-offset 1 ms allows; delivery latencies across processes may be off "
+            "by as much"
+        ],
+    }
+
+
+def test_without_max_clock_offset_a_clock_is_flagged_but_does_not_fail() -> None:
+    summary = distributed_summary(2.5, gate=False)
+    assert summary["workers"]["clock_flagged"] == ["w1"]
+    assert summary["verdict"] == {"exit_code": 0, "reasons": []}
+    assert distributed_summary(0.5, gate=True)["verdict"]["exit_code"] == 0  # within 1 ms

@@ -96,3 +96,43 @@ def test_a_regression_from_a_zero_baseline_is_printed() -> None:
         in text
     )
     assert "2 figures compared, 2 regressed by more than 10%" in text
+
+
+def test_workers_are_listed_with_their_clocks_and_the_lost_ones_first() -> None:
+    clock = {"offset_ms": -7.25, "uncertainty_ms": 0.5, "samples": 8}
+    reason = "unreliable: the clock of worker w2 may be off by 7.750 ms, more than ..."
+    summary = empty_summary(
+        workers={
+            "count": 2,
+            "final_reports": 1,
+            "lost": [
+                {
+                    "worker": "w1",
+                    "last_report_at": "2025-11-26T13:00:03.000Z",
+                    "missing_since": None,
+                    "users": 4,
+                    "subscriptions": 3,
+                }
+            ],
+            "each": {
+                "w1": {"reports": 1, "final": False, "users": 4, "clock": None},
+                "w2": {"reports": 5, "final": True, "users": 0, "clock": clock},
+            },
+            "clock_bound_ms": 5.0,
+            "clock_flagged": ["w1", "w2"],
+        },
+        verdict={"exit_code": 5, "reasons": [reason]},
+    )
+    text = format_console(summary)
+    lines = text.splitlines()
+    assert lines[:2] == ["INCOMPLETE RUN: its figures are partial or unreliable", f"  {reason}"]
+    assert "Workers: 1 of 2 sent their final report" in lines
+    assert (
+        "  LOST w1: last report 2025-11-26T13:00:03.000Z, missing since unnoticed, 4 users, "
+        "3 subscriptions"
+    ) in lines
+    assert "  clock of w1: not measured FLAGGED: more than 5 ms" in lines
+    assert (
+        "  clock of w2: -7.250 ms from the master's (within 0.500 ms, 8 samples) "
+        "FLAGGED: more than 5 ms"
+    ) in lines
