@@ -41,7 +41,7 @@ from typing import Any
 
 import bench_support as support
 import gevent
-from bench_support import BenchError, positive_float, positive_int
+from bench_support import BenchError, number, positive_float, positive_int
 from gevent.event import Event
 
 from harness.emulator.admin_client import AdminClient, AdminError
@@ -624,10 +624,6 @@ def marginal(results: Sequence[Result]) -> list[dict[str, Any]]:
             }
         )
     return found
-
-
-def number(value: float, spec: str) -> str:
-    return "n/a" if value != value else format(value, spec)  # NaN: not measurable
 
 
 def row(r: Result) -> list[tuple[str, str]]:

@@ -45,7 +45,7 @@ from typing import IO, Any
 
 import bench_support as support
 import peers_common as common
-from bench_support import BenchError, positive_float, positive_int
+from bench_support import BenchError, json_safe, number, positive_float, positive_int
 from hdrh.histogram import HdrHistogram
 from hdrh.log import HistogramLogReader
 from websockets.asyncio.client import ClientConnection, connect
@@ -801,10 +801,6 @@ def ratios(by_mode: dict[str, dict[str, float]]) -> dict[str, float]:
     }
 
 
-def number(value: float, spec: str) -> str:
-    return "n/a" if value != value else format(value, spec)  # NaN: not measured
-
-
 NOTE = (
     "How it was measured: each client is a child process tree pinned to one CPU, the emulator "
     "to another. 'deliveries/CPU-s' is the deliveries the client counted inside the publish "
@@ -933,17 +929,6 @@ def pinned_emulator(cpu: int) -> Any:
     with emulator:
         support.pin(emulator.pid, {cpu})
         yield emulator
-
-
-def json_safe(value: Any) -> Any:
-    """NaN (not measured) as null: strict JSON."""
-    if isinstance(value, float) and value != value:
-        return None
-    if isinstance(value, dict):
-        return {key: json_safe(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(item) for item in value]
-    return value
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:

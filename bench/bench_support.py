@@ -1,6 +1,6 @@
 """What the benchmarks share: the emulator's test credentials and channel, a process's (and
 a process tree's) figures from /proc, CPU pinning, child processes, the open-files limit, and
-the report's header and table. Neither gevent nor asyncio here: bench_client.py runs under
+the report's header, table and JSON. Neither gevent nor asyncio here: bench_client.py runs under
 the one, bench_emulator.py under the other."""
 
 from __future__ import annotations
@@ -179,13 +179,29 @@ def pinned_start(cpus: set[int]) -> Callable[[], None]:
     SIGTERM when this process dies (Linux ``PR_SET_PDEATHSIG``), so nothing is left behind."""
 
     def preexec() -> None:
-        import ctypes
-
         os.sched_setaffinity(0, cpus)
-        pr_set_pdeathsig = 1
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+        die_with_parent()
 
     return preexec
+
+
+def die_with_parent() -> None:
+    """A ``preexec_fn``: the child gets SIGTERM when this process dies (Linux
+    ``PR_SET_PDEATHSIG``), even if this process is killed with SIGKILL."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+
+
+def cmdline(pid: int) -> list[str]:
+    """The arguments ``pid`` was started with (empty if it is gone or a zombie)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as file:
+            raw = file.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return []
+    return raw.decode("utf-8", "replace").split("\0")[:-1] if raw else []
 
 
 # --- Child processes: a script run again, writing one JSON record a line -------------
@@ -340,6 +356,22 @@ def package_version(name: str) -> str:
         return importlib.metadata.version(name)
     except importlib.metadata.PackageNotFoundError:
         return "(not installed)"
+
+
+def number(value: float, spec: str) -> str:
+    """``value`` formatted with ``spec``; NaN (not measured) as n/a."""
+    return "n/a" if value != value else format(value, spec)
+
+
+def json_safe(value: Any) -> Any:
+    """NaN (not measured) as null: strict JSON."""
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(item) for item in value]
+    return value
 
 
 def ratio(value: float, base: float) -> float:
