@@ -8,7 +8,10 @@ from __future__ import annotations
 import os
 import re
 import signal
+import subprocess
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -47,6 +50,38 @@ def locust_children(pid: int) -> list[int]:
     return children
 
 
+EMULATOR_UP = "embedded AppSync Events emulator at"
+
+
+@dataclass
+class Ended:
+    returncode: int
+    output: str
+    """Everything the run printed."""
+
+
+def run_interfered(
+    arguments: list[str],
+    interfere: Callable[[subprocess.Popen[str], str], object],
+    *,
+    after: str = EMULATOR_UP,
+    timeout_s: float = 60_000 * MS,
+) -> Ended:
+    """Start Locust, read its output until a line holds ``after``, call ``interfere``
+    with the process and that output, and wait (bounded) for the run to end."""
+    process = start_locust(*arguments)
+    try:
+        seen = "".join(read_until(process, lambda line: after in line, 60_000 * MS))
+        assert after in seen, seen[-3000:]
+        interfere(process, seen)
+        rest, _ = process.communicate(timeout=timeout_s)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    return Ended(process.returncode, seen + rest)
+
+
 def wait_for_events(port: int, connections: int) -> None:
     """Until ``connections`` are open at the emulator and events are delivered."""
     deadline = time.monotonic() + 60_000 * MS
@@ -65,26 +100,21 @@ def test_a_worker_killed_mid_run_makes_the_run_incomplete(tmp_path: Path) -> Non
     worker first, and counts what its subscriptions never reported as unaccounted, not
     lost. (The same run without the kill: test_report_cli's distributed run, exit 0.)"""
     report = tmp_path / "report"
-    process = start_locust(
-        *headless(
-            "--processes", "2", "--channels", "/default/kill-{1..2}",
-            "--report-dir", str(report), seconds=20, publish_rate=10,
-        )
-    )  # fmt: skip
-    try:
-        seen = read_until(process, lambda line: "embedded AppSync Events emulator at" in line)
-        wait_for_events(emulator_port("".join(seen)), connections=10)
+
+    def kill_a_worker(process: subprocess.Popen[str], seen: str) -> None:
+        wait_for_events(emulator_port(seen), connections=10)
         time.sleep(REPORT_INTERVAL_S + 1_000 * MS)  # each worker has reported its users
         workers = locust_children(process.pid)
         assert len(workers) == 2, workers
         os.kill(workers[0], signal.SIGKILL)
-        rest, _ = process.communicate(timeout=DISTRIBUTED_TIMEOUT_S)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-    output = "".join(seen) + rest
-    assert process.returncode == EXIT_INCOMPLETE, output[-3000:]
+
+    arguments = headless(
+        "--processes", "2", "--channels", "/default/kill-{1..2}",
+        "--report-dir", str(report), seconds=20, publish_rate=10,
+    )  # fmt: skip
+    ended = run_interfered(arguments, kill_a_worker, timeout_s=DISTRIBUTED_TIMEOUT_S)
+    output = ended.output
+    assert ended.returncode == EXIT_INCOMPLETE, output[-3000:]
     summary = load_summary(report)
     assert summary["verdict"]["exit_code"] == EXIT_INCOMPLETE
     workers_section = summary["workers"]
@@ -150,19 +180,16 @@ def test_a_report_dir_broken_during_the_run_makes_it_exit_5(tmp_path: Path) -> N
     """The directory was fine at the start, and is a regular file at the end (what a full
     or vanished disk looks like to the writer): the run exits 5 and says why."""
     report = tmp_path / "report"
-    process = start_locust(*headless("--report-dir", str(report), seconds=6))
-    try:
-        seen = read_until(process, lambda line: "All users spawned" in line)
-        assert report.is_dir(), "".join(seen)  # created by the check before the run
+
+    def break_the_directory(process: subprocess.Popen[str], seen: str) -> None:
+        assert report.is_dir(), seen  # created by the check before the run
         report.rmdir()
         report.write_text("in the way\n")
-        rest, _ = process.communicate(timeout=60_000 * MS)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-    output = "".join(seen) + rest
-    assert process.returncode == EXIT_INCOMPLETE, output[-3000:]
+
+    arguments = headless("--report-dir", str(report), seconds=6)
+    ended = run_interfered(arguments, break_the_directory, after="All users spawned")
+    output = ended.output
+    assert ended.returncode == EXIT_INCOMPLETE, output[-3000:]
     assert f"cannot write the reports to {report}" in output
     assert f"incomplete: the reports could not be written to {report}" in output
     assert "Verdict: exit code 5" in output
@@ -185,27 +212,21 @@ def test_a_signal_during_ramp_up_still_writes_complete_reports(
 ) -> None:
     """Ten users at two a second: the signal comes when the first have connected."""
     report = tmp_path / "report"
-    process = start_locust(
-        "--headless", "-u", "10", "-r", "2", "-t", "60s", "--report-dir", str(report)
-    )
-    try:
-        seen = read_until(process, lambda line: "embedded AppSync Events emulator at" in line)
-        port = emulator_port("".join(seen))
+
+    def signal_once_connected(process: subprocess.Popen[str], seen: str) -> None:
+        port = emulator_port(seen)
         deadline = time.monotonic() + 30_000 * MS
         while emulator_stats(port)["connections"]["open"] < 1:
             assert time.monotonic() < deadline
             time.sleep(0.05)
         process.send_signal(signal_number)
-        rest, _ = process.communicate(timeout=60_000 * MS)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-    output = "".join(seen) + rest
+
+    arguments = ["--headless", "-u", "10", "-r", "2", "-t", "60s", "--report-dir", str(report)]
+    ended = run_interfered(arguments, signal_once_connected)
     summary: dict[str, dict[str, object]] = complete_reports(report)  # type: ignore[assignment]
     assert summary["run"]["interrupted"] is True, summary["run"]
-    assert process.returncode == summary["verdict"]["exit_code"], output[-3000:]
-    assert port_is_closed(port)
+    assert ended.returncode == summary["verdict"]["exit_code"], ended.output[-3000:]
+    assert port_is_closed(emulator_port(ended.output))
 
 
 @pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM], ids=["INT", "TERM"])
@@ -215,25 +236,19 @@ def test_a_signal_while_the_run_shuts_down_still_writes_complete_reports(
     """The -t limit is reached and the users unsubscribe, each answer held 2 s: the signal
     comes while they stop. The run still ends with every user checked and its reports."""
     report = tmp_path / "report"
-    process = start_locust(
-        *headless(
-            "--report-dir", str(report),
-            "--emulator-args=--fault delay-acks:ack=unsubscribe,delay=2s", seconds=4,
-        )
-    )  # fmt: skip
-    try:
-        seen = read_until(process, lambda line: "--run-time limit reached" in line, 60_000 * MS)
-        assert "--run-time limit reached" in seen[-1], "".join(seen)[-3000:]
+
+    def signal_while_stopping(process: subprocess.Popen[str], seen: str) -> None:
         time.sleep(500 * MS)  # into the unsubscribes
         process.send_signal(signal_number)
-        rest, _ = process.communicate(timeout=60_000 * MS)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-    output = "".join(seen) + rest
+
+    arguments = headless(
+        "--report-dir", str(report),
+        "--emulator-args=--fault delay-acks:ack=unsubscribe,delay=2s", seconds=4,
+    )  # fmt: skip
+    ended = run_interfered(arguments, signal_while_stopping, after="--run-time limit reached")
+    output = ended.output
     summary: dict[str, dict[str, object]] = complete_reports(report)  # type: ignore[assignment]
-    assert process.returncode == summary["verdict"]["exit_code"], output[-3000:]
+    assert ended.returncode == summary["verdict"]["exit_code"], output[-3000:]
     cleanup: dict[str, int] = summary["resilience"]["cleanup"]  # type: ignore[assignment]
     assert cleanup["users_checked"] == 10, cleanup
     assert "Verdict: exit code" in output
@@ -246,28 +261,22 @@ def test_a_second_signal_exits_at_once(tmp_path: Path, signal_number: int) -> No
     end takes long; a second signal exits at once (128 + its number), without reports,
     and leaves no emulator behind."""
     report = tmp_path / "report"
-    process = start_locust(
-        *headless(
-            "--report-dir", str(report),
-            "--emulator-args=--fault delay-acks:ack=unsubscribe,delay=5s", seconds=60,
-        )
-    )  # fmt: skip
-    try:
-        seen = read_until(process, lambda line: "embedded AppSync Events emulator at" in line)
-        port = emulator_port("".join(seen))
-        wait_for_events(port, connections=10)  # subscribed: each user will unsubscribe
+
+    def signal_twice(process: subprocess.Popen[str], seen: str) -> None:
+        wait_for_events(emulator_port(seen), connections=10)  # each user will unsubscribe
         process.send_signal(signal_number)
         time.sleep(500 * MS)
         process.send_signal(signal_number)
-        rest, _ = process.communicate(timeout=30_000 * MS)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-    output = "".join(seen) + rest
-    assert process.returncode == 128 + signal_number, output[-3000:]
+
+    arguments = headless(
+        "--report-dir", str(report),
+        "--emulator-args=--fault delay-acks:ack=unsubscribe,delay=5s", seconds=60,
+    )  # fmt: skip
+    ended = run_interfered(arguments, signal_twice, timeout_s=30_000 * MS)
+    output = ended.output
+    assert ended.returncode == 128 + signal_number, output[-3000:]
     assert f"{signal.Signals(signal_number).name} again: exiting at once" in output
     # It did not wait for the held unsubscribes: no user was checked, nothing written.
     assert "Cleanup:" not in output and "Verdict:" not in output, output[-3000:]
     assert not (report / "summary.json").exists()
-    assert port_is_closed(port)
+    assert port_is_closed(emulator_port(output))

@@ -104,7 +104,8 @@ def lost_worker_run() -> RunResults:
     return results
 
 
-def summarise(results: RunResults, **judging: Any) -> Any:
+def summarise(results: RunResults, clock_bound_ms: float = 5.0, **judging: Any) -> Any:
+    """A distributed run's judged summary, as the master builds it."""
     measured = build_summary(
         results,
         settings={},
@@ -113,6 +114,7 @@ def summarise(results: RunResults, **judging: Any) -> Any:
         resilience=ResilienceLedger().summary(),
         ended_at=STARTED + 20,
         distributed=True,
+        clock_bound_ms=clock_bound_ms,
     )
     return judged(measured, {"passed": True, "results": []}, None, 0, **judging)
 
@@ -269,17 +271,7 @@ def test_a_worker_without_users_is_never_flagged() -> None:
 def distributed_summary(offset_ms: float, *, gate: bool, bound_ms: float = 1.0) -> Any:
     results = RunResults(started_at=STARTED)
     results.merge(clocked(offset_ms), STARTED + 3, "w1")
-    measured = build_summary(
-        results,
-        settings={},
-        run_id="r",
-        request_counts={},
-        resilience=ResilienceLedger().summary(),
-        ended_at=STARTED + 20,
-        distributed=True,
-        clock_bound_ms=bound_ms,
-    )
-    return judged(measured, {"passed": True, "results": []}, None, 0, gate_clocks=gate)
+    return summarise(results, bound_ms, gate_clocks=gate)
 
 
 def test_max_clock_offset_fails_a_run_whose_worker_clock_is_off() -> None:
