@@ -124,7 +124,7 @@ class LatencyTimeline:
         """Add what a recorder drained at ``at_wall_s`` (it lands in that time's slot);
         ``pause`` is called after each histogram, to let other work run."""
         slot = max(0, int((at_wall_s - self.started_at) // SLOT_S))
-        self._seal_before(slot)
+        self._seal_before(slot, pause)
         for metric, channel, template, wire in drained:
             histogram = Histogram.from_wire(wire)
             self._add(self.cumulative, (metric, channel), histogram)
@@ -136,10 +136,13 @@ class LatencyTimeline:
             if pause is not None:
                 pause()
 
-    def _seal_before(self, slot: int) -> None:
-        """Pack the histograms of the slots before ``slot``: they are over."""
+    def _seal_before(self, slot: int, pause: Callable[[], object] | None) -> None:
+        """Pack the histograms of the slots before ``slot``: they are over (``pause`` is
+        called after each, as packing one takes a fraction of a millisecond)."""
         for key in [key for key in self.slots if key[2] < slot]:
             self.sealed[key] = self.slots.pop(key).pack()
+            if pause is not None:
+                pause()
 
     @staticmethod
     def _add(table: dict[Any, Histogram], key: Any, histogram: Histogram) -> None:
