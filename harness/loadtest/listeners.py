@@ -201,9 +201,10 @@ def _watch_workers(state: RunState, runner: MasterRunner) -> None:
         workers = results.workers
         listed = dict(runner.clients)
         for worker_id, node in listed.items():
-            workers.seen(worker_id)
             if node.state == STATE_MISSING:
                 workers.gone(worker_id, now)
+            else:
+                workers.seen(worker_id)
         for worker_id in list(workers.workers):
             if worker_id not in listed:
                 workers.gone(worker_id, now)

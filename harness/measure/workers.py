@@ -54,19 +54,15 @@ class WorkerRoster:
             record.clock = process["clock"] or record.clock
 
     def seen(self, worker: str) -> None:
-        """Locust's master knows the worker (connected, whatever its state)."""
-        self.workers.setdefault(worker, WorkerRecord())
+        """Locust's master lists the worker, not as missing (a worker whose heartbeats
+        came back is no longer missing)."""
+        self.workers.setdefault(worker, WorkerRecord()).missing_since = None
 
     def gone(self, worker: str, at_wall_s: float) -> None:
         """Locust's master lists the worker as missing, or no longer lists it."""
         record = self.workers.setdefault(worker, WorkerRecord())
         if record.missing_since is None and not record.final:
             record.missing_since = at_wall_s
-
-    @property
-    def all_finished(self) -> bool:
-        """Whether every worker seen has sent its final report (False with none)."""
-        return bool(self.workers) and all(r.final for r in self.workers.values())
 
     @property
     def settled(self) -> bool:

@@ -293,3 +293,14 @@ def test_without_max_clock_offset_a_clock_is_flagged_but_does_not_fail() -> None
     assert summary["workers"]["clock_flagged"] == ["w1"]
     assert summary["verdict"] == {"exit_code": 0, "reasons": []}
     assert distributed_summary(0.5, gate=True)["verdict"]["exit_code"] == 0  # within 1 ms
+
+
+def test_a_worker_whose_heartbeats_came_back_is_waited_for_again() -> None:
+    roster = WorkerRoster()
+    roster.reported("w1", STARTED + 3, report(final=False))
+    roster.gone("w1", STARTED + 6)
+    assert roster.settled
+    roster.seen("w1")  # listed again, not missing
+    assert not roster.settled and roster.workers["w1"].missing_since is None
+    roster.reported("w1", STARTED + 9, report(final=True, users=0))
+    assert roster.settled and roster.lost() == []
