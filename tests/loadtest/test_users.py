@@ -505,7 +505,11 @@ def test_a_connection_lost_while_resubscribing_is_not_published_on(
     assert run.requests("connect") == 2
     assert run.failures("subscribe") == 1, "the resubscribe was cut off by the second loss"
     assert run.requests("publish") > 1
-    assert run.failures("publish") == 0, run.error_texts()
+    # A publish in flight when the first disconnect lands fails with it (now and then: the
+    # 10-per-second schedule has a random phase); that is the server's doing.
+    # Publishing on the connection lost during the resubscribe would fail every slot
+    # from 1.6 s to the stop, four or more.
+    assert run.failures("publish") <= 1, run.error_texts()
 
 
 def test_a_user_stopped_while_its_connection_is_lost_does_not_unsubscribe(
