@@ -102,8 +102,6 @@ class AppSyncUser(User):
         self._sequences: dict[str, int] = {}
         self._schedule: PublishSchedule | None = None
         self._publish_policy = RetryPolicy(None)
-        self.skipped_publishes = 0
-        """Scheduled publishes not sent because there was no connection to send them on."""
 
     # -- lifecycle ------------------------------------------------------------
 
@@ -321,7 +319,6 @@ class AppSyncUser(User):
             channel = self.runtime.rng.choice(self.runtime.all_channels)
             self.recorders.delivery.skipped_publish(channel)
             self.report(SKIPPED, self.name_of(channel), 0.0, None)
-        self.skipped_publishes += slots
 
     def _publisher(self) -> Callable[[str, list[str]], PublishOutcome]:
         if self.http is not None:

@@ -316,7 +316,8 @@ class DeliveryAccounts:
                     if seq in arrived:
                         continue
                     if unaccounted:
-                        account.unaccounted += first <= intended <= last
+                        if first <= intended <= last:
+                            account.unaccounted += 1
                     elif any(start <= intended <= end - grace_ms for start, end in spans):
                         account.lost += 1
                         if len(examples) < LOST_EXAMPLES:
