@@ -14,7 +14,8 @@ Modules: ``settings`` (options and the checked settings), ``target`` and
 environment's run state), ``users``, ``listeners`` (``install``), ``startup``
 and ``ending`` (the start and end of a run), ``server_checks`` (the embedded
 emulator's view at the end), ``scenario`` (helpers for scenario files),
-``options_doc`` (the generated option tables of the docs).
+``live`` and ``web_ui`` (the run's figures while it goes on, and the web UI's views of
+them), ``options_doc`` (the generated option tables of the docs).
 """
 
 from harness.loadtest.listeners import install

@@ -34,6 +34,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,7 @@ from harness.loadtest.state import RunState
 from harness.measure.baseline import compare_to_baseline, load_baseline
 from harness.measure.schema import BaselineSection, ResilienceSummary, Summary
 from harness.measure.slo import evaluate_slos
-from harness.measure.summary import build_summary, judged
+from harness.measure.summary import MidRun, build_summary, judged
 from harness.measure.verdict import EXIT_BAD_SETTINGS, EXIT_INCOMPLETE
 from harness.measure.workers import DEFAULT_CLOCK_BOUND_MS
 from harness.report.console import format_console
@@ -69,12 +70,19 @@ SECOND_PASS_WAIT_S = STOPPING_WAIT_S + FINAL_REPORTS_WAIT_S + 30.0
 """How long Locust's second shutdown pass (a SIGTERM during the first) waits for the first."""
 
 
-def run_summary(state: RunState, locust_exit_code: int = 0) -> Summary:
-    """The finished run's summary with SLOs, baseline and verdict (needs no ``--report-dir``)."""
+def run_summary(
+    state: RunState, locust_exit_code: int = 0, *, mid_run: MidRun | None = None
+) -> Summary:
+    """The finished run's summary with SLOs, baseline and verdict (needs no ``--report-dir``);
+    with ``mid_run``, the run so far, judged as if it ended now (the live views)."""
     environment = state.environment
     options = environment.parsed_options
     settings = settings_from_options(options)
-    resilience = resilience_summary(state)  # collects this process's last records first
+    # collects this process's last records first; mid-run, what is open on the server is
+    # not a leak (the live views show it on its own)
+    resilience = resilience_summary(
+        state, server=mid_run is None, pause=None if mid_run is None else mid_run.pause
+    )
     counts: dict[str, tuple[int, int]] = {}
     for (_, method), entry in environment.stats.entries.items():
         requests, failures = counts.get(method, (0, 0))
@@ -86,9 +94,10 @@ def run_summary(state: RunState, locust_exit_code: int = 0) -> Summary:
         request_counts=counts,
         resilience=resilience,
         template_of=template_of_channels(settings.channels),
-        run_time_s=getattr(options, "run_time", None),
+        run_time_s=None if mid_run else getattr(options, "run_time", None),
         distributed=isinstance(environment.runner, MasterRunner),
         clock_bound_ms=settings.max_clock_offset_s * 1000.0 or DEFAULT_CLOCK_BOUND_MS,
+        mid_run=mid_run,
     )
     baseline: BaselineSection | None = None
     if settings.baseline:
@@ -108,12 +117,15 @@ def run_summary(state: RunState, locust_exit_code: int = 0) -> Summary:
     )
 
 
-def resilience_summary(state: RunState) -> ResilienceSummary:
-    """The run's resilience summary; against the embedded emulator with its server checks."""
-    results = state.collect()
+def resilience_summary(
+    state: RunState, *, server: bool = True, pause: Callable[[], object] | None = None
+) -> ResilienceSummary:
+    """The run's resilience summary; against the embedded emulator with its server checks
+    (unless ``server`` is False); ``pause`` between the steps of collecting the records."""
+    results = state.collect(pause=pause)
     summary = results.resilience.summary()
     emulator = EmbeddedEmulator.of(state.environment.parsed_options)
-    if emulator is not None:
+    if emulator is not None and server:
         summary["server"] = server_checks(emulator, results.resilience)
     return summary
 
@@ -139,6 +151,7 @@ def _finish(state: RunState) -> None:
     state.summary = summary
     add_delivery_failures(environment.stats, summary["delivery"])
     report_dir = str(getattr(environment.parsed_options, "report_dir", "") or "")
+    report_dir = report_dir or state.default_report_dir
     if report_dir and not _write(report_dir, summary, state):
         summary["verdict"]["exit_code"] = EXIT_INCOMPLETE
         summary["verdict"]["reasons"].insert(
@@ -165,7 +178,7 @@ def print_summary(state: RunState) -> None:
 def _summary_come_what_may(state: RunState) -> Summary:
     """The summary; when a file read at the end (``--baseline``, ``--slo-file``) went
     missing or bad during the run, the summary without it, and exit status 2."""
-    exit_code = _locust_exit_code(state.environment)
+    exit_code = locust_exit_code(state.environment)
     try:
         return run_summary(state, exit_code)
     except ConfigurationError as exc:
@@ -200,7 +213,7 @@ def _stop_users(state: RunState) -> None:
             gevent.sleep(0.1)
 
 
-def _locust_exit_code(environment: Any) -> int:
+def locust_exit_code(environment: Any) -> int:
     """The exit code Locust itself would give (locust.main.shutdown)."""
     if environment.process_exit_code is not None:
         return int(environment.process_exit_code)
@@ -220,4 +233,5 @@ def _write(report_dir: str, summary: Summary, state: RunState) -> bool:
         logger.error("cannot write the reports to %s: %s (exit status 5)", report_dir, exc)
         return False
     logger.info("reports written to %s: %s", report_dir, ", ".join(path.name for path in written))
+    state.reports = written
     return True

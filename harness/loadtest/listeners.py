@@ -8,12 +8,17 @@ scenario) calls ``install(events)`` once, and again is harmless:
   the run before any user starts when one is bad; with an empty ``--host``
   starts the embedded emulator (:mod:`harness.loadtest.startup`); counts
   Ctrl-C and SIGTERM, so a second one exits at once (:mod:`harness.loadtest.signals`);
+  adds the harness's views to the web UI, and serves ``/metrics`` with
+  ``--prometheus-port`` (:mod:`harness.loadtest.web_ui`);
 - ``test_start``: a fresh run state in every process; the master checks the
   settings again (the web UI's form may have changed them) and watches its
   workers (which go missing, which leave); every process with
   users tidies its recorders five times a second (latencies counted, deliveries
   added to Locust's stats) and a local run drains them once a second;
-- ``test_stop``: the last deliveries go into Locust's stats;
+- ``test_stop``: the last deliveries go into Locust's stats; in a web UI
+  session, once the users have stopped, the run is summarised and its reports
+  written (to ``--report-dir``, else to a temporary folder), so that they can be
+  downloaded from the UI while the process goes on;
 - ``spawning_complete``: once the users are up, freezes the objects made during
   ramp-up out of the garbage collector (full collections paused ~50 ms);
 - ``report_to_master`` / ``worker_report``: each worker report (after the
@@ -30,7 +35,9 @@ from __future__ import annotations
 import atexit
 import gc
 import logging
+import shutil
 import sys
+import tempfile
 import time
 import weakref
 from typing import Any
@@ -41,11 +48,17 @@ from locust.runners import STATE_MISSING, STATE_STOPPED, LocalRunner, MasterRunn
 from harness.emulator.process import EmulatorStartError
 from harness.errors import ConfigurationError, SigningError
 from harness.loadtest.clock import clock_estimate, install_clock
-from harness.loadtest.ending import finish_run, print_summary
+from harness.loadtest.ending import (
+    SECOND_PASS_WAIT_S,
+    STOPPING_WAIT_S,
+    finish_run,
+    print_summary,
+)
 from harness.loadtest.settings import register_options, settings_from_options
 from harness.loadtest.signals import SignalGuard
 from harness.loadtest.startup import EmbeddedEmulators, check_report_dir_option, prepare_run
 from harness.loadtest.state import RunState, run_state
+from harness.loadtest.web_ui import HarnessViews, install_web_ui, serve_metrics
 from harness.measure.verdict import EXIT_BAD_SETTINGS
 
 logger = logging.getLogger("harness")
@@ -98,6 +111,8 @@ class _Listeners:
         self.signals = SignalGuard(self.emulators.kill_all)
         self.environment: Any = None
         """The environment last seen, for the hooks Locust calls without one."""
+        self.metrics_server: Any = None
+        """``--prometheus-port``'s server, when asked for."""
 
     def state(self) -> RunState | None:
         return None if self.environment is None else run_state(self.environment)
@@ -105,22 +120,37 @@ class _Listeners:
     def add_options(self, parser: Any, **_: Any) -> None:
         register_options(parser)
 
-    def on_init(self, environment: Any, runner: Any = None, **_: Any) -> None:
+    def on_init(self, environment: Any, runner: Any = None, web_ui: Any = None, **_: Any) -> None:
         self.environment = environment
         install_clock(environment)  # workers measure their clock against the master's
         if isinstance(runner, WorkerRunner) or environment.parsed_options is None:
             return
         try:
             prepare_run(environment, self.emulators)
+            self._add_views(environment, web_ui)
         except (ConfigurationError, SigningError, EmulatorStartError) as exc:
             logger.error("invalid settings: %s", exc)
             self.emulators.stop_all()
             sys.exit(EXIT_BAD_SETTINGS)
         self.signals.install()
 
+    def _add_views(self, environment: Any, web_ui: Any) -> None:
+        """The web UI's harness views; ``/metrics`` on its own port with --prometheus-port."""
+        views = None
+        if web_ui is not None:
+            views = install_web_ui(environment, web_ui)
+            state = run_state(environment)
+            state.default_report_dir = tempfile.mkdtemp(prefix="appsync-harness-reports-")
+            atexit.register(shutil.rmtree, state.default_report_dir, ignore_errors=True)
+        port = int(getattr(environment.parsed_options, "prometheus_port", 0) or 0)
+        if port:
+            self.metrics_server = serve_metrics(views or HarnessViews(environment), port)
+
     def on_test_start(self, environment: Any, **_: Any) -> None:
         self.environment = environment
         state = run_state(environment)
+        if state.ending.is_set():  # the web UI's last run is still being summarised
+            state.ended.wait(SECOND_PASS_WAIT_S)
         state.new_run()
         runner = environment.runner
         if isinstance(runner, LocalRunner | WorkerRunner):
@@ -139,7 +169,10 @@ class _Listeners:
             gevent.spawn(runner.stop)
 
     def on_test_stop(self, environment: Any, **_: Any) -> None:
-        run_state(environment).tidy()
+        state = run_state(environment)
+        state.tidy()
+        if environment.web_ui is not None and not isinstance(environment.runner, WorkerRunner):
+            gevent.spawn(_finish_when_stopped, state)
 
     def on_spawning_complete(self, user_count: int = 0, **_: Any) -> None:
         state = self.state()
@@ -177,6 +210,18 @@ class _Listeners:
         if state is not None:
             print_summary(state)
         self.emulators.stop_all()
+
+
+def _finish_when_stopped(state: RunState) -> None:
+    """In a web UI session, summarise a run stopped from the UI (or by its ``-t`` limit)
+    and write its reports, once Locust has stopped it (bounded wait): the process goes
+    on, and the UI offers the reports. Quitting later finds the run already finished."""
+    runner = state.environment.runner
+    deadline = time.monotonic() + STOPPING_WAIT_S
+    while runner.state != STATE_STOPPED and time.monotonic() < deadline:
+        gevent.sleep(0.1)
+    if runner.state == STATE_STOPPED:
+        finish_run(state)
 
 
 def _freeze_when_up(state: RunState, user_count: int) -> None:

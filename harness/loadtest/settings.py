@@ -426,6 +426,23 @@ class HarnessSettings:
         boolean,
         in_summary=True,
     )
+    prometheus: bool = option(
+        "--prometheus",
+        False,
+        "serve the run's live figures at /metrics on the web UI's port, in the Prometheus "
+        "exposition format (counters, latency histograms, gauges; see docs/web-ui.md)",
+        boolean,
+        web_ui=False,
+    )
+    prometheus_port: int = option(
+        "--prometheus-port",
+        0,
+        "also serve /metrics on 127.0.0.1:PORT, in headless runs too (on the master of a "
+        "distributed run); 0: not served",
+        int_range(0, 65535),
+        metavar="PORT",
+        web_ui=False,
+    )
     emulator_bind: ListenAddress | None = option(
         "--emulator-bind",
         "",

@@ -9,14 +9,20 @@ A :class:`RunState` hangs off the environment (one attribute, read through
 - ``recorders``: what this process's users record until the next drain;
 - ``deliveries``: deliveries on their way into Locust's stats table (in batches);
 - ``results``: the run's merged measurements (on the master, or in a local run);
-- ``summary``: the finished run's summary, built once.
+- ``summary``: the finished run's summary, built once;
+- ``reports``: the report files the finished run wrote.
+
+The web UI can start run after run in one process: each start forgets the last
+run's summary and reports (once its end is done).
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import gevent
@@ -46,6 +52,10 @@ class RunState:
     results: RunResults = field(init=False)
     summary: Summary | None = None
     summary_printed: bool = False
+    reports: list[Path] = field(default_factory=list)
+    default_report_dir: str = ""
+    """Where reports go without ``--report-dir`` (a web UI session's temporary folder, so
+    that its runs can be downloaded); empty: nowhere."""
     ending: Event = field(default_factory=Event, repr=False)
     """Set when the run's end (summary, reports) has begun."""
     ended: Event = field(default_factory=Event, repr=False)
@@ -67,6 +77,11 @@ class RunState:
         self.deliveries = BatchedRequests("deliver")
         self.users_started = 0
         self.results = RunResults(backoff_tolerance_s=tolerance)
+        self.summary = None
+        self.summary_printed = False
+        self.reports = []
+        self.ending = Event()
+        self.ended = Event()
 
     def tidy(self) -> None:
         """Count recorded latencies into histograms and add waiting deliveries to Locust's
@@ -83,16 +98,19 @@ class RunState:
             self.tidy()
             return self.recorders.drain(final=final)
 
-    def collect(self, *, delivery: bool = True) -> RunResults:
+    def collect(
+        self, *, delivery: bool = True, pause: Callable[[], object] | None = None
+    ) -> RunResults:
         """Drain this process's recorders into the run's results; the results. (In a
         distributed run the master's recorders stay empty: its users are on the workers.)
 
         ``delivery=False`` leaves the delivery records for a later drain: the accounts
-        are only read at the end, and merging them mid-run would only cost time."""
+        are only read at the end (and by the live views), and merging them mid-run would
+        only cost time; ``pause`` replaces the yield between steps."""
         with self._busy:
             self.tidy()
-            drained = self.recorders.drain(final=False, delivery=delivery)
-            self.results.merge(drained, time.time(), pause=_yield)
+            drained = self.recorders.drain(final=False, delivery=delivery, pause=pause or _yield)
+            self.results.merge(drained, time.time(), pause=pause or _yield)
         return self.results
 
     def user_runtime(self) -> HarnessRuntime:

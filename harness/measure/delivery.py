@@ -35,7 +35,7 @@ from __future__ import annotations
 import bisect
 from array import array
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,8 +46,16 @@ from harness.protocol import parse_channel, parse_channel_pattern
 GRACE_S = 1.0
 """An event intended this close to a subscription's end may still be in flight."""
 LOST_EXAMPLES = 20
+PAUSE_EVERY = 500
+"""Events checked between two pauses of a mid-run account (at most twice as many: about a
+millisecond's work, measured with bench/bench_peers.py's watched mode); also keys drained
+or merged between two pauses."""
+SUBSCRIPTION_COST = 10
+"""What looking up one subscription's records costs, in events checked."""
 MAX_EVENTS_TRACKED = 5_000_000
 """Acknowledged events one process keeps for accounting; past it accounting is partial."""
+_NEVER = 2**63
+"""Later than any intended time: every event is judged."""
 
 
 class SeqRanges:
@@ -192,10 +200,14 @@ class DeliveryRecorder:
     def subscription_ended(self, subscriber: str, pattern: str, start_ns: int, end_ns: int) -> None:
         self.lifetimes.append([subscriber, pattern, start_ns // 1_000_000, end_ns // 1_000_000])
 
-    def drain(self) -> DeliveryDrain:
+    def drain(self, pause: Callable[[], object] | None = None) -> DeliveryDrain:
+        """Everything recorded since the last drain; ``pause`` is called every
+        :data:`PAUSE_EVERY` keys converted. Arrivals recorded meanwhile go to the next
+        drain (a key changed again is sent again: merging ranges twice is harmless)."""
+        published, changed = self.published, self._changed
         data: DeliveryDrain = {
-            "published": [[p, c, events.tolist()] for (p, c), events in self.published.items()],
-            "arrived": [[*key, pairs(self.seen[key])] for key in self._changed],
+            "published": [],
+            "arrived": [],
             "duplicates": dict(self.duplicates),
             "out_of_order": dict(self.out_of_order),
             "lifetimes": self.lifetimes,
@@ -205,6 +217,12 @@ class DeliveryRecorder:
         self.published, self.lifetimes, self._changed = {}, [], set()
         self.duplicates, self.out_of_order, self.skipped = Counter(), Counter(), Counter()
         self.untracked = 0
+        for done, ((publisher, channel), events) in enumerate(published.items(), start=1):
+            data["published"].append([publisher, channel, events.tolist()])
+            _pause_every(done, pause)
+        for done, key in enumerate(changed, start=1):
+            data["arrived"].append([*key, pairs(self.seen[key])])
+            _pause_every(done, pause)
         return data
 
 
@@ -263,14 +281,19 @@ class DeliveryAccounts:
     untracked: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
 
-    def merge(self, data: DeliveryDrain) -> None:
-        for publisher, channel, events in data["published"]:
+    def merge(self, data: DeliveryDrain, pause: Callable[[], object] | None = None) -> None:
+        """Add a drain (``pause``: called every :data:`PAUSE_EVERY` keys or so)."""
+        for done, (publisher, channel, events) in enumerate(data["published"], start=1):
             table = self.published.setdefault((publisher, channel), {})
             for index in range(0, len(events), 2):
                 table[events[index]] = events[index + 1]
-        for subscriber, pattern, publisher, channel, ranges in data["arrived"]:
+            _pause_every(done, pause)
+        for done, (subscriber, pattern, publisher, channel, ranges) in enumerate(
+            data["arrived"], start=1
+        ):
             arrival = (subscriber, pattern, publisher, channel)
             self.arrived.setdefault(arrival, SeqRanges()).update(ranges)
+            _pause_every(done, pause)
         self.duplicates.update(data["duplicates"])
         self.out_of_order.update(data["out_of_order"])
         for subscriber, pattern, start_ms, end_ms in data["lifetimes"]:
@@ -289,47 +312,61 @@ class DeliveryAccounts:
         )
 
     def accounts(
-        self, end_ms: int, lost_processes: frozenset[str] = frozenset()
+        self,
+        end_ms: int,
+        lost_processes: frozenset[str] = frozenset(),
+        *,
+        judge_until_ms: int | None = None,
+        pause: Callable[[], object] | None = None,
     ) -> tuple[dict[str, ChannelAccount], list[LostExample]]:
         """Per channel, and examples of lost events; lifetimes still open end at ``end_ms``.
 
         ``lost_processes`` are the id prefixes of users on workers whose final report never
-        arrived: what their subscriptions miss is *unaccounted*, not lost."""
-        spans_of: dict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)
-        for (subscriber, pattern, start_ms), end in self.lifetimes.items():
-            spans_of[(subscriber, pattern)].append((start_ms, end_ms if end is None else end))
+        arrived: what their subscriptions miss is *unaccounted*, not lost. Mid-run (the live
+        views), ``judge_until_ms`` leaves events intended after it unjudged: they may still
+        be on their way, or their arrival not yet reported; ``pause`` is called every
+        :data:`PAUSE_EVERY` events checked, to let other work run."""
+        judge_until = _NEVER if judge_until_ms is None else judge_until_ms
+        checked = 0
         accounts: dict[str, ChannelAccount] = defaultdict(ChannelAccount)
         examples: list[LostExample] = []
         grace_ms = GRACE_S * 1000
-        for (publisher, channel), events in self.published.items():
+        covering = self._subscriptions_covering(end_ms)
+        # A copy: a merge may add to the records while this account pauses.
+        for (publisher, channel), events in list(self.published.items()):
             account = accounts[channel]
             account.published += len(events)
-            for (subscriber, pattern), spans in spans_of.items():
-                if not _covers(pattern, channel):
-                    continue
-                first = min(start for start, _ in spans)
-                last = max(end for _, end in spans)
+            items = list(events.items())
+            for subscriber, pattern, spans, first, last in covering(channel):
+                checked += SUBSCRIPTION_COST
                 key = (subscriber, pattern, publisher, channel)
                 arrived = self.arrived.get(key, SeqRanges())
                 unaccounted = process_of(subscriber) in lost_processes
-                for seq, intended in events.items():
-                    if seq in arrived:
-                        continue
-                    if unaccounted:
-                        if first <= intended <= last:
-                            account.unaccounted += 1
-                    elif any(start <= intended <= end - grace_ms for start, end in spans):
-                        account.lost += 1
-                        if len(examples) < LOST_EXAMPLES:
-                            examples.append(
-                                {"channel": channel, "publisher": publisher, "seq": seq,
-                                 "subscriber": subscriber, "subscription": pattern,
-                                 "intended_ms": intended}
-                            )  # fmt: skip
-                    elif first <= intended <= last:
-                        account.missed_during_reconnect += 1
-        for (_, _, _, channel), seqs in self.arrived.items():
+                for low in range(0, len(items), PAUSE_EVERY):
+                    chunk = items[low : low + PAUSE_EVERY]
+                    for seq, intended in chunk:
+                        if seq in arrived or intended > judge_until:
+                            continue
+                        if unaccounted:
+                            if first <= intended <= last:
+                                account.unaccounted += 1
+                        elif any(start <= intended <= end - grace_ms for start, end in spans):
+                            account.lost += 1
+                            if len(examples) < LOST_EXAMPLES:
+                                examples.append(
+                                    {"channel": channel, "publisher": publisher, "seq": seq,
+                                     "subscriber": subscriber, "subscription": pattern,
+                                     "intended_ms": intended}
+                                )  # fmt: skip
+                        elif first <= intended <= last:
+                            account.missed_during_reconnect += 1
+                    checked += len(chunk)
+                    if pause is not None and checked >= PAUSE_EVERY:
+                        checked = 0
+                        pause()
+        for done, ((_, _, _, channel), seqs) in enumerate(list(self.arrived.items()), start=1):
             accounts[channel].delivered += len(seqs)
+            _pause_every(done, pause)
         for channel, count in self.duplicates.items():
             accounts[channel].duplicated += count
         for channel, count in self.out_of_order.items():
@@ -337,6 +374,42 @@ class DeliveryAccounts:
         for channel, count in self.skipped.items():
             accounts[channel].skipped += count
         return dict(accounts), examples
+
+    def _subscriptions_covering(
+        self, end_ms: int
+    ) -> Callable[[str], list[tuple[str, str, list[tuple[int, int]], int, int]]]:
+        """For a channel, each subscription that covers it: ``(subscriber, pattern, spans,
+        first start, last end)``, lifetimes still open ending at ``end_ms``. Matched once
+        per channel and pattern, not once per publisher and subscription."""
+        spans_of: dict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)
+        for (subscriber, pattern, start_ms), end in self.lifetimes.items():
+            spans_of[(subscriber, pattern)].append((start_ms, end_ms if end is None else end))
+        by_pattern: dict[str, list[tuple[str, str, list[tuple[int, int]], int, int]]] = defaultdict(
+            list
+        )
+        for (subscriber, pattern), spans in spans_of.items():
+            first = min(start for start, _ in spans)
+            last = max(end for _, end in spans)
+            by_pattern[pattern].append((subscriber, pattern, spans, first, last))
+        found: dict[str, list[tuple[str, str, list[tuple[int, int]], int, int]]] = {}
+
+        def covering(channel: str) -> list[tuple[str, str, list[tuple[int, int]], int, int]]:
+            subscriptions = found.get(channel)
+            if subscriptions is None:
+                subscriptions = found[channel] = [
+                    subscription
+                    for pattern, held in by_pattern.items()
+                    if _covers(pattern, channel)
+                    for subscription in held
+                ]
+            return subscriptions
+
+        return covering
+
+
+def _pause_every(done: int, pause: Callable[[], object] | None) -> None:
+    if pause is not None and done % PAUSE_EVERY == 0:
+        pause()
 
 
 def process_of(user_id: str) -> str:

@@ -123,6 +123,20 @@ class Histogram:
                 break
         return result
 
+    def counts_up_to(self, bounds_us: Iterable[int]) -> list[int]:
+        """For each bound, how many samples are at most that many microseconds (a sample
+        counts at its bucket's lowest value): a Prometheus histogram's cumulative buckets."""
+        buckets = sorted(self.counts.items())
+        counted: list[int] = []
+        seen = 0
+        index = 0
+        for bound in sorted(bounds_us):
+            while index < len(buckets) and buckets[index][0] <= bound:
+                seen += buckets[index][1]
+                index += 1
+            counted.append(seen)
+        return counted
+
     def mean_us(self) -> float:
         """hdrh's mean: each bucket counted at its middle."""
         weighted = sum((b + (bucket_width(b) >> 1)) * c for b, c in self.counts.items())

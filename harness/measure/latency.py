@@ -162,10 +162,15 @@ class LatencyTimeline:
             if name == metric
         }
 
-    def by_template(self, metric: str) -> dict[str, Histogram]:
+    def by_template(
+        self, metric: str, pause: Callable[[], object] | None = None
+    ) -> dict[str, Histogram]:
+        """The channels' histograms merged per template (``pause`` after each channel)."""
         merged: dict[str, Histogram] = {}
         for channel, histogram in self.by_channel(metric).items():
             self._add(merged, self.templates[channel], histogram)
+            if pause is not None:
+                pause()
         return merged
 
     def overall(self, metric: str) -> Histogram:
@@ -174,16 +179,17 @@ class LatencyTimeline:
             total.add(histogram)
         return total
 
-    def intervals(self, metric: str) -> list[tuple[int, str, Histogram]]:
-        """``(slot, template, histogram)`` in time order, for the over-time views."""
+    def intervals(self, metric: str, since_slot: int = 0) -> list[tuple[int, str, Histogram]]:
+        """``(slot, template, histogram)`` in time order, for the over-time views (from slot
+        ``since_slot`` on: the live views chart a recent window, unpacking only that)."""
         sealed = (
             (slot, template, Histogram.unpack(packed))
             for (name, template, slot), packed in self.sealed.items()
-            if name == metric
+            if name == metric and slot >= since_slot
         )
         open_slots = (
             (slot, template, histogram)
             for (name, template, slot), histogram in self.slots.items()
-            if name == metric
+            if name == metric and slot >= since_slot
         )
         return sorted([*sealed, *open_slots], key=lambda interval: interval[:2])

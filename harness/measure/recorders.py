@@ -32,13 +32,20 @@ class ProcessRecorders:
     delivery: DeliveryRecorder = field(default_factory=DeliveryRecorder)
     resilience: ResilienceLedger = field(default_factory=ResilienceLedger)
 
-    def drain(self, *, final: bool, delivery: bool = True) -> WorkerReport:
+    def drain(
+        self,
+        *,
+        final: bool,
+        delivery: bool = True,
+        pause: Callable[[], object] | None = None,
+    ) -> WorkerReport:
         """Everything recorded since the last drain; ``final`` once this process's users
         have stopped (nothing more will follow). ``delivery=False`` keeps the delivery
-        records for the next drain (a final drain takes them whatever it is told)."""
+        records for the next drain (a final drain takes them whatever it is told);
+        ``pause`` is called between steps of the delivery drain."""
         return {
             "latency": self.latency.drain(),
-            "delivery": self.delivery.drain() if delivery or final else empty_drain(),
+            "delivery": self.delivery.drain(pause) if delivery or final else empty_drain(),
             "resilience": self.resilience.drain(),
             "final": final,
         }
@@ -70,7 +77,7 @@ class RunResults:
         """Add one process's report, received at ``at_wall_s`` (its latency lands in that
         time's slot of the over-time figures); ``pause`` is called between histograms."""
         self.timeline.merge(report["latency"], at_wall_s, pause)
-        self.accounts.merge(report["delivery"])
+        self.accounts.merge(report["delivery"], pause)
         self.resilience.merge(report["resilience"])
         if process:
             self.workers.reported(process, at_wall_s, report)

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from harness.measure.delivery import ChannelAccount
+from harness.measure.histogram import Histogram
 from harness.measure.latency import MAX_CHANNELS, LatencyTimeline, percentiles_ms
 from harness.measure.recorders import RunResults
 from harness.measure.schema import (
@@ -21,6 +24,7 @@ from harness.measure.schema import (
     SCHEMA,
     BaselineSection,
     DeliverySection,
+    LatencyFigures,
     LatencySection,
     Measurements,
     ResilienceSummary,
@@ -37,6 +41,17 @@ from harness.measure.workers import (
 )
 
 
+@dataclass(frozen=True)
+class MidRun:
+    """What changes in a summary built while the run goes on (the web UI's live views):
+    events intended after ``judge_until_s`` (wall time) are not judged lost or missed yet,
+    only workers Locust lists as missing count as lost, and ``pause`` is called between
+    steps of the delivery accounting and the latency figures, to let the users run."""
+
+    judge_until_s: float
+    pause: Callable[[], object] | None = None
+
+
 def build_summary(
     results: RunResults,
     *,
@@ -49,6 +64,7 @@ def build_summary(
     ended_at: float | None = None,
     distributed: bool = False,
     clock_bound_ms: float = DEFAULT_CLOCK_BOUND_MS,
+    mid_run: MidRun | None = None,
 ) -> Measurements:
     """Everything measured, without secrets (``settings`` is ``HarnessSettings.describe()``).
 
@@ -56,10 +72,11 @@ def build_summary(
     ``template_of`` maps channels to their templates (default: as the histograms know them);
     ``run_time_s`` is the ``-t`` limit, if any, to tell an interrupted run;
     ``distributed``: the results came from Locust workers (the summary lists them, and
-    flags those whose clock may be off by more than ``clock_bound_ms``)."""
+    flags those whose clock may be off by more than ``clock_bound_ms``);
+    ``mid_run``: the run goes on (see :class:`MidRun`)."""
     ended = time.time() if ended_at is None else ended_at
     duration = max(0.0, ended - results.started_at)
-    delivery = delivery_section(results, ended, template_of or {})
+    delivery = delivery_section(results, ended, template_of or {}, mid_run)
     requests = sum(count for count, _ in request_counts.values())
     failures = sum(failed for _, failed in request_counts.values())
     return {
@@ -81,38 +98,57 @@ def build_summary(
             "errors": {"count": failures, "rate": failures / requests if requests else 0.0},
             "events": delivery["overall"].copy(),
         },
-        "latency": latency_section(results.timeline),
+        "latency": latency_section(results.timeline, None if mid_run is None else mid_run.pause),
         "delivery": delivery,
         "resilience": resilience,
         "workers": (
-            results.workers.summary(results.accounts, clock_bound_ms) if distributed else None
+            results.workers.summary(results.accounts, clock_bound_ms, mid_run=mid_run is not None)
+            if distributed
+            else None
         ),
     }
 
 
-def latency_section(timeline: LatencyTimeline) -> dict[str, LatencySection]:
-    """Per metric: figures overall, per template and per channel."""
-    return {
-        metric: {
-            "overall": percentiles_ms(timeline.overall(metric)),
-            "templates": {
-                template: percentiles_ms(histogram)
-                for template, histogram in timeline.by_template(metric).items()
-            },
+def latency_section(
+    timeline: LatencyTimeline, pause: Callable[[], object] | None = None
+) -> dict[str, LatencySection]:
+    """Per metric: figures overall, per template and per channel (``pause`` is called
+    after each histogram merged or read: mid-run, a step of a millisecond or less)."""
+
+    def figures_of(histogram: Histogram) -> LatencyFigures:
+        figures = percentiles_ms(histogram)
+        if pause is not None:
+            pause()
+        return figures
+
+    section: dict[str, LatencySection] = {}
+    for metric in timeline.metrics():
+        templates = timeline.by_template(metric, pause)
+        overall = Histogram()
+        for histogram in templates.values():
+            overall.add(histogram)
+        section[metric] = {
+            "overall": figures_of(overall),
+            "templates": {name: figures_of(histogram) for name, histogram in templates.items()},
             "channels": {
-                channel: percentiles_ms(histogram)
+                channel: figures_of(histogram)
                 for channel, histogram in timeline.by_channel(metric).items()
             },
         }
-        for metric in timeline.metrics()
-    }
+    return section
 
 
 def delivery_section(
-    results: RunResults, ended_at: float, template_of: dict[str, str]
+    results: RunResults,
+    ended_at: float,
+    template_of: dict[str, str],
+    mid_run: MidRun | None = None,
 ) -> DeliverySection:
     accounts, lost_examples = results.accounts.accounts(
-        int(ended_at * 1000), results.workers.lost_tags()
+        int(ended_at * 1000),
+        results.workers.lost_tags(mid_run=mid_run is not None),
+        judge_until_ms=None if mid_run is None else int(mid_run.judge_until_s * 1000),
+        pause=None if mid_run is None else mid_run.pause,
     )
     templates: dict[str, ChannelAccount] = defaultdict(ChannelAccount)
     overall = ChannelAccount()

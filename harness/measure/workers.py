@@ -76,14 +76,21 @@ class WorkerRoster:
     def finished(self) -> int:
         return sum(r.final for r in self.workers.values())
 
-    def lost(self) -> list[str]:
-        """The workers whose final report never arrived."""
-        return sorted(worker for worker, record in self.workers.items() if not record.final)
+    def lost(self, *, mid_run: bool = False) -> list[str]:
+        """The workers whose final report never arrived; ``mid_run`` (no final report is
+        due yet): those Locust lists as missing or no longer lists."""
+        return sorted(
+            worker
+            for worker, record in self.workers.items()
+            if not record.final and (record.missing_since is not None or not mid_run)
+        )
 
-    def lost_tags(self) -> frozenset[str]:
+    def lost_tags(self, *, mid_run: bool = False) -> frozenset[str]:
         """The user id prefixes of the lost workers' users."""
         return frozenset(
-            tag for worker in self.lost() if (tag := self.workers[worker].tag) is not None
+            tag
+            for worker in self.lost(mid_run=mid_run)
+            if (tag := self.workers[worker].tag) is not None
         )
 
     def clock_flagged(self, bound_ms: float) -> list[str]:
@@ -99,11 +106,15 @@ class WorkerRoster:
         return flagged
 
     def summary(
-        self, accounts: DeliveryAccounts, clock_bound_ms: float = DEFAULT_CLOCK_BOUND_MS
+        self,
+        accounts: DeliveryAccounts,
+        clock_bound_ms: float = DEFAULT_CLOCK_BOUND_MS,
+        *,
+        mid_run: bool = False,
     ) -> WorkersSummary:
-        """The ``workers`` section of the summary."""
+        """The ``workers`` section of the summary (``mid_run``: see :meth:`lost`)."""
         lost: list[LostWorker] = []
-        for worker in self.lost():
+        for worker in self.lost(mid_run=mid_run):
             record = self.workers[worker]
             tag = record.tag
             lost.append(

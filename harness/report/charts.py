@@ -72,9 +72,8 @@ def percentile_figure(metric: str, by_template: dict[str, Histogram]) -> str:
             continue
         colour = COLOURS[index % len(COLOURS)]
         found = histogram.get_percentile_to_value_dict([*levels, *marked])
-        values = {
-            level: found.get(level, histogram.get_max_value()) for level in [*levels, *marked]
-        }
+        highest = histogram.get_max_value()
+        values = {level: found.get(level, highest) for level in [*levels, *marked]}
         points = [(x, values[level] / 1000.0) for x, level in zip(steps, levels, strict=True)]
         marks = [
             (x, values[level] / 1000.0, f"{template}: p{level:g} = "
@@ -92,15 +91,32 @@ def percentile_figure(metric: str, by_template: dict[str, Histogram]) -> str:
     return chart_figure(caption, svg, legend(keys))
 
 
+@dataclass(frozen=True)
+class SlotFigures:
+    """One point pair of the over-time chart: a slot's (or group's) p50 and p99."""
+
+    p50_ms: float
+    p99_ms: float
+    count: int
+
+
+def slot_figures(histogram: Histogram) -> SlotFigures:
+    found = histogram.get_percentile_to_value_dict([50.0, 99.0])
+    highest = histogram.get_max_value()
+    return SlotFigures(
+        found.get(50.0, highest) / 1000.0, found.get(99.0, highest) / 1000.0, histogram.total
+    )
+
+
 def over_time_figure(
     metric: str, intervals: list[tuple[int, str, Histogram]], duration_s: float
 ) -> str:
-    caption = f"{metric}: p50 and p99 over time"
+    """The over-time chart of a run's ``(slot, template, histogram)`` intervals; a long
+    run's adjacent slots are merged, so at most :data:`MAX_TIME_POINTS` points a line."""
     if not intervals:
-        return no_chart(caption, "No interval to chart.")
+        return over_time_chart(metric, {}, SLOT_S, duration_s)
     last_slot = max(slot for slot, _, _ in intervals)
     group = max(1, math.ceil((last_slot + 1) / MAX_TIME_POINTS))
-    width_s = group * SLOT_S
     grouped: dict[str, dict[int, Histogram]] = {}
     for slot, template, histogram in intervals:
         slots = grouped.setdefault(template, {})
@@ -108,34 +124,49 @@ def over_time_figure(
         if into is None:
             into = slots[slot // group] = Histogram()
         into.add(histogram)
+    points = {
+        template: {number: slot_figures(histogram) for number, histogram in slots.items()}
+        for template, slots in grouped.items()
+    }
+    return over_time_chart(metric, points, group * SLOT_S, duration_s)
+
+
+def over_time_chart(
+    metric: str,
+    points: dict[str, dict[int, SlotFigures]],
+    width_s: float,
+    duration_s: float,
+) -> str:
+    """p50 (dashed) and p99 (solid) per template: ``points[template][n]`` covers
+    ``[n * width_s, (n + 1) * width_s)`` of the run."""
+    caption = f"{metric}: p50 and p99 over time"
+    if not any(points.values()):
+        return no_chart(caption, "No interval to chart.")
     series: list[Series] = []
     keys: list[tuple[str, str, bool]] = []
     top = 0.0
-    for index, (template, slots) in enumerate(grouped.items()):
+    for index, (template, numbered) in enumerate(points.items()):
         colour = COLOURS[index % len(COLOURS)]
         p99 = Series(colour)
         p50 = Series(colour, dashed=True)
         previous: int | None = None
-        for number in sorted(slots):
-            histogram = slots[number]
-            found = histogram.get_percentile_to_value_dict([50.0, 99.0])
-            values = {level: found.get(level, histogram.get_max_value()) for level in (50.0, 99.0)}
+        for number in sorted(numbered):
+            figures = numbered[number]
             start = number * width_s
             x = start + width_s / 2
-            for line, level in ((p99, 99.0), (p50, 50.0)):
-                y = values[level] / 1000.0
+            for line, level, y in ((p99, 99.0, figures.p99_ms), (p50, 50.0, figures.p50_ms)):
                 if previous is None or number != previous + 1:
                     line.segments.append([])
                 line.segments[-1].append((x, y))
                 line.marks.append(
                     (x, y, f"{template}: p{level:g} = {ms_text(y)} ms from {start:g} to "
-                     f"{start + width_s:g} s ({samples_text(histogram.get_total_count())})")
+                     f"{start + width_s:g} s ({samples_text(figures.count)})")
                 )  # fmt: skip
                 top = max(top, y)
             previous = number
         series += [p99, p50]
         keys.append((template, colour, False))
-    end_s = max(max(numbers) + 1 for numbers in grouped.values()) * width_s
+    end_s = max(max(numbered) + 1 for numbered in points.values() if numbered) * width_s
     ticks = _ticks(max(end_s, duration_s))
     x_ticks = [(value, _tick(value)) for value in ticks]
     svg = _svg_chart(

@@ -234,6 +234,9 @@ BAD_VALUES = [
     ("--emulator-bind", "224.0.0.1", "224.0.0.1 is not an address to listen on"),
     ("--emulator-bind", "fe80::1%eth0", "an address with a zone is not supported"),
     ("--allow-loss", "yes", "must be true or false, not 'yes'"),
+    ("--prometheus", "maybe", "must be true or false, not 'maybe'"),
+    ("--prometheus-port", "65536", "must be between 0 and 65535, not 65536"),
+    ("--prometheus-port", "http", "must be a whole number"),
     ("--max-clock-offset", "-0.001", "must be a finite number of at least 0"),
     ("--max-clock-offset", "5ms", "must be a number"),
     ("--emulator-args", "--tls --port 8000", "--port is set by --emulator-bind ADDR[:PORT]"),
@@ -586,8 +589,9 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "--slo-file": (str(SAMPLE_REPORT / "slos.txt"), str(SAMPLE_REPORT / "slos.txt")),
     "--baseline": (str(SAMPLE_REPORT / "summary.json"), str(SAMPLE_REPORT / "summary.json")),
     "--max-regression": ("25%", "25%"),
+    "--prometheus-port": ("9464", 9464),
 }
-FLAGS = {"--allow-loss"}
+FLAGS = {"--allow-loss", "--prometheus"}
 """Switches: given without a value (``--allow-loss``), true when given."""
 SECRET_DESTS = {"api_key", "auth_token"}
 
@@ -671,14 +675,19 @@ def test_a_switch_is_off_by_default_and_on_when_given(
     assert getattr(parser.parse_args([flag]), spec.dest) is True
     monkeypatch.setenv(spec.env_var, "true")
     assert getattr(parser.parse_args([]), spec.dest) is True
-    assert settings_from_options(parser.parse_args([flag])).allow_loss is True
+    settings = settings_from_options(parser.parse_args([flag]))
+    assert getattr(settings, spec.dest) is True
+
+
+NOT_IN_THE_FORM = {"--run-id", "--slo", "--prometheus", "--prometheus-port"}
+"""--slo is repeatable (a list the form cannot show; SLOs gate headless runs); /metrics is
+served from the start, so the form could not change it."""
 
 
 def test_every_option_but_the_run_id_is_in_the_web_ui(parser: LocustArgumentParser) -> None:
     in_ui = parser.args_included_in_web_ui
     for spec in OPTIONS:
-        # --slo is repeatable (a list the form cannot show); SLOs gate headless runs.
-        assert (spec.dest in in_ui) is (spec.flag not in ("--run-id", "--slo")), spec.flag
+        assert (spec.dest in in_ui) is (spec.flag not in NOT_IN_THE_FORM), spec.flag
 
 
 def test_the_api_key_and_token_are_secret_in_the_web_ui(parser: LocustArgumentParser) -> None:

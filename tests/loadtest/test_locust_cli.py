@@ -6,9 +6,11 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -293,3 +295,67 @@ def test_a_killed_locust_leaves_no_emulator_behind() -> None:
     while not port_is_closed(port) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert port_is_closed(port)
+
+
+def test_a_headless_run_serves_its_live_figures_on_the_prometheus_port(tmp_path: Path) -> None:
+    """``--prometheus-port``: /metrics answers while the run goes on (parsed with
+    prometheus_client's parser), and its figures grow; the run's summary.json is
+    written as usual."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    port = free_port()
+    report_dir = tmp_path / "reports"
+    process = start_locust(
+        "--headless", "-u", "6", "-r", "6", "-t", "8s",
+        "--prometheus-port", str(port), "--report-dir", str(report_dir),
+    )  # fmt: skip
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback only
+
+    def published() -> float:
+        try:
+            with opener.open(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+                text = answer.read().decode()
+        except OSError:
+            return -1.0
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == "appsync_harness_events_published_total" and sample.labels == {
+                    "template": "(all)"
+                }:
+                    return sample.value
+        return 0.0
+
+    try:
+        seen: list[float] = []
+        deadline = time.monotonic() + 20_000 * MS
+        while time.monotonic() < deadline and process.poll() is None:
+            value = published()
+            if value > 0 and (not seen or value > seen[-1]):
+                seen.append(value)
+            if len(seen) >= 2:
+                break
+            time.sleep(0.5)
+        assert len(seen) >= 2, seen  # two different, growing counts while it ran
+        output, _ = process.communicate(timeout=RUN_TIMEOUT_S)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, output[-3000:]
+    assert f"Prometheus metrics at http://127.0.0.1:{port}/metrics" in output
+    summary = json.loads((report_dir / "summary.json").read_text())
+    assert summary["totals"]["events"]["published"] >= seen[-1]
+    assert port_is_closed(port)
+
+
+def test_a_prometheus_port_in_use_stops_before_anything_starts() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_locust("--headless", "-u", "1", "-t", "5s", "--prometheus-port", str(port))
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert f"invalid settings: --prometheus-port: cannot listen on 127.0.0.1:{port}" in (
+        result.stderr
+    )
+    assert "Ramping to" not in result.stderr

@@ -488,8 +488,9 @@ SAMPLE = ROOT / "docs" / "sample-report"
 def test_the_sample_report_renders_offline_in_headless_chromium(tmp_path: Path) -> None:
     """The checked-in report.html, as a reader opens it: charts drawn, the verdict
     shown, nothing fetched but the file itself, and a screenshot of it."""
-    # test_web_ui skips (at import) without /usr/bin/chromium or playwright.
-    from test_web_ui import CHROMIUM, CHROMIUM_ARGS, sync_api
+    from support.web_ui import CHROMIUM, CHROMIUM_ARGS, require_chromium
+
+    sync_api = require_chromium()  # skips without /usr/bin/chromium or playwright
 
     summary = load_summary(SAMPLE)
     url = (SAMPLE / "report.html").as_uri()

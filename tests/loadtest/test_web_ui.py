@@ -13,146 +13,40 @@ Skipped without ``/usr/bin/chromium`` or the ``playwright`` package.
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from support.client import free_port, port_is_closed
-from support.timing import FACTOR, MS
+from support.client import port_is_closed
+from support.timing import MS
+from support.web_ui import LocustWebUI, check_png, require_chromium
+from support.web_ui import browser_page as new_browser_page
+from support.web_ui import locust_web_ui as start_locust_web_ui
 
 from harness.emulator import defaults
 from harness.loadtest.settings import OPTIONS
 
-CHROMIUM = Path("/usr/bin/chromium")
-if not CHROMIUM.is_file():
-    pytest.skip(
-        f"{CHROMIUM} is missing (apt-get install chromium): no browser for the web UI test",
-        allow_module_level=True,
-    )
-sync_api = pytest.importorskip(
-    "playwright.sync_api",
-    reason="playwright is not installed (pip install playwright): no web UI test",
-)
-
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-EMULATOR_LINE = re.compile(r"embedded AppSync Events emulator at (http://127\.0\.0\.1:(\d+)/event)")
+sync_api = require_chromium()
 CHANNELS = "/default/webui-{1..2}"
-STARTUP_TIMEOUT_S = 20_000 * MS
 STATS_TIMEOUT_S = 15_000 * MS
 STOP_TIMEOUT_S = 10_000 * MS
-EXIT_TIMEOUT_S = 15_000 * MS
-UI_TIMEOUT_MS = round(10_000 * FACTOR)
 pytestmark = [pytest.mark.chromium, pytest.mark.timeout(90)]
-
-
-# -- Locust as a subprocess ----------------------------------------------------------
-
-
-@dataclass
-class LocustWebUI:
-    process: subprocess.Popen[bytes]
-    url: str
-    log_path: Path
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def emulator_url(self) -> str:
-        match = EMULATOR_LINE.search(self.log())
-        assert match, self.log()[-3000:]
-        return match.group(1)
-
-    def stop(self) -> int:
-        """SIGTERM, a bounded wait, then SIGKILL; the exit status."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=EXIT_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-        return self.process.returncode
-
-
-def wait_for_web_ui(locust: LocustWebUI) -> None:
-    """Until the web UI answers 200 and the embedded emulator is up (bounded)."""
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback only
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        assert locust.process.poll() is None, f"Locust exited early:\n{locust.log()[-3000:]}"
-        try:
-            with opener.open(locust.url, timeout=1.0) as answer:
-                if answer.status == 200 and EMULATOR_LINE.search(locust.log()):
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.1)
-    pytest.fail(f"the web UI did not answer within {STARTUP_TIMEOUT_S}s:\n{locust.log()[-3000:]}")
 
 
 @pytest.fixture
 def locust_web_ui(tmp_path: Path) -> Iterator[LocustWebUI]:
-    port = free_port()
-    log_path = tmp_path / "locust.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LOCUST_")}
-    env["PYTHONUNBUFFERED"] = "1"
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "locust",
-                "-f",
-                "locustfile.py",
-                "--web-host",
-                "127.0.0.1",
-                "--web-port",
-                str(port),
-            ],
-            cwd=ROOT,
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-    locust = LocustWebUI(process, f"http://127.0.0.1:{port}/", log_path)
-    try:
-        wait_for_web_ui(locust)
+    with start_locust_web_ui(tmp_path) as locust:
         yield locust
-    finally:
-        locust.stop()  # no-op when the test already stopped it
 
 
 @pytest.fixture
 def browser_page() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            browser_page = browser.new_page(viewport={"width": 1400, "height": 900})
-            browser_page.set_default_timeout(UI_TIMEOUT_MS)
-            yield browser_page
-        finally:
-            browser.close()
+    with new_browser_page(sync_api) as page:
+        yield page
 
 
 # -- the page ------------------------------------------------------------------------
@@ -306,10 +200,7 @@ def test_the_web_ui_start_form_runs_the_harness_with_its_values(
     # (3) a screenshot of the running stats page
     screenshot = tmp_path / "web-ui-stats.png"
     page.screenshot(path=str(screenshot), full_page=True)
-    png = screenshot.read_bytes()
-    assert png.startswith(b"\x89PNG\r\n\x1a\n") and png[12:16] == b"IHDR", png[:16]
-    width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
-    assert width > 0 and height > 0 and len(png) > 10_000, (width, height, len(png))
+    check_png(screenshot)
 
     # Stop: the run stops, and every subscription is unsubscribed on the way out.
     with page.expect_response(re.compile(r"/stop$")) as stopped:

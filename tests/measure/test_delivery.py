@@ -846,3 +846,42 @@ def test_a_user_ids_process_is_its_prefix() -> None:
     assert delivery.process_of("3fa9c1-12") == "3fa9c1"
     assert delivery.process_of("a-b-7") == "a-b"
     assert delivery.process_of("nodash") == ""
+
+
+# -- mid-run accounts (the live views) -----------------------------------------------------
+
+
+def test_mid_run_events_after_the_judging_time_are_not_judged_yet() -> None:
+    """Live from T0, still open: at T0 + 20 s with events judged until T0 + 15 s, the
+    events intended later are neither lost nor missed (they may be on their way)."""
+    offsets = [1_000, 5_000, 14_000, 15_000, 15_001, 19_500, 19_999]
+    recorder = one_subscriber([(0, None)], offsets, arrived=[1])
+    accounts = DeliveryAccounts()
+    accounts.merge(recorder.drain())
+    per_channel, examples = accounts.accounts(T0_MS + 20_000, judge_until_ms=T0_MS + 15_000)
+    figures = per_channel[CHANNEL].to_json()
+    assert figures == account(published=7, delivered=1, lost=3)  # 5, 14 and 15 s
+    assert [e["seq"] for e in examples] == [2, 3, 4]
+    at_end, _ = accounts.accounts(T0_MS + 20_000)  # the same records, judged at the end
+    assert at_end[CHANNEL].to_json() == account(
+        published=7, delivered=1, lost=4, missed_during_reconnect=2
+    )
+
+
+def test_mid_run_accounting_pauses_every_few_thousand_events(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(delivery, "PAUSE_EVERY", 10)
+    recorder = DeliveryRecorder()
+    for index in range(3):
+        recorder.subscription_live(f"sub-{index}", CHANNEL, ns(T0_MS))
+    for seq in range(1, 41):
+        recorder.acknowledged(PUBLISHER, CHANNEL, seq, ns(T0_MS + seq))
+    accounts = DeliveryAccounts()
+    accounts.merge(recorder.drain())
+    pauses: list[int] = []
+    per_channel, _ = accounts.accounts(
+        END_MS, judge_until_ms=END_MS, pause=lambda: pauses.append(1)
+    )
+    assert per_channel[CHANNEL].lost == 120  # 40 events, 3 subscriptions
+    assert len(pauses) == 12  # 120 checks, a pause every 10

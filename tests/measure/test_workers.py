@@ -304,3 +304,18 @@ def test_a_worker_whose_heartbeats_came_back_is_waited_for_again() -> None:
     assert not roster.settled and roster.workers["w1"].missing_since is None
     roster.reported("w1", STARTED + 9, report(final=True, users=0))
     assert roster.settled and roster.lost() == []
+
+
+def test_mid_run_only_a_missing_worker_is_lost() -> None:
+    """While the run goes on no final report is due: a worker is lost only once Locust
+    lists it as missing (the live views); at the end, every worker without one is."""
+    roster = WorkerRoster()
+    roster.reported("w1", STARTED + 3, report(final=False, tag="aaaaaa"))
+    roster.reported("w2", STARTED + 3, report(final=False, tag="bbbbbb"))
+    assert roster.lost(mid_run=True) == [] and roster.lost_tags(mid_run=True) == frozenset()
+    roster.gone("w2", STARTED + 5)
+    assert roster.lost(mid_run=True) == ["w2"]
+    assert roster.lost_tags(mid_run=True) == frozenset({"bbbbbb"})
+    assert roster.lost() == ["w1", "w2"]
+    summary = roster.summary(RunResults(STARTED).accounts, mid_run=True)
+    assert [lost["worker"] for lost in summary["lost"]] == ["w2"]
