@@ -3,7 +3,7 @@
 Run from the project root with the project installed::
 
     python bench/bench_peers.py [--subscribers N] [--channels C] [--publishers P]
-        [--rates R,R] [--window S] [--rounds K] [--json PATH]
+        [--rates R,R] [--window S] [--rounds K] [--modes LIST] [--json PATH]
 
 One emulator (127.0.0.1, API key auth, pinned to one CPU) serves three clients in turn, each
 a child process tree pinned to another CPU: ``harness`` (the harness's own Subscriber and
@@ -19,6 +19,12 @@ peak RSS, and the deliveries per CPU-second; from each client's own samples (exa
 harness's HdrHistograms), the delivery and publish-acknowledgement latencies, and the
 delivery p99 of each whole 5-s interval of the window (the worst against the median). The
 report is the median of ``--rounds`` interleaved rounds; bench/README.md says more.
+
+A fourth mode, ``harness-watched`` (``--modes``; not run by default), measures what the live
+views cost: the ``harness`` mode with ``--prometheus-port`` on a free loopback port, and a
+thread of this process, pinned to the emulator's CPU (off the client's), that GETs its
+``/metrics`` once a second inside the window. The report gives its figures as ratios to the
+``harness`` mode of the same run, and how many scrapes returned figures.
 """
 
 from __future__ import annotations
@@ -26,16 +32,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import http.client
 import json
 import os
 import random
 import signal
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
+import urllib.request
 from array import array
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -59,10 +69,14 @@ from harness.protocol import MAX_PUBLISHES_PER_SECOND_PER_CONNECTION, Endpoints,
 from harness.workload.tracing import TraceStamp, make_event
 
 HARNESS, ASYNCIO, WSCLIENT = "harness", "asyncio", "locust-websocket-client"
-MODES = (HARNESS, ASYNCIO, WSCLIENT)
+WATCHED = "harness-watched"  # the harness, its /metrics scraped during the window
+DEFAULT_MODES = (HARNESS, ASYNCIO, WSCLIENT)
+MODES = (*DEFAULT_MODES, WATCHED)
+HARNESS_MODES = (HARNESS, WATCHED)
 BENCH_DIR = Path(__file__).resolve().parent
 LOCUSTFILES = {
     HARNESS: BENCH_DIR / "peers_harness_locustfile.py",
+    WATCHED: BENCH_DIR / "peers_harness_locustfile.py",
     WSCLIENT: BENCH_DIR / "peers_wsclient_locustfile.py",
 }
 DEFAULT_JSON = BENCH_DIR / "results" / "peers.json"
@@ -78,6 +92,8 @@ STOP_TIMEOUT_S = 60.0  # a client writing its reports after SIGTERM
 RUN_TIME_MARGIN_S = 30.0  # Locust's --run-time (and the asyncio client's deadline) beyond the plan
 OPEN_CONCURRENCY = 50  # asyncio client: connections opening at once
 KEPT_UP_SHARE = 0.95  # below this share of the nominal publishes, a warning
+SCRAPE_EVERY_S = 1.0  # harness-watched: one GET of /metrics per second of the window
+SCRAPE_TIMEOUT_S = 5.0
 
 
 # --- The asyncio client (child process: --asyncio-client) ------------------------------
@@ -365,6 +381,76 @@ class TreeMonitor:
         return max(self.peak_kib, support.peak_rss_kib(self.root))
 
 
+class MetricsPoller:
+    """harness-watched: a thread of this process, pinned to ``cpu`` (the emulator's, so off
+    the client's), that GETs ``url`` once a second inside the window, as a Prometheus server
+    would, and counts the scrapes that returned the harness's figures and their sizes."""
+
+    def __init__(self, url: str, window: common.Window, cpu: int) -> None:
+        self.url = url
+        self.cpu = cpu
+        self.opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # no proxy
+        every_ns = round(SCRAPE_EVERY_S * 1e9)
+        count = (window.end_ns - window.start_ns) // every_ns
+        self.times_ns = [window.start_ns + every_ns // 2 + k * every_ns for k in range(count)]
+        self.sizes: list[int] = []  # bytes of each scrape with figures
+        self.took_ms: list[float] = []
+        self.without_figures = 0  # an empty body: no run summary yet
+        self.missed = 0
+        self.failures: dict[str, int] = defaultdict(int)
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.run, name="metrics-poller", daemon=True)
+        self.thread.start()
+
+    def run(self) -> None:
+        os.sched_setaffinity(0, {self.cpu})  # this thread only (Linux)
+        for at_ns in self.times_ns:
+            wait_s = (at_ns - time.time_ns()) / 1e9
+            if wait_s < -SCRAPE_EVERY_S:
+                self.missed += 1  # a slow scrape took this one's second
+                continue
+            if self.stopping.wait(max(0.0, wait_s)):
+                return
+            self.scrape()
+
+    def scrape(self) -> None:
+        started = time.perf_counter()
+        try:
+            with self.opener.open(self.url, timeout=SCRAPE_TIMEOUT_S) as response:
+                body = response.read()
+        except (OSError, http.client.HTTPException) as exc:
+            self.failures[f"{type(exc).__name__}: {exc}"[:120]] += 1
+            return
+        if b"appsync_harness_" not in body:
+            self.without_figures += 1
+            return
+        self.took_ms.append((time.perf_counter() - started) * 1000)
+        self.sizes.append(len(body))
+
+    def stop(self) -> dict[str, Any]:
+        """Stop (at once, if the window is not over) and return the counts."""
+        self.stopping.set()
+        self.thread.join(SCRAPE_TIMEOUT_S + 1)
+        nan = float("nan")
+        return {
+            "scheduled": len(self.times_ns),
+            "with_figures": len(self.sizes),
+            "without_figures": self.without_figures,
+            "missed": self.missed,
+            "failures": dict(self.failures),
+            "bytes_median": statistics.median(self.sizes) if self.sizes else nan,
+            "took_ms_median": statistics.median(self.took_ms) if self.took_ms else nan,
+            "took_ms_max": max(self.took_ms, default=nan),
+        }
+
+
+def free_loopback_port() -> int:
+    """A TCP port free on 127.0.0.1 now (the client binds it a moment later)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 @dataclass
 class Launched:
     mode: str
@@ -372,6 +458,13 @@ class Launched:
     stderr: IO[bytes]
     load: common.PeerLoad
     report_dir: Path
+    metrics_port: int | None = None  # harness-watched: its --prometheus-port
+
+    def poller(self, window: common.Window, cpu: int) -> MetricsPoller | None:
+        """harness-watched: the scraper of its /metrics during ``window``; None otherwise."""
+        if self.metrics_port is None:
+            return None
+        return MetricsPoller(f"http://127.0.0.1:{self.metrics_port}/metrics", window, cpu)
 
     def said(self) -> str:
         self.stderr.flush()
@@ -432,6 +525,7 @@ class Bench:
             skip_utf8_validation=args.skip_utf8_validation,
         )
         env = {**os.environ, **load.to_env(), "PYTHONUNBUFFERED": "1"}
+        metrics_port = free_loopback_port() if mode == WATCHED else None
         if mode == ASYNCIO:
             command = [sys.executable, str(Path(__file__).resolve()), "--asyncio-client"]
         else:
@@ -440,12 +534,14 @@ class Bench:
             command += ["--host", self.emulator.info.http_url, "-u", str(users)]
             command += ["-r", f"{args.spawn_rate:g}", "-t", f"{self.run_time_s(plan):.0f}s"]
             command += ["--only-summary", "--loglevel", "WARNING"]
-        if mode == HARNESS:
+        if mode in HARNESS_MODES:
             env["LOCUST_API_KEY"] = defaults.DEFAULT_API_KEY  # the option, kept off argv
             command += ["--channels", plan.template, "--subscriptions-per-user", "1"]
             command += ["--publish-rate", repr(plan.publish_rate), "--events-per-publish", "1"]
             command += ["--payload-bytes", str(plan.payload_bytes), "--publish-via", "ws"]
             command += ["--report-dir", str(report_dir / "reports"), "--run-id", tag]
+        if metrics_port is not None:
+            command += ["--prometheus-port", str(metrics_port)]
         stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed by run_client)
         process = subprocess.Popen(
             command,
@@ -456,7 +552,7 @@ class Bench:
             cwd=BENCH_DIR.parent,
             preexec_fn=support.pinned_start({args.client_cpu}),
         )
-        return Launched(mode, process, stderr, load, report_dir)
+        return Launched(mode, process, stderr, load, report_dir, metrics_port)
 
     def run_time_s(self, plan: Plan) -> float:
         """Locust's --run-time, and the asyncio client's deadline: a backstop only."""
@@ -502,15 +598,17 @@ class Bench:
         tag = f"r{round_number}-{plan.rate:g}-{mode}"
         quiet = self.stats()
         client = self.launch(mode, plan, tag)
+        poller = None
         try:
             monitor = TreeMonitor(client.process.pid, {self.args.client_cpu})
             ramp_s = self.wait_for_ramp(client, monitor, plan, quiet)
             before = self.stats()
             start_ns = time.time_ns() + round(LEAD_S * 1e9)
-            if mode == HARNESS:
+            if mode in HARNESS_MODES:
                 start_ns = self.harness_slot_from(client, start_ns)
             window = common.Window(start_ns, start_ns + round(plan.window_s * 1e9))
             common.write_json(client.load.go_file, {"start_ns": start_ns, "end_ns": window.end_ns})
+            poller = client.poller(window, self.args.emulator_cpu)
             monitor.sleep_until_wall(window.start_ns)
             cpu_start, emulator_start, at_start = (
                 monitor.cpu_s(),
@@ -519,12 +617,15 @@ class Bench:
             )
             monitor.sleep_until_wall(window.end_ns)
             cpu_end, emulator_end, at_end = monitor.cpu_s(), self.emulator_cpu_s(), time.time()
+            scrapes = poller.stop() if poller else None
             monitor.sleep(self.args.drain)
             after = self.stats()
             peak_kib = monitor.final_peak_kib()
             status = self.stop(client)
             figures = self.client_figures(client, window)
         finally:
+            if poller:
+                poller.stop()
             if client.process.poll() is None:
                 client.process.kill()
                 client.process.wait()
@@ -545,6 +646,7 @@ class Bench:
             "expected": figures["published"] * plan.per_channel,
             "nominal_published": plan.nominal_published,
             "exit_code": status,
+            "scrapes": scrapes,
             **figures,
             "deliver_tail": common.tail_figures(figures["deliver_intervals"]),
             "emulator": {
@@ -585,7 +687,7 @@ class Bench:
             # how late the client took its count at the window's end (its loop's delay)
             "count_lag_ms": (result["counted_at_end_ns"] - window.end_ns) / 1e6,
         }
-        if client.mode != HARNESS:
+        if client.mode not in HARNESS_MODES:
             figures.update(
                 delivered=result["delivered"],
                 published=result.get("published", 0),
@@ -747,6 +849,27 @@ def warnings(record: dict[str, Any], plan: Plan) -> list[str]:
             f"{len(emulator['uneven_channels'])} channels did not have {plan.per_channel} "
             f"subscribers each, e.g. {emulator['uneven_channels'][0]}"
         )
+    if record["scrapes"] is not None:
+        found += scrape_warnings(record["scrapes"])
+    return found
+
+
+def scrape_warnings(scrapes: dict[str, Any]) -> list[str]:
+    """harness-watched: /metrics not scraped as planned, so the live views were not (or not
+    fully) exercised."""
+    found = [
+        f"/metrics scrape failed {count}x: {error}" for error, count in scrapes["failures"].items()
+    ]
+    if not scrapes["with_figures"]:
+        found.append(
+            f"no /metrics scrape of the {scrapes['scheduled']} planned returned figures: the "
+            "live views were not exercised"
+        )
+    elif scrapes["with_figures"] < scrapes["scheduled"]:
+        found.append(
+            f"{scrapes['with_figures']} of {scrapes['scheduled']} /metrics scrapes returned "
+            f"figures ({scrapes['without_figures']} empty, {scrapes['missed']} missed)"
+        )
     return found
 
 
@@ -771,6 +894,20 @@ def flat(record: dict[str, Any]) -> dict[str, float]:
         "expected": record["expected"],
         "delivered_in_window": record["delivered_in_window"],
         "emulator_cpu_pct": record["emulator"]["cpu_pct"],
+        **scrape_medians(record["scrapes"]),
+    }
+
+
+def scrape_medians(scrapes: dict[str, Any] | None) -> dict[str, float]:
+    """harness-watched's scrape figures (none for the other modes)."""
+    if scrapes is None:
+        return {}
+    return {
+        "scrapes_planned": scrapes["scheduled"],
+        "scrapes_with_figures": scrapes["with_figures"],
+        "scrape_kb": scrapes["bytes_median"] / 1000,
+        "scrape_ms_median": scrapes["took_ms_median"],
+        "scrape_ms_max": scrapes["took_ms_max"],
     }
 
 
@@ -779,17 +916,21 @@ def medians(records: Sequence[dict[str, Any]]) -> dict[str, float]:
     return {name: statistics.median(run[name] for run in runs) for name in runs[0]}
 
 
-def ratios(by_mode: dict[str, dict[str, float]]) -> dict[str, float]:
-    """The comparisons, from the medians; NaN where a mode was left out."""
-    nan = float("nan")
-    harness, asyncio_, wsclient = (by_mode.get(mode) for mode in MODES)
+def quotient(mine: dict[str, float] | None, other: dict[str, float] | None, key: str) -> float:
+    """``mine[key] / other[key]``; NaN where a mode was left out."""
+    return support.ratio(mine[key], other[key]) if mine and other else float("nan")
 
-    def quotient(mine: dict[str, float] | None, other: dict[str, float] | None, key: str) -> float:
-        return support.ratio(mine[key], other[key]) if mine and other else nan
+
+def ratios(by_mode: dict[str, dict[str, float]]) -> dict[str, float]:
+    """The comparisons, from the medians; NaN where a mode was left out. The watched
+    harness's against the plain one only when it ran."""
+    nan = float("nan")
+    harness, asyncio_, wsclient = (by_mode.get(mode) for mode in DEFAULT_MODES)
 
     def difference(key: str) -> float:
         return harness[key] - asyncio_[key] if harness and asyncio_ else nan
 
+    watched = watched_ratios(by_mode[WATCHED], harness) if WATCHED in by_mode else {}
     return {
         "efficiency harness / locust-websocket-client": quotient(
             harness, wsclient, "deliveries_per_cpu_s"
@@ -798,7 +939,20 @@ def ratios(by_mode: dict[str, dict[str, float]]) -> dict[str, float]:
         "deliver p50 harness - asyncio (ms)": difference("deliver_p50_ms"),
         "deliver p99 harness - asyncio (ms)": difference("deliver_p99_ms"),
         "peak RSS harness / locust-websocket-client": quotient(harness, wsclient, "peak_rss_mb"),
+        **watched,
     }
+
+
+def watched_ratios(watched: dict[str, float], harness: dict[str, float] | None) -> dict[str, float]:
+    """What scraping the live views once a second costs: harness-watched / harness."""
+    figures = (
+        ("deliver p99", "deliver_p99_ms"),
+        ("deliver p50", "deliver_p50_ms"),
+        ("ack p99", "ack_p99_ms"),
+        ("efficiency", "deliveries_per_cpu_s"),
+        ("peak RSS", "peak_rss_mb"),
+    )
+    return {f"{name} {WATCHED} / harness": quotient(watched, harness, key) for name, key in figures}
 
 
 NOTE = (
@@ -817,14 +971,22 @@ NOTE = (
     "against the events acknowledged to its publishers times the subscribers per channel. On a "
     "shared machine, compare the ratios of one run."
 )
+WATCHED_NOTE = (
+    f"{WATCHED}: the harness mode, plus --prometheus-port; a thread of the bench, pinned to the "
+    "emulator's CPU, GETs its /metrics once a second inside the window (the live summary is "
+    "rebuilt, and its exposition rendered, at most every 2 s, in the client's "
+    "process). Its ratios are against the harness mode of the same run."
+)
 
 
 def print_report(results: dict[str, Any], args: argparse.Namespace) -> None:
     loop = "plain asyncio" if args.no_uvloop else "uvloop"
     utf8 = "not checked" if args.skip_utf8_validation else "checked in pure Python, its default"
+    watched = f"; {WATCHED} (the harness, /metrics scraped once a second)"
     print(
         f"clients: harness (Locust, its Subscriber and Publisher users); asyncio (websockets, "
         f"{loop}); locust-websocket-client (text frames' UTF-8 {utf8})"
+        f"{watched if WATCHED in args.modes else ''}"
     )
     print()
     for rate_text, by_rate in results["medians"].items():
@@ -857,11 +1019,26 @@ def print_report(results: dict[str, Any], args: argparse.Namespace) -> None:
         names += ["ack p50 ms", "p99 ms", "peak RSS MB", "delivered / expected"]
         names += ["emulator CPU %"]
         support.print_table(names, rows)
+        if WATCHED in by_rate["modes"]:
+            print(scrapes_line(by_rate["modes"][WATCHED]))
         for name, value in by_rate["ratios"].items():
             spec = "+.2f" if name.endswith("(ms)") else ".2f"
             print(f"  {name}: {number(value, spec)}")
         print()
     print(textwrap.fill(NOTE, width=100))
+    if WATCHED in args.modes:
+        print(textwrap.fill(WATCHED_NOTE, width=100))
+
+
+def scrapes_line(watched: dict[str, float]) -> str:
+    return (
+        f"  {WATCHED}: /metrics scrapes with figures in the window "
+        f"{number(watched['scrapes_with_figures'], '.0f')} of "
+        f"{number(watched['scrapes_planned'], '.0f')}, "
+        f"{number(watched['scrape_kb'], ',.1f')} kB each, answered in "
+        f"{number(watched['scrape_ms_median'], '.1f')} ms (median; slowest "
+        f"{number(watched['scrape_ms_max'], '.1f')} ms)"
+    )
 
 
 # --- Main ------------------------------------------------------------------------------
@@ -955,6 +1132,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         f"/{number(record['deliver_ms'].get('p99', float('nan')), '.2f')} ms, "
                         f"worst 5-s p99 / median "
                         f"{number(record['deliver_tail']['worst_over_median'], '.2f')}"
+                        + scrapes_progress(record["scrapes"])
                     )
                     for warning in record["warnings"]:
                         progress(f"warning: {mode} at {rate:,g}/s, round {round_number}: {warning}")
@@ -966,6 +1144,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         }
         summary[f"{rate:g}"] = {"modes": by_mode, "ratios": ratios(by_mode)}
     return {"runs": records, "medians": summary}
+
+
+def scrapes_progress(scrapes: dict[str, Any] | None) -> str:
+    if scrapes is None:
+        return ""
+    return f", /metrics scrapes with figures {scrapes['with_figures']} of {scrapes['scheduled']}"
 
 
 def progress(text: str) -> None:
@@ -1036,9 +1220,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     add(
         "--modes",
         type=support.choice_list(MODES),
-        default=list(MODES),
+        default=list(DEFAULT_MODES),
         metavar="LIST",
-        help=f"comma-separated, run in this order each round (default: {','.join(MODES)})",
+        help=f"comma-separated, of {', '.join(MODES)}; run in this order each round "
+        f"(default: {','.join(DEFAULT_MODES)})",
     )
     add(
         "--spawn-rate",
