@@ -85,13 +85,12 @@ class HarnessViews:
         if snapshot is not self._built_for:
             self._views = self._build(snapshot)
             self._built_for = snapshot
-        return self._views
+        return {**self._views, "live": snapshot.describe()}  # its age as of now
 
     def _build(self, snapshot: LiveSnapshot) -> dict[str, Any]:
         summary = snapshot.summary
         resilience = summary["resilience"]
         views: dict[str, Any] = {
-            "live": snapshot.describe(),
             "run": summary["run"],
             "totals": summary["totals"],
             "verdict": summary["verdict"],
@@ -222,7 +221,7 @@ def install_web_ui(environment: Any, web_ui: Any) -> HarnessViews:
     return views
 
 
-def views_metrics(views: HarnessViews) -> Any:
+def views_metrics(views: HarnessViews) -> View:
     """The ``/metrics`` view: the live figures as Prometheus text (empty before a run)."""
 
     def metrics() -> Response:
@@ -250,7 +249,7 @@ def _blueprint(views: HarnessViews, guard: Any) -> Blueprint:
 
     @route("/api/live")
     def live() -> Response:
-        answer = dict(views.views())
+        answer = views.views()
         answer.pop("summary", None)  # /harness/api/summary has it
         answer.pop("extended_stats", None)  # Locust's tabs have them
         return _json(answer)
