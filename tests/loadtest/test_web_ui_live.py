@@ -9,7 +9,9 @@ the form. While it goes on:
 - the harness page (``/harness/``) lists the channels with non-zero delivery
   counts, draws the over-time and percentile charts (SVG), charts the
   distribution of a channel clicked in the table, and shows the mass disconnect
-  in its Resilience view: every subscriber's loss, and as many recoveries;
+  in its Resilience view: every subscriber's loss, and as many recoveries; its
+  SLO view has each ``--slo`` with its value and status, and the verdict the run
+  would have if it ended now;
 - with ``--processes 2``, the live figures are the two workers' merged.
 
 The run is stopped with Locust's Stop button; ``summary.json`` is downloaded from
@@ -78,7 +80,11 @@ def recovered_storm(live: dict[str, Any]) -> bool:
 def test_live_views_show_the_run_as_it_goes_and_its_reports_after(
     tmp_path: Path, processes: int
 ) -> None:
-    args = ["--prometheus", *(["--processes", str(processes)] if processes else [])]
+    args = [
+        "--prometheus",
+        *("--slo", "deliver.p99<=30s", "--slo", "connect.min<1us"),  # one holds, one cannot
+        *(["--processes", str(processes)] if processes else []),
+    ]
     with (
         locust_web_ui(tmp_path, "scenarios/reconnect_storm.py", *args) as locust,
         new_browser_page(sync_api) as page,
@@ -172,6 +178,19 @@ def test_live_views_show_the_run_as_it_goes_and_its_reports_after(
         assert losses >= USERS and recoveries == losses, policy_rows
         sync_api.expect(page.locator("#emulator")).to_contain_text("disconnects (fault)")
         page.locator("#resilience").screenshot(path=str(tmp_path / "harness-resilience.png"))
+
+        # ... and its SLO view: each SLO with its value, and the verdict if the run ended now
+        slo_headers = page.locator("#slos thead th").all_inner_texts()
+        slos = {(row[1], row[2]): row for row in table_rows(page, "#slos")}
+        status, value = slo_headers.index("Status"), slo_headers.index("Value")
+        held = slos[("deliver.p99<=30s", "overall")]
+        broken = slos[("connect.min<1us", "overall")]
+        assert held[status] == "pass" and 0 < float(held[value]) < 30_000, held
+        assert broken[status] == "FAIL" and float(broken[value]) > 0.001, broken
+        assert slos[("exit status 3", "verdict")][status] == "FAIL", slos
+        sync_api.expect(page.locator("#verdict")).to_contain_text(
+            "Verdict if the run ended now: FAIL (exit code 3)"
+        )
 
         # (4) stop from Locust's page; the reports appear on the harness page
         page.goto(locust.url)
