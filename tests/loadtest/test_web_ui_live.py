@@ -192,11 +192,17 @@ def test_live_views_show_the_run_as_it_goes_and_its_reports_after(
             "Verdict if the run ended now: FAIL (exit code 3)"
         )
 
-        # (4) stop from Locust's page; the reports appear on the harness page
+        # (4) stop from Locust's page; its Download Data tab offers the summary, and the
+        # harness page lists every report
         page.goto(locust.url)
         with page.expect_response(re.compile(r"/stop$")):
             page.get_by_role("button", name="Stop", exact=True).click()
         wait_for("the final figures", live, lambda view: view["live"]["final"])
+        page.get_by_role("tab", name="Download Data").click()
+        with page.expect_download() as from_locust_page:
+            page.get_by_role("link", name="Harness summary.json (last run)").click()
+        from_locust = tmp_path / "summary-from-locust-page.json"
+        from_locust_page.value.save_as(from_locust)
         page.goto(locust.url + "harness/")
         link = page.locator("#reports a", has_text="summary.json")
         link.wait_for()
@@ -205,6 +211,7 @@ def test_live_views_show_the_run_as_it_goes_and_its_reports_after(
         saved = tmp_path / "downloaded-summary.json"
         download.value.save_as(saved)
         summary = json.loads(saved.read_text())
+        assert json.loads(from_locust.read_text()) == summary
         page.screenshot(path=str(tmp_path / "harness-final.png"), full_page=True)
 
         # (5) the summary against Locust's own counts (summed over workers by Locust)
