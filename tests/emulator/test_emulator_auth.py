@@ -6,24 +6,19 @@ amplify-js 6.8.0 rejected as AppSync rejects them (docs/protocol.md#connecting, 
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import socket
 
 import pytest
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import ReadOnlyCredentials
 from support.emulator import LiveEmulator, WsClient, default_authorizer
 from support.emulator_checks import raw_websocket, read_first_ws_frame
-from websockets.exceptions import ConnectionClosed
+from support.signed_requests import SUBPROTOCOL, botocore_headers, connect_with, only_error
 
 from harness.emulator import defaults
 from harness.protocol import (
     ConnectionAck,
     ConnectionErrorMessage,
     Data,
-    Message,
     PublishError,
     PublishSuccess,
     SubscribeError,
@@ -31,42 +26,9 @@ from harness.protocol import (
 )
 from harness.signing import AuthMode, encode_subprotocol
 from harness.signing.jwt import mint_hs256
-from harness.signing.sigv4 import IAM_CONSTANT_HEADERS
 from harness.signing.verify import INVALID_TOKEN, NOT_AUTHORIZED, SIGNATURE_MISMATCH
 
-SUBPROTOCOL = "aws-appsync-event-ws"
 ALL_MODES = tuple(AuthMode)
-
-
-def botocore_headers(host: str, body: bytes, path: str = "/event") -> dict[str, str]:
-    """Sign with botocore as a third-party client would, over any path and body."""
-    request = AWSRequest(
-        method="POST",
-        url=f"https://{host}{path}",
-        data=body,
-        headers={**IAM_CONSTANT_HEADERS, "host": host},
-    )
-    credentials = ReadOnlyCredentials(
-        defaults.DEFAULT_ACCESS_KEY_ID, defaults.DEFAULT_SECRET_ACCESS_KEY, None
-    )
-    SigV4Auth(credentials, "appsync", defaults.DEFAULT_REGION).add_auth(request)
-    return {name.lower(): value for name, value in request.headers.items()}
-
-
-def connect_with(live: LiveEmulator, auth_object: dict[str, str]) -> Message:
-    """Open a socket whose header- subprotocol carries ``auth_object``; the first answer."""
-    client = WsClient(live.open([SUBPROTOCOL, encode_subprotocol(auth_object)]), None)
-    with contextlib.suppress(ConnectionClosed):  # a refused connect may be closed already
-        client.send({"type": "connection_init"})
-    answer = client.recv()
-    client.close()
-    return answer
-
-
-def only_error(message: Message) -> tuple[str, str]:
-    errors = message.errors  # type: ignore[attr-defined]
-    assert len(errors) == 1, errors
-    return errors[0].error_type, errors[0].message
 
 
 @pytest.mark.parametrize("mode", ALL_MODES, ids=str)
