@@ -34,7 +34,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -80,9 +79,7 @@ def run_summary(
     settings = settings_from_options(options)
     # collects this process's last records first; mid-run, what is open on the server is
     # not a leak (the live views show it on its own)
-    resilience = resilience_summary(
-        state, server=mid_run is None, pause=None if mid_run is None else mid_run.pause
-    )
+    resilience = resilience_summary(state, server=mid_run is None)
     counts: dict[str, tuple[int, int]] = {}
     for (_, method), entry in environment.stats.entries.items():
         requests, failures = counts.get(method, (0, 0))
@@ -117,12 +114,10 @@ def run_summary(
     )
 
 
-def resilience_summary(
-    state: RunState, *, server: bool = True, pause: Callable[[], object] | None = None
-) -> ResilienceSummary:
+def resilience_summary(state: RunState, *, server: bool = True) -> ResilienceSummary:
     """The run's resilience summary; against the embedded emulator with its server checks
-    (unless ``server`` is False); ``pause`` between the steps of collecting the records."""
-    results = state.collect(pause=pause)
+    (unless ``server`` is False)."""
+    results = state.collect()
     summary = results.resilience.summary()
     emulator = EmbeddedEmulator.of(state.environment.parsed_options)
     if emulator is not None and server:

@@ -13,7 +13,8 @@ number of browsers and scrapers cost one summary per refresh:
   summary that took 50 ms is kept at least a second): in a local run the users
   share the process, and the live views must not disturb what they measure;
 - every step of the way (the drain, the delivery accounting, the histograms)
-  pauses every millisecond or so until the loop is idle (:func:`let_users_run`);
+  pauses every millisecond or so until the loop is idle
+  (:func:`~harness.loadtest.pausing.let_users_run`);
 - once the run has ended, its final summary is served (``final``: true).
 """
 
@@ -23,11 +24,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import gevent
 from gevent.lock import Semaphore
 from locust.runners import STATE_INIT, WORKER_REPORT_INTERVAL, MasterRunner
 
 from harness.loadtest.ending import locust_exit_code, run_summary
+from harness.loadtest.pausing import let_users_run
 from harness.loadtest.state import RunState, run_state
 from harness.measure.delivery import GRACE_S
 from harness.measure.schema import Summary
@@ -114,12 +115,3 @@ class LiveFigures:
         )
         cost_s = time.perf_counter() - started
         return LiveSnapshot(summary, time.time(), cost_s, False, judged_until, runner.state)
-
-
-def let_users_run() -> None:
-    """The pause of the live figures' work: wait until the loop has nothing else to do
-    (every ready connection read, every due timer run), so that the users' work always
-    comes first. (``gevent.sleep(0)`` would only queue behind the callbacks already due;
-    measured with bench/bench_peers.py's watched mode, that left the users' deliveries
-    waiting behind the live summary's steps.)"""
-    gevent.idle()

@@ -20,17 +20,16 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import gevent
 from gevent.event import Event
 from gevent.lock import RLock
 
 from harness.errors import ConfigurationError
 from harness.loadtest.batched_stats import BatchedRequests
+from harness.loadtest.pausing import let_users_run
 from harness.loadtest.runtime import HarnessRuntime
 from harness.loadtest.settings import settings_from_options
 from harness.loadtest.target import Target
@@ -86,10 +85,10 @@ class RunState:
     def tidy(self) -> None:
         """Count recorded latencies into histograms and add waiting deliveries to Locust's
         stats: small steps, taken a few times a second, so no drain has much to do. It
-        yields to the connections between histograms (docs/architecture.md#the-gevent-loop)."""
+        gives way to the connections between histograms (docs/architecture.md#the-gevent-loop)."""
         with self._busy:
-            self.recorders.latency.compact(pause=_yield)
-            self.deliveries.flush(self.environment.stats, pause=_yield)
+            self.recorders.latency.compact(pause=let_users_run)
+            self.deliveries.flush(self.environment.stats, pause=let_users_run)
 
     def report(self, *, final: bool) -> WorkerReport:
         """A worker's report to the master: everything recorded since the last one, after
@@ -98,19 +97,17 @@ class RunState:
             self.tidy()
             return self.recorders.drain(final=final)
 
-    def collect(
-        self, *, delivery: bool = True, pause: Callable[[], object] | None = None
-    ) -> RunResults:
+    def collect(self, *, delivery: bool = True) -> RunResults:
         """Drain this process's recorders into the run's results; the results. (In a
         distributed run the master's recorders stay empty: its users are on the workers.)
 
         ``delivery=False`` leaves the delivery records for a later drain: the accounts
         are only read at the end (and by the live views), and merging them mid-run would
-        only cost time; ``pause`` replaces the yield between steps."""
+        only cost time. Each step gives way to the users (:mod:`harness.loadtest.pausing`)."""
         with self._busy:
             self.tidy()
-            drained = self.recorders.drain(final=False, delivery=delivery, pause=pause or _yield)
-            self.results.merge(drained, time.time(), pause=pause or _yield)
+            drained = self.recorders.drain(final=False, delivery=delivery, pause=let_users_run)
+            self.results.merge(drained, time.time(), pause=let_users_run)
         return self.results
 
     def user_runtime(self) -> HarnessRuntime:
@@ -132,10 +129,6 @@ class RunState:
     def _backoff_tolerance_s(self) -> float:
         value = getattr(self.environment.parsed_options, "backoff_tolerance", 0.1)
         return float(value or 0.0)
-
-
-def _yield() -> None:
-    gevent.sleep(0)
 
 
 def run_state(environment: Any) -> RunState:

@@ -31,7 +31,8 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from harness.emulator.admin_client import AdminClient, AdminError
 from harness.errors import ConfigurationError
-from harness.loadtest.live import LiveFigures, LiveSnapshot, let_users_run
+from harness.loadtest.live import LiveFigures, LiveSnapshot
+from harness.loadtest.pausing import let_users_run
 from harness.loadtest.settings import EmbeddedEmulator
 from harness.loadtest.state import run_state
 from harness.measure.latency import LatencyTimeline

@@ -9,6 +9,7 @@ import json
 import random
 import re
 import socket
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -104,6 +105,17 @@ def port_is_closed(port: int) -> bool:
     with socket.socket() as probe:
         probe.settimeout(1.0)
         return probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def port_closes(port: int, within_s: float) -> bool:
+    """Whether the port is closed, or closes within ``within_s`` (a process SIGKILLed
+    without waiting is gone a few milliseconds later)."""
+    deadline = time.monotonic() + within_s
+    while not port_is_closed(port):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
+    return True
 
 
 @contextmanager
