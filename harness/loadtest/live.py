@@ -9,8 +9,8 @@ number of browsers and scrapers cost one summary per refresh:
   (plus a worker's report interval in a distributed run), so an event still on
   its way is never called lost;
 - a summary is rebuilt at most every :data:`MIN_REFRESH_S`, and never more
-  often than keeps its cost under :data:`COST_SHARE` of the process's time (a
-  summary that took 50 ms is kept at least a second): in a local run the users
+  often than keeps its cost under :data:`COST_SHARE` of the process's time (one
+  that took 0.5 s is kept for 10 s): in a local run the users
   share the process, and the live views must not disturb what they measure;
 - every step of the way (the drain, the delivery accounting, the histograms)
   pauses every millisecond or so until the loop is idle
