@@ -36,7 +36,6 @@ from harness.loadtest.pausing import let_users_run
 from harness.loadtest.settings import EmbeddedEmulator
 from harness.loadtest.state import run_state
 from harness.measure.latency import LatencyTimeline
-from harness.measure.schema import Summary
 from harness.report.live_charts import LiveCharts
 from harness.report.live_tables import (
     CHANNEL_COLUMNS,
@@ -147,10 +146,6 @@ class HarnessViews:
             self._metrics_for, self._metrics = snapshot, text
         return self._metrics
 
-    def summary(self) -> Summary | None:
-        snapshot = self.live.snapshot()
-        return None if snapshot is None else snapshot.summary
-
     def timeline(self) -> LatencyTimeline:
         return run_state(self.environment).results.timeline
 
@@ -243,10 +238,10 @@ def _blueprint(views: HarnessViews, guard: Any) -> Blueprint:
 
     @route("/")
     def page() -> Response:
-        page = _templates.get_template("live.html.j2").render(
+        html = _templates.get_template("live.html.j2").render(
             channel_columns=CHANNEL_COLUMNS, policy_columns=POLICY_COLUMNS, slo_columns=SLO_COLUMNS
         )
-        return Response(page, mimetype="text/html")
+        return Response(html, mimetype="text/html")
 
     @route("/api/live")
     def live() -> Response:

@@ -179,17 +179,16 @@ class LatencyTimeline:
             total.add(histogram)
         return total
 
-    def intervals(self, metric: str, since_slot: int = 0) -> list[tuple[int, str, Histogram]]:
-        """``(slot, template, histogram)`` in time order, for the over-time views (from slot
-        ``since_slot`` on: the live views chart a recent window, unpacking only that)."""
+    def intervals(self, metric: str) -> list[tuple[int, str, Histogram]]:
+        """``(slot, template, histogram)`` in time order, for the over-time views."""
         sealed = (
             (slot, template, Histogram.unpack(packed))
             for (name, template, slot), packed in self.sealed.items()
-            if name == metric and slot >= since_slot
+            if name == metric
         )
         open_slots = (
             (slot, template, histogram)
             for (name, template, slot), histogram in self.slots.items()
-            if name == metric and slot >= since_slot
+            if name == metric
         )
         return sorted([*sealed, *open_slots], key=lambda interval: interval[:2])
