@@ -25,6 +25,7 @@ ALLOWED: dict[str, set[str]] = {
     "report": {"errors", "protocol", "config", "workload", "measure"},
     "client": {"errors", "protocol", "signing", "config", "measure"},
     "emulator": {"errors", "protocol", "signing", "config"},
+    "diagnose": {"errors", "protocol", "signing", "emulator"},
     "loadtest": {
         "errors", "protocol", "signing", "config", "workload", "measure", "report", "client",
         "emulator",
@@ -98,6 +99,7 @@ def run_python(code: str) -> object:
         ["harness.measure.summary", "harness.measure.recorders", "harness.measure.slo"],
         ["harness.report.files", "harness.report.console"],
         ["harness.workload.channels", "harness.config.retry"],
+        ["harness.diagnose.cli"],
     ],
     ids=lambda modules: modules[0],
 )

@@ -33,6 +33,21 @@ def looks_like_jwt(token: str) -> bool:
     return token.count(".") == 2
 
 
+def unverified_claims(token: str) -> dict[str, Any] | None:
+    """The claims of a JWT, read without checking its signature (for diagnosis only);
+    None when ``token`` is not a JWT with a JSON object of claims."""
+    if token[: len(BEARER_PREFIX)].lower() == BEARER_PREFIX:
+        token = token[len(BEARER_PREFIX) :].strip()
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        claims = json.loads(b64url_decode(parts[1]))
+    except (ValueError, RecursionError):
+        return None
+    return claims if isinstance(claims, dict) else None
+
+
 def verify_hs256(token: str, secrets: Iterable[str], now: float) -> dict[str, Any]:
     """The claims of ``token`` if one of ``secrets`` signed it and it is current.
 

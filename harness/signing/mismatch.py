@@ -26,7 +26,7 @@ length, and whether the two sides agree.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from harness.signing.sigv4 import (
@@ -73,14 +73,19 @@ def parse_expected(text: str) -> SigningText | None:
 
 
 def signed_text(
-    headers: Mapping[str, str], body: bytes, *, uri: str = CANONICAL_URI
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    uri: str = CANONICAL_URI,
+    names: Sequence[str] | None = None,
 ) -> SigningText:
     """What a client signed, from the headers it sent (``authorization`` and
-    ``x-amz-date`` among them) and the body it signed, over ``uri``; raises
+    ``x-amz-date`` among them) and the body it signed, over ``uri`` and the headers
+    ``names`` (by default its ``SignedHeaders``); raises
     :class:`~harness.errors.AuthorizationRejected` for a malformed authorization."""
     sent = lower_keys(headers)
     parsed = parse_authorization(sent.get("authorization", ""))
-    names = list(parsed.signed_headers)
+    names = list(parsed.signed_headers if names is None else names)
     present = {name: sent.get(name, "") for name in names}
     canonical = canonical_request(present, names, sha256_hex(body), uri=uri)
     scope = credential_scope(parsed.date_stamp, parsed.region, parsed.service)

@@ -21,7 +21,7 @@ from support.locust_runs import local_environment, parse_options, run_users, run
 
 from harness.client.websocket import ClientOptions, EventsClient
 from harness.emulator import defaults
-from harness.loadtest.target import EmulatorToken
+from harness.emulator.identity import EmulatorToken
 from harness.loadtest.users import Publisher, PubSubUser, Subscriber
 from harness.signing import AuthMode
 from harness.signing.jwt import verify_hs256
