@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from harness.emulator.faults import FaultKind, FaultSet
-from harness.emulator.stats import EmulatorStats
+from harness.emulator.quotas import RateBucket, outbound_units
+from harness.emulator.stats import ChannelCounts, EmulatorStats
 from harness.protocol import Channel, ChannelPattern, SubscriptionIndex
 from harness.signing.wire import JSON_SURROGATE_ERRORS
 
@@ -54,10 +55,14 @@ def data_tail(event: str) -> bytes:
 class Broker:
     """Live subscriptions by channel pattern, and the fan-out of published events."""
 
-    def __init__(self, stats: EmulatorStats, faults: FaultSet) -> None:
+    def __init__(
+        self, stats: EmulatorStats, faults: FaultSet, outbound: RateBucket | None = None
+    ) -> None:
         self._index: SubscriptionIndex[Subscription] = SubscriptionIndex()
         self._stats = stats
         self._faults = faults
+        self._outbound = outbound
+        """The outbound-messages quota: deliveries past it are dropped and counted."""
 
     def __len__(self) -> int:
         return len(self._index)
@@ -81,12 +86,13 @@ class Broker:
         delivered = 0
         for event in events:
             tail = data_tail(event)
+            targets = self._within_quota(subscriptions, tail, counts)
             if not faulty:
-                for subscription in subscriptions:
+                for subscription in targets:
                     subscription.recipient.deliver(subscription.head + tail)
-                delivered += len(subscriptions)
+                delivered += len(targets)
                 continue
-            for subscription in subscriptions:
+            for subscription in targets:
                 frame = subscription.head + tail
                 if self._faults.fires(FaultKind.DROP_DELIVERIES):
                     counts.dropped += 1
@@ -102,3 +108,18 @@ class Broker:
         counts.delivered += delivered
         self._stats.deliveries += delivered
         return delivered
+
+    def _within_quota(
+        self, subscriptions: list[Subscription], tail: bytes, counts: ChannelCounts
+    ) -> list[Subscription]:
+        """The subscriptions one event may still go to this second; the rest are dropped."""
+        if self._outbound is None:
+            return subscriptions
+        units = outbound_units(len(subscriptions[0].head) + len(tail))
+        allowed = self._outbound.take_up_to(len(subscriptions), units)
+        if allowed == len(subscriptions):
+            return subscriptions
+        dropped = len(subscriptions) - allowed
+        counts.dropped += dropped
+        self._stats.deliveries_throttled += dropped
+        return subscriptions[:allowed]

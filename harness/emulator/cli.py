@@ -35,6 +35,7 @@ from harness.config.options import (
 )
 from harness.emulator import defaults
 from harness.emulator.faults import FaultSpec
+from harness.emulator.quotas import Quotas
 from harness.emulator.server import Emulator
 from harness.emulator.settings import (
     DEFAULT_MAX_QUEUED_FRAMES,
@@ -75,6 +76,10 @@ def _namespaces(option: str, value: Any) -> tuple[NamespaceSettings, ...]:
 def _auth_modes(option: str, value: Any) -> tuple[AuthMode, ...] | None:
     modes = optional_text(option, value)
     return AuthMode.parse_list(modes, option=option) if modes else None
+
+
+def _quotas(option: str, value: Any) -> Quotas:
+    return Quotas.parse(strings(option, value), option=option)
 
 
 def _faults(option: str, value: Any) -> tuple[FaultSpec, ...]:
@@ -164,6 +169,16 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "code 1013 (a slow consumer)",
         int_range(1, _LARGEST_INT),
         metavar="N",
+    ),
+    OptionSpec(
+        "--quota",
+        [],
+        "an API quota: connect-rate (default 2000/s), inbound-events (10000/s), "
+        "outbound-messages (1000000/s in 5 KB units), request-bytes (1258291) or "
+        "subscriptions-per-connection (200), set to a number or off (see docs/emulator.md)",
+        _quotas,
+        metavar="NAME=LIMIT|off",
+        repeatable=True,
     ),
     OptionSpec(
         "--fault",
@@ -269,6 +284,7 @@ def _settings_from(values: dict[str, Any]) -> EmulatorSettings:
         faults=values["fault"],
         seed=values["seed"],
         max_queued_frames=values["max_queued_frames"],
+        quotas=values["quota"],
     )
     if any(values[name] for name in _CREDENTIALS):
         built = EmulatorSettings(

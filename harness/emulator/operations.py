@@ -15,6 +15,8 @@ namespace does not exist                  ResourceNotFound                 404
 duplicate subscription id                 DuplicatedOperationError         -
 more than 200 subscriptions               MaxSubscriptionsReachedError     -
 over 25 publishes/s, or a throttle fault  LimitExceededError               429
+over the API's inbound-events quota       LimitExceededError               429
+a request over the request-bytes quota    PayloadTooLargeException         413
 ========================================  ===============================  ======
 """
 
@@ -27,6 +29,7 @@ from dataclasses import dataclass
 
 from harness.emulator.broker import Broker
 from harness.emulator.faults import FaultKind, FaultSet
+from harness.emulator.quotas import bucket
 from harness.emulator.settings import EmulatorSettings
 from harness.emulator.stats import EmulatorStats
 from harness.errors import AuthorizationRejected, HarnessError, MessageValidationError
@@ -59,6 +62,7 @@ _STATUS_BY_TYPE = {
     "UnauthorizedException": 401,
     "ResourceNotFound": 404,
     "LimitExceededError": 429,
+    "PayloadTooLargeException": 413,
 }
 
 
@@ -116,6 +120,7 @@ class Operations:
         self._broker = broker
         self._stats = stats
         self._faults = faults
+        self._inbound = bucket(settings.quotas.inbound_events)
 
     def authorize(
         self,
@@ -178,9 +183,17 @@ class Operations:
         headers: Mapping[str, str] | None,
         operation: Operation,
         raw_body: bytes | None = None,
+        *,
+        request_bytes: int = 0,
     ) -> PublishOutcome:
         """Validate, authorize and fan out one publish (WebSocket, or HTTP with its
-        ``raw_body``, which is what HTTP SigV4 signs)."""
+        ``raw_body``, which is what HTTP SigV4 signs) of ``request_bytes`` on the wire."""
+        limit = self._settings.quotas.request_bytes
+        if limit is not None and request_bytes > limit:
+            self._stats.requests_too_large += 1
+            raise OperationRefused(
+                "PayloadTooLargeException", f"Request payload is larger than {limit} bytes"
+            )
         if self._faults.fires(FaultKind.THROTTLE):
             self._stats.publishes_throttled += 1
             raise OperationRefused("LimitExceededError", "Rate exceeded (injected fault)")
@@ -196,6 +209,12 @@ class Operations:
             else _candidate_bodies(headers, channel_text, events)
         )
         self.authorize(headers, modes, operation, bodies)
+        if self._inbound is not None and not self._inbound.take(len(events)):
+            self._stats.events_throttled += len(events)
+            raise OperationRefused(
+                "LimitExceededError",
+                f"Rate exceeded: at most {self._inbound.rate:g} inbound events per second",
+            )
         return self._accept(channel, events)
 
     @staticmethod

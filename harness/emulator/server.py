@@ -21,6 +21,7 @@ from harness.emulator import admin, tls
 from harness.emulator.broker import Broker
 from harness.emulator.faults import FaultKind, FaultSet
 from harness.emulator.operations import OperationRefused, Operations
+from harness.emulator.quotas import bucket
 from harness.emulator.ready import ReadyInfo
 from harness.emulator.session import (
     CLOSE_TIMEOUT_S,
@@ -60,7 +61,8 @@ class Emulator:
         self.faults = FaultSet() if settings.seed is None else FaultSet(seed=settings.seed)
         for spec in settings.faults:
             self.faults.add(spec)
-        self.broker = Broker(self.stats, self.faults)
+        self.broker = Broker(self.stats, self.faults, bucket(settings.quotas.outbound_messages))
+        self._connects = bucket(settings.quotas.connect_rate)
         self.sessions: dict[int, Session] = {}
         self._numbers = itertools.count(1)
         self._context: SessionContext | None = None
@@ -104,6 +106,7 @@ class Emulator:
             self.stats,
             settings.connection_timeout_ms,
             settings.max_queued_frames,
+            settings.quotas.subscriptions_per_connection,
         )
         self._tasks = [
             asyncio.get_running_loop().create_task(loop())
@@ -152,7 +155,12 @@ class Emulator:
         try:
             channel, events = _parse_http_publish(body)
             outcome = self.operations.publish(
-                channel, events, request.headers, Operation.HTTP_PUBLISH, raw_body=body
+                channel,
+                events,
+                request.headers,
+                Operation.HTTP_PUBLISH,
+                raw_body=body,
+                request_bytes=len(body),
             )
         except OperationRefused as refused:
             self.stats.errors_sent[refused.error_type] += 1
@@ -169,6 +177,15 @@ class Emulator:
     async def handle_websocket(self, request: web.Request) -> web.StreamResponse:
         client_id = request.query.get("client_id") or request.headers.get(CLIENT_ID_HEADER)
         attempt = self.stats.record_attempt(str(request.remote), client_id)
+        if self._connects is not None and not self._connects.take():
+            self.stats.connects_throttled += 1
+            attempt.outcome = AttemptOutcome.THROTTLED
+            attempt.detail = "LimitExceededError (connect-rate quota)"
+            return _json_error(
+                429,
+                "LimitExceededError",
+                f"Rate exceeded: at most {self._connects.rate:g} connection requests per second",
+            )
         refuse = self.faults.fires(FaultKind.REFUSE, lambda spec: spec.error_type is None)
         if refuse is not None:
             attempt.outcome = AttemptOutcome.REFUSED
@@ -303,6 +320,7 @@ class Emulator:
             attempts_since=attempts_since,
         )
         document["seed"] = self.faults.seed
+        document["quotas"]["limits"] = self.settings.quotas.describe()
         return document
 
 

@@ -82,6 +82,8 @@ class SessionContext:
     stats: EmulatorStats
     connection_timeout_ms: int
     max_queued_frames: int
+    max_subscriptions: int | None = MAX_SUBSCRIPTIONS_PER_CONNECTION
+    """The subscriptions-per-connection quota; None: no limit."""
 
 
 def frame_bytes(message: Message) -> bytes:
@@ -107,6 +109,7 @@ class Session:
         self._stats = context.stats
         self._connection_timeout_ms = context.connection_timeout_ms
         self._max_queued_frames = context.max_queued_frames
+        self._max_subscriptions = context.max_subscriptions
         self._outbox: deque[bytes] = deque()
         self._flush_pending = False
         self._flush_retry_s = MIN_FLUSH_RETRY_S
@@ -226,7 +229,7 @@ class Session:
                     self._stats.frames_rejected += 1
                     self.close(MESSAGE_TOO_BIG, "frame too large", cause="too_large")
                 else:
-                    self.handle_frame(frame.data)
+                    self.handle_frame(frame.data, _utf8_size(frame.data))
         finally:
             self.closing = True
             self._outbox.clear()
@@ -234,7 +237,7 @@ class Session:
                 self._broker.remove(subscription)
             self.subscriptions.clear()
 
-    def handle_frame(self, frame: str | bytes) -> None:
+    def handle_frame(self, frame: str | bytes, size: int = 0) -> None:
         """Answer one client frame; a malformed one gets an error message, never a crash."""
         obj: object = None
         try:
@@ -252,7 +255,7 @@ class Session:
             case Unsubscribe():
                 self._unsubscribe(message)
             case Publish():
-                self._publish(message)
+                self._publish(message, size)
 
     def _subscribe(self, message: Subscribe) -> None:
         try:
@@ -261,10 +264,10 @@ class Session:
                 raise OperationRefused(
                     "DuplicatedOperationError", f"Subscription id {message.id} is duplicated"
                 )
-            if len(self.subscriptions) >= MAX_SUBSCRIPTIONS_PER_CONNECTION:
+            limit = self._max_subscriptions
+            if limit is not None and len(self.subscriptions) >= limit:
                 raise OperationRefused(
-                    "MaxSubscriptionsReachedError",
-                    f"Max number of subscriptions ({MAX_SUBSCRIPTIONS_PER_CONNECTION}) reached",
+                    "MaxSubscriptionsReachedError", f"Max number of subscriptions ({limit}) reached"
                 )
             pattern = self._operations.authorize_subscribe(message.channel, message.authorization)
         except OperationRefused as refused:
@@ -284,13 +287,17 @@ class Session:
         self._broker.remove(subscription)
         self._ack(AckKind.UNSUBSCRIBE, UnsubscribeSuccess(message.id))
 
-    def _publish(self, message: Publish) -> None:
+    def _publish(self, message: Publish, size: int) -> None:
         self._stats.ws_publishes += 1
         try:
             check_id(message.id)
             self._check_publish_rate()
             outcome = self._operations.publish(
-                message.channel, message.events, message.authorization, Operation.PUBLISH
+                message.channel,
+                message.events,
+                message.authorization,
+                Operation.PUBLISH,
+                request_bytes=size,
             )
         except OperationRefused as refused:
             self.send(PublishError(message.id, (refused.detail,)))
@@ -325,8 +332,14 @@ def _text_frame_header(length: int) -> bytes:
 def _frame_too_large(data: str | bytes) -> bool:
     if len(data) * 4 <= MAX_FRAME_BYTES:  # a character is at most 4 UTF-8 bytes
         return False
-    size = len(data) if isinstance(data, bytes) else len(data.encode("utf-8", "surrogatepass"))
-    return size > MAX_FRAME_BYTES
+    return _utf8_size(data) > MAX_FRAME_BYTES
+
+
+def _utf8_size(data: str | bytes) -> int:
+    """Bytes of a frame's payload on the wire; encodes only text that is not ASCII."""
+    if isinstance(data, bytes) or data.isascii():
+        return len(data)
+    return len(data.encode("utf-8", "surrogatepass"))
 
 
 def _decode_error_reply(obj: object, exc: MessageDecodeError) -> Message:

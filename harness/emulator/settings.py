@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from harness.emulator import defaults
 from harness.emulator.faults import FaultSpec
+from harness.emulator.quotas import Quotas
 from harness.errors import ConfigurationError
 from harness.protocol import (
     DEFAULT_CONNECTION_TIMEOUT_MS,
@@ -80,6 +81,7 @@ class EmulatorSettings:
     faults: tuple[FaultSpec, ...] = ()
     seed: int | None = None
     max_queued_frames: int = DEFAULT_MAX_QUEUED_FRAMES
+    quotas: Quotas = field(default_factory=Quotas)
 
     @classmethod
     def with_default_credentials(cls, **overrides: object) -> EmulatorSettings:

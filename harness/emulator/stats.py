@@ -24,6 +24,7 @@ class AttemptOutcome(StrEnum):
     REFUSED = "refused"  # a refuse fault
     REJECTED = "rejected"  # connect authorization failed
     BAD_REQUEST = "bad_request"  # not a valid AppSync Events handshake
+    THROTTLED = "throttled"  # over the connect-rate quota
 
 
 @dataclass(slots=True)
@@ -79,6 +80,10 @@ class EmulatorStats:
     deliveries_overflowed: int = 0
     keepalives_sent: int = 0
     frames_rejected: int = 0
+    connects_throttled: int = 0
+    events_throttled: int = 0
+    deliveries_throttled: int = 0
+    requests_too_large: int = 0
     auth_failures: Counter[str] = field(default_factory=Counter)
     errors_sent: Counter[str] = field(default_factory=Counter)
     disconnects: Counter[str] = field(default_factory=Counter)
@@ -133,6 +138,12 @@ class EmulatorStats:
                 "dropped": self.deliveries_dropped,
                 "delayed": self.deliveries_delayed,
                 "overflowed": self.deliveries_overflowed,
+            },
+            "quotas": {
+                "connects_throttled": self.connects_throttled,
+                "events_throttled": self.events_throttled,
+                "deliveries_throttled": self.deliveries_throttled,
+                "requests_too_large": self.requests_too_large,
             },
             "keepalives_sent": self.keepalives_sent,
             "frames_rejected": self.frames_rejected,
