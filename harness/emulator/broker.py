@@ -41,6 +41,15 @@ class Subscription:
         # Ids are [A-Za-z0-9-_+] (validated before subscribing): nothing to escape.
         self.head = b'{"type":"data","id":"' + sub_id.encode("ascii") + b'","event":'
 
+    @property
+    def broadcast_error(self) -> bytes:
+        """The ``broadcast_error`` frame of this subscription, AppSync's documented example."""
+        return (
+            b'{"type":"broadcast_error","id":"' + self.id.encode("ascii") + b'","errors":'
+            b'[{"errorType":"MessageProcessingError",'
+            b'"message":"There was an error processing the message"}]}'
+        )
+
 
 def data_tail(event: str) -> bytes:
     """The shared end of every ``data`` frame for ``event``: the event as a JSON string.
@@ -82,7 +91,11 @@ class Broker:
         subscriptions = list(self._index.matching(channel))
         if not subscriptions or not events:
             return 0
-        faulty = bool(self._faults.active(FaultKind.DROP_DELIVERIES, FaultKind.DELAY_DELIVERIES))
+        faulty = bool(
+            self._faults.active(
+                FaultKind.DROP_DELIVERIES, FaultKind.DELAY_DELIVERIES, FaultKind.BROADCAST_ERROR
+            )
+        )
         delivered = 0
         for event in events:
             tail = data_tail(event)
@@ -97,6 +110,11 @@ class Broker:
                 if self._faults.fires(FaultKind.DROP_DELIVERIES):
                     counts.dropped += 1
                     self._stats.deliveries_dropped += 1
+                    continue
+                if self._faults.fires(FaultKind.BROADCAST_ERROR):
+                    counts.dropped += 1
+                    self._stats.broadcast_errors += 1
+                    subscription.recipient.deliver(subscription.broadcast_error)
                     continue
                 delay = self._faults.fires(FaultKind.DELAY_DELIVERIES)
                 if delay is not None:

@@ -25,6 +25,9 @@ throttle           refuse a ``fraction=`` (default 1) of publishes with
                    ``LimitExceededError`` (HTTP 429 over HTTP)
 drop-deliveries    silently drop a ``fraction=`` of ``data`` deliveries
 delay-deliveries   delay a ``fraction=`` (default 1) of deliveries by ``delay=``
+broadcast-error    answer a ``fraction=`` (default 1) of deliveries with a
+                   ``broadcast_error`` (``MessageProcessingError``) for that
+                   subscription instead of the event
 =================  ==========================================================
 
 Every random choice draws from one :class:`random.Random` seeded with
@@ -56,6 +59,7 @@ class FaultKind(StrEnum):
     THROTTLE = "throttle"
     DROP_DELIVERIES = "drop-deliveries"
     DELAY_DELIVERIES = "delay-deliveries"
+    BROADCAST_ERROR = "broadcast-error"
 
 
 class AckKind(StrEnum):
@@ -76,6 +80,7 @@ _KEYS: dict[FaultKind, frozenset[str]] = {
     FaultKind.THROTTLE: frozenset({"fraction"}),
     FaultKind.DROP_DELIVERIES: frozenset({"fraction"}),
     FaultKind.DELAY_DELIVERIES: frozenset({"delay", "fraction"}),
+    FaultKind.BROADCAST_ERROR: frozenset({"fraction"}),
 }
 _ERROR_TYPE = re.compile(r"[A-Za-z][A-Za-z0-9]{0,63}")
 

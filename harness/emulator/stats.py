@@ -78,6 +78,7 @@ class EmulatorStats:
     deliveries_dropped: int = 0
     deliveries_delayed: int = 0
     deliveries_overflowed: int = 0
+    broadcast_errors: int = 0
     keepalives_sent: int = 0
     frames_rejected: int = 0
     connects_throttled: int = 0
@@ -138,6 +139,7 @@ class EmulatorStats:
                 "dropped": self.deliveries_dropped,
                 "delayed": self.deliveries_delayed,
                 "overflowed": self.deliveries_overflowed,
+                "broadcast_errors": self.broadcast_errors,
             },
             "quotas": {
                 "connects_throttled": self.connects_throttled,

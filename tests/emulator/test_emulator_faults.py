@@ -24,9 +24,11 @@ from harness.emulator.faults import AckKind, FaultKind, FaultSet, FaultSpec
 from harness.emulator.process import EmulatorProcess
 from harness.errors import ConfigurationError
 from harness.protocol import (
+    BroadcastError,
     ConnectionAck,
     ConnectionErrorMessage,
     Data,
+    ErrorDetail,
     KeepAlive,
     PublishError,
     PublishSuccess,
@@ -428,6 +430,43 @@ def test_delay_deliveries_delivers_late(start_emulator: StartEmulator) -> None:
         assert subscriber.recv(WAIT_S) == Data("s1", '"late"')
         assert time.monotonic() - started >= 0.25
         assert live.stats()["deliveries"]["delayed"] == 1
+
+
+def test_broadcast_error_replaces_deliveries_with_the_guides_error(
+    start_emulator: StartEmulator,
+) -> None:
+    live = start_emulator("--seed", "11")
+    with live.clients(3) as (subscriber, other, publisher):
+        assert subscriber.subscribe("s1", CHANNEL) == SubscribeSuccess("s1")
+        assert other.subscribe("s2", CHANNEL) == SubscribeSuccess("s2")
+        added = live.add_fault("broadcast-error:fraction=0.5")
+        events = [json.dumps(n) for n in range(10)]
+        for batch in range(2):
+            publisher.publish(f"p{batch}", CHANNEL, events[batch * 5 : batch * 5 + 5])
+            assert isinstance(publisher.recv(), PublishSuccess)  # the publish itself succeeds
+        errors, data = 0, 0
+        for client, sub_id in ((subscriber, "s1"), (other, "s2")):
+            for message in client.recv_all():
+                if isinstance(message, BroadcastError):
+                    assert message == BroadcastError(
+                        sub_id,
+                        (
+                            ErrorDetail(
+                                "MessageProcessingError",
+                                "There was an error processing the message",
+                            ),
+                        ),
+                    )
+                    errors += 1
+                else:
+                    assert isinstance(message, Data) and message.id == sub_id
+                    data += 1
+        assert 0 < errors < 20 and errors + data == 20
+        stats = live.stats()
+        assert stats["deliveries"]["broadcast_errors"] == errors
+        assert stats["deliveries"]["sent"] == data
+        assert stats["channels"][CHANNEL] == {"published": 10, "delivered": data, "dropped": errors}
+        assert fault(live, added["id"])["fired"] == errors
 
 
 # -- the admin API ------------------------------------------------------------------
