@@ -136,8 +136,25 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec(
         "--connection-auth",
         "",
-        "auth modes accepted for connect and as the default for namespaces (default: every "
+        "auth modes accepted for connect, and the default of the default publish and "
+        "subscribe modes (default: every "
         "mode with credentials)",
+        _auth_modes,
+        metavar="MODES",
+    ),
+    OptionSpec(
+        "--default-publish-auth",
+        "",
+        "the API's default auth modes for publishing, for namespaces without their own "
+        "(default: the connection auth modes)",
+        _auth_modes,
+        metavar="MODES",
+    ),
+    OptionSpec(
+        "--default-subscribe-auth",
+        "",
+        "the API's default auth modes for subscribing, for namespaces without their own "
+        "(default: the connection auth modes)",
         _auth_modes,
         metavar="MODES",
     ),
@@ -278,6 +295,8 @@ def _settings_from(values: dict[str, Any]) -> EmulatorSettings:
         region=values["region"] or defaults.DEFAULT_REGION,
         namespaces=values["namespace"],
         connection_auth=values["connection_auth"],
+        default_publish_auth=values["default_publish_auth"],
+        default_subscribe_auth=values["default_subscribe_auth"],
         keepalive_interval_s=values["keepalive_interval_s"],
         connection_timeout_ms=values["connection_timeout_ms"],
         max_connection_duration_s=values["max_connection_duration_s"],

@@ -159,8 +159,7 @@ class Operations:
         namespace = self._settings.namespace(namespace_name)
         if namespace is None:
             raise OperationRefused("ResourceNotFound", "Namespace not found")
-        own = namespace.publish_modes if publish else namespace.subscribe_modes
-        return own or self._settings.connection_modes
+        return self._settings.operation_modes(namespace, publish=publish)
 
     def authorize_subscribe(
         self, channel_text: str, authorization: Mapping[str, str] | None

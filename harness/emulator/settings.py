@@ -1,9 +1,10 @@
 """The emulator's settings: credentials, namespaces and their auth modes, timings, faults.
 
 A namespace spec is ``NAME[:publish=MODES][:subscribe=MODES]`` with MODES a
-comma- or ``+``-separated list of auth modes; a namespace without its own modes
-uses the API's defaults, which are the connection auth modes (protocol
-docs/protocol.md#channels).
+comma- or ``+``-separated list of auth modes. As AppSync models them
+(docs/protocol.md#channels), the API has connection auth modes and default publish
+and subscribe modes; a namespace without its own modes uses the API's defaults, and
+defaults that are not given are the connection modes.
 """
 
 from __future__ import annotations
@@ -75,6 +76,8 @@ class EmulatorSettings:
     region: str = defaults.DEFAULT_REGION
     namespaces: tuple[NamespaceSettings, ...] = (NamespaceSettings(defaults.DEFAULT_NAMESPACE),)
     connection_auth: tuple[AuthMode, ...] | None = None
+    default_publish_auth: tuple[AuthMode, ...] | None = None
+    default_subscribe_auth: tuple[AuthMode, ...] | None = None
     keepalive_interval_s: float = DEFAULT_KEEPALIVE_INTERVAL_S
     connection_timeout_ms: int = DEFAULT_CONNECTION_TIMEOUT_MS
     max_connection_duration_s: float = MAX_CONNECTION_DURATION_S
@@ -111,6 +114,15 @@ class EmulatorSettings:
     def connection_modes(self) -> tuple[AuthMode, ...]:
         return self.connection_auth or self.configured_modes()
 
+    def operation_modes(
+        self, namespace: NamespaceSettings, *, publish: bool
+    ) -> tuple[AuthMode, ...]:
+        """The modes a publish or subscribe in ``namespace`` accepts: the namespace's own,
+        else the API's default for the operation, else the connection modes."""
+        own = namespace.publish_modes if publish else namespace.subscribe_modes
+        default = self.default_publish_auth if publish else self.default_subscribe_auth
+        return own or default or self.connection_modes
+
     def namespace(self, name: str) -> NamespaceSettings | None:
         for namespace in self.namespaces:
             if namespace.name == name:
@@ -144,6 +156,12 @@ class EmulatorSettings:
             raise ConfigurationError("--namespace", f"given twice: {', '.join(duplicates)}")
         configured = set(self.configured_modes())
         self._check_modes("--connection-auth", self.connection_modes, configured)
+        for option, default in (
+            ("--default-publish-auth", self.default_publish_auth),
+            ("--default-subscribe-auth", self.default_subscribe_auth),
+        ):
+            if default:
+                self._check_modes(option, default, configured)
         for namespace in self.namespaces:
             for modes in (namespace.publish_modes, namespace.subscribe_modes):
                 if modes:

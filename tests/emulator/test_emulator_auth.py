@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import socket
+from collections.abc import Callable
 
 import pytest
 from support.emulator import LiveEmulator, WsClient, default_authorizer
@@ -15,6 +16,7 @@ from support.emulator_checks import raw_websocket, read_first_ws_frame
 from support.signed_requests import SUBPROTOCOL, botocore_headers, connect_with, only_error
 
 from harness.emulator import defaults
+from harness.emulator.process import EmulatorStartError
 from harness.protocol import (
     ConnectionAck,
     ConnectionErrorMessage,
@@ -258,6 +260,36 @@ def test_namespace_modes_are_enforced(emulator: LiveEmulator) -> None:
     assert iam_client.recv() == Data("s", '"yes"')
     api_key_client.close()
     iam_client.close()
+
+
+def test_the_apis_default_publish_and_subscribe_modes_apply_where_a_namespace_has_none(
+    start_emulator: Callable[..., LiveEmulator],
+) -> None:
+    """AppSync's model (docs/protocol.md#channels): connection modes, the API's default
+    publish and subscribe modes, and a namespace's own overriding them."""
+    live = start_emulator(
+        *("--connection-auth", "API_KEY,AWS_IAM", "--default-publish-auth", "AWS_IAM"),
+        *("--default-subscribe-auth", "API_KEY", "--namespace", "default"),
+        *("--namespace", "open:publish=API_KEY"),
+    )
+    api_key = live.client(AuthMode.API_KEY)  # connects: API_KEY is a connection mode
+    assert api_key.subscribe("s", "/default/x") == SubscribeSuccess("s")
+    status, body = live.http_publish("/default/x", ['"no"'], AuthMode.API_KEY)
+    assert (status, body["errors"][0]["errorType"]) == (401, "UnauthorizedException")
+    assert live.http_publish("/default/x", ['"iam"'], AuthMode.AWS_IAM)[0] == 200
+    assert api_key.recv() == Data("s", '"iam"')
+    iam = live.client(AuthMode.AWS_IAM)
+    refused = iam.subscribe("s", "/default/x")
+    assert isinstance(refused, SubscribeError)
+    assert only_error(refused)[0] == "UnauthorizedException"
+    assert live.http_publish("/open/x", ['"key"'], AuthMode.API_KEY)[0] == 200  # its own
+    api_key.close()
+    iam.close()
+
+
+def test_default_modes_need_credentials(start_emulator: Callable[..., LiveEmulator]) -> None:
+    with pytest.raises(EmulatorStartError, match="--default-subscribe-auth: no credentials"):
+        start_emulator("--api-key", "da2-only", "--default-subscribe-auth", "AWS_IAM")
 
 
 def test_http_publish_with_bad_signature_or_key(emulator: LiveEmulator) -> None:
