@@ -159,6 +159,13 @@ OPTIONS: tuple[OptionSpec, ...] = (
         metavar="MODES",
     ),
     OptionSpec(
+        "--lenient-signed-bodies",
+        False,
+        "also accept an IAM WebSocket publish whose events hold <, > or & signed over the "
+        "compact body; AppSync accepts only the HTML-escaped one (aws-appsync-community#400)",
+        boolean,
+    ),
+    OptionSpec(
         "--keepalive-interval-s",
         DEFAULT_KEEPALIVE_INTERVAL_S,
         "seconds between ka messages",
@@ -297,6 +304,7 @@ def _settings_from(values: dict[str, Any]) -> EmulatorSettings:
         connection_auth=values["connection_auth"],
         default_publish_auth=values["default_publish_auth"],
         default_subscribe_auth=values["default_subscribe_auth"],
+        lenient_signed_bodies=values["lenient_signed_bodies"],
         keepalive_interval_s=values["keepalive_interval_s"],
         connection_timeout_ms=values["connection_timeout_ms"],
         max_connection_duration_s=values["max_connection_duration_s"],

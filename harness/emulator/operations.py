@@ -171,7 +171,7 @@ class Operations:
             logger.debug("subscribe channel refused: %s", exc.reason)
             raise OperationRefused("BadRequestException", INVALID_CHANNEL) from None
         modes = self._modes(pattern.namespace, publish=False)
-        bodies = _candidate_bodies(authorization, channel_text, None)
+        bodies = self._candidate_bodies(authorization, channel_text, None)
         self.authorize(authorization, modes, Operation.SUBSCRIBE, bodies)
         return pattern
 
@@ -205,7 +205,7 @@ class Operations:
         bodies = (
             (raw_body,)
             if raw_body is not None
-            else _candidate_bodies(headers, channel_text, events)
+            else self._candidate_bodies(headers, channel_text, events)
         )
         self.authorize(headers, modes, operation, bodies)
         if self._inbound is not None and not self._inbound.take(len(events)):
@@ -215,6 +215,19 @@ class Operations:
                 f"Rate exceeded: at most {self._inbound.rate:g} inbound events per second",
             )
         return self._accept(channel, events)
+
+    def _candidate_bodies(
+        self, headers: Mapping[str, str] | None, channel: str, events: Sequence[str] | None
+    ) -> tuple[bytes, ...]:
+        """The bodies an IAM signature may cover. Only IAM reads them, so the JSON is
+        built only for a SigV4 authorization; other modes get a placeholder."""
+        if headers is not None and any(
+            name.lower() == "authorization" and value.startswith(ALGORITHM)
+            for name, value in headers.items()
+        ):
+            lenient = self._settings.lenient_signed_bodies
+            return candidate_bodies(channel, events, compact_accepted=lenient)
+        return (b"",)
 
     @staticmethod
     def _parse_publish_channel(channel_text: str) -> Channel:
@@ -241,16 +254,3 @@ class Operations:
         self._stats.events_failed += len(failed)
         self._broker.fan_out(channel, accepted)
         return PublishOutcome(tuple(successful), tuple(failed))
-
-
-def _candidate_bodies(
-    headers: Mapping[str, str] | None, channel: str, events: Sequence[str] | None
-) -> tuple[bytes, ...]:
-    """The bodies an IAM signature may cover. Only IAM reads them, so the JSON is
-    built only for a SigV4 authorization; other modes get a placeholder."""
-    if headers is not None and any(
-        name.lower() == "authorization" and value.startswith(ALGORITHM)
-        for name, value in headers.items()
-    ):
-        return candidate_bodies(channel, events)
-    return (b"",)

@@ -78,6 +78,9 @@ class EmulatorSettings:
     connection_auth: tuple[AuthMode, ...] | None = None
     default_publish_auth: tuple[AuthMode, ...] | None = None
     default_subscribe_auth: tuple[AuthMode, ...] | None = None
+    lenient_signed_bodies: bool = False
+    """Also accept a WebSocket publish signed over the compact body where AppSync
+    requires the HTML-escaped one (events holding ``<``, ``>`` or ``&``)."""
     keepalive_interval_s: float = DEFAULT_KEEPALIVE_INTERVAL_S
     connection_timeout_ms: int = DEFAULT_CONNECTION_TIMEOUT_MS
     max_connection_duration_s: float = MAX_CONNECTION_DURATION_S

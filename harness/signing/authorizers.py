@@ -62,8 +62,10 @@ class Authorizer(ABC):
     def message_authorization(
         self, channel: str, events: Sequence[str] | None = None
     ) -> dict[str, str]:
-        """The ``authorization`` of a subscribe (no ``events``) or a WebSocket publish."""
-        body = signing_body(channel, events) if self.signs_body else b""
+        """The ``authorization`` of a subscribe (no ``events``) or a WebSocket publish,
+        signed over the body AppSync rebuilds, HTML-escaped
+        (:func:`~harness.signing.wire.candidate_bodies`)."""
+        body = signing_body(channel, events, html_escape=True) if self.signs_body else b""
         return self._with_host(self._auth_headers(body))
 
     def http_headers(self, body: bytes) -> dict[str, str]:

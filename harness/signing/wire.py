@@ -89,8 +89,9 @@ def signing_body(
     ``{"channel":…,"events":[…]}`` (publish): compact, ``channel`` first, ``/`` and
     non-ASCII unescaped, as ``JSON.stringify`` writes it (docs/protocol.md#sigv4).
 
-    ``html_escape`` gives the variant with ``<``, ``>`` and ``&`` escaped as
-    ``\\u003c``…, the form Go and Gson encoders produce (community#400).
+    ``html_escape`` gives the variant with ``<``, ``>`` and ``&`` (and U+2028, U+2029)
+    escaped as ``\\u003c``…, the form Go and Gson encoders produce, and the only one AppSync
+    accepts for a WebSocket publish whose events hold them (:func:`candidate_bodies`).
     """
     if channel is None:
         return b"{}"
@@ -103,13 +104,21 @@ def signing_body(
     return text.encode("utf-8", JSON_SURROGATE_ERRORS)
 
 
-def candidate_bodies(channel: str | None, events: Sequence[str] | None) -> tuple[bytes, ...]:
-    """The bodies a verifier accepts for a WebSocket operation, preferred first:
-    the compact form, then the HTML-escaped one when it differs."""
+def candidate_bodies(
+    channel: str | None, events: Sequence[str] | None, *, compact_accepted: bool = False
+) -> tuple[bytes, ...]:
+    """The bodies a verifier accepts for a WebSocket operation.
+
+    AppSync rebuilds the body from the message with ``<``, ``>`` and ``&`` escaped: an
+    IAM WebSocket publish whose events hold them and that was signed over the compact
+    form is refused (aws-appsync-community#400, docs/protocol.md#sigv4), so a body
+    holding them is accepted only HTML-escaped. ``compact_accepted`` (the emulator's
+    lenient mode) accepts the compact form too, first."""
     compact = signing_body(channel, events)
     if not _NEEDS_HTML_ESCAPE.search(compact):
         return (compact,)
-    return (compact, signing_body(channel, events, html_escape=True))
+    escaped = signing_body(channel, events, html_escape=True)
+    return (compact, escaped) if compact_accepted else (escaped,)
 
 
 # ---------------------------------------------------------------------------

@@ -16,8 +16,8 @@ from harness.signing.wire import signing_body
 
 HOST = "abcdefghijklmnopqrstuvwxyz.appsync-api.us-east-1.amazonaws.com"
 SECRET = defaults.DEFAULT_SECRET_ACCESS_KEY
-CHANNEL = "/default/a<b>"
-EVENTS = ('{"n":1}',)
+CHANNEL = "/default/room"
+EVENTS = ('{"n":1,"html":"<b> & </b>"}',)
 
 
 def found(request: SignedRequest, secret: str = SECRET) -> tuple[str, ...] | None:
@@ -32,7 +32,7 @@ def test_a_correctly_signed_request_of_each_kind_is_the_expected_one() -> None:
         SignedRequest(Operation.SUBSCRIBE, botocore_headers(HOST, signing_body(CHANNEL)), CHANNEL),
         SignedRequest(
             Operation.PUBLISH,
-            botocore_headers(HOST, signing_body(CHANNEL, EVENTS)),
+            botocore_headers(HOST, signing_body(CHANNEL, EVENTS, html_escape=True)),
             CHANNEL,
             EVENTS,
         ),
@@ -71,7 +71,8 @@ def test_a_known_mistake_is_named(operation: Operation, body: bytes, path: str, 
 
 def test_publish_bodies_serialised_otherwise_are_named() -> None:
     spaced = json.dumps({"channel": CHANNEL, "events": list(EVENTS)}).encode()
-    as_values = json.dumps({"channel": CHANNEL, "events": [{"n": 1}]}, separators=(",", ":"))
+    values = [json.loads(event) for event in EVENTS]
+    as_values = json.dumps({"channel": CHANNEL, "events": values}, separators=(",", ":"))
     reordered = json.dumps({"events": list(EVENTS), "channel": CHANNEL}, separators=(",", ":"))
     cases = {
         spaced: "JSON with spaces",
@@ -84,13 +85,15 @@ def test_publish_bodies_serialised_otherwise_are_named() -> None:
         assert found(request) == (named,), body
 
 
-def test_the_html_escaped_body_is_a_variant_appsync_accepts() -> None:
-    escaped = signing_body(CHANNEL, html_escape=True)
-    assert b"\\u003c" in escaped
-    request = SignedRequest(Operation.SUBSCRIBE, botocore_headers(HOST, escaped), CHANNEL)
+def test_events_holding_html_characters_signed_unescaped_are_named() -> None:
+    """AppSync expects them escaped (aws-appsync-community#400)."""
+    compact = signing_body(CHANNEL, EVENTS)
+    assert compact != signing_body(CHANNEL, EVENTS, html_escape=True)
+    request = SignedRequest(Operation.PUBLISH, botocore_headers(HOST, compact), CHANNEL, EVENTS)
     variant = find_signed(request, SECRET)
-    assert variant is not None and variant.accepted
-    assert variant.deviations == ("the HTML-escaped body (accepted)",)
+    assert variant is not None and not variant.accepted
+    (deviation,) = variant.deviations
+    assert deviation.startswith("the compact body, its <, > and & not escaped")
 
 
 def test_a_header_signed_but_not_listed_is_named() -> None:
