@@ -2,7 +2,8 @@
 
 Built by :meth:`harness.loadtest.state.RunState.user_runtime` when the first user
 of a run starts (so values changed in the web UI's start form apply, and workers
-use what the master sent them).
+use what the master sent them). A user class limited to some channels
+(``channel_pattern``) gets them from :meth:`HarnessRuntime.channels_for`.
 """
 
 from __future__ import annotations
@@ -12,10 +13,22 @@ import random
 import uuid
 from dataclasses import dataclass, field
 
+from harness.errors import ConfigurationError, MessageValidationError
 from harness.loadtest.settings import HarnessSettings
 from harness.loadtest.target import Target
+from harness.protocol import parse_channel, parse_channel_pattern
 from harness.signing import Authorizer
 from harness.workload.channels import template_of_channels
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelChoice:
+    """The channels a user class publishes to and subscribes to, and its wildcards."""
+
+    channels: list[str]
+    wildcards: list[str]
+    """The wildcards (``/ns/prefix/*``) of the templates with a channel in ``channels``,
+    each once: what ``--wildcard-subscriptions`` picks from."""
 
 
 @dataclass
@@ -32,6 +45,7 @@ class HarnessRuntime:
     all_channels: list[str] = field(default_factory=list)
     """Every concrete channel of every template, each once: what users pick from."""
     _user_numbers: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _choices: dict[str | None, ChannelChoice] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.template_of = template_of_channels(self.settings.channels)
@@ -42,3 +56,31 @@ class HarnessRuntime:
     def next_user_id(self) -> str:
         """Unique across the processes of a run: process tag plus a counter."""
         return f"{self.process_tag}-{next(self._user_numbers)}"
+
+    def channels_for(self, pattern: str | None, owner: str) -> ChannelChoice:
+        """The run's channels that ``pattern`` covers (a channel, or a ``/ns/prefix/*``
+        wildcard; None: every channel), worked out once per pattern. Raises
+        :class:`ConfigurationError` naming ``<owner>.channel_pattern`` when the pattern
+        is not one, or covers none of ``--channels``."""
+        choice = self._choices.get(pattern)
+        if choice is not None:
+            return choice
+        channels = self.all_channels
+        if pattern is not None:
+            option = f"{owner}.channel_pattern"
+            try:
+                covering = parse_channel_pattern(pattern)
+            except MessageValidationError as exc:
+                raise ConfigurationError(option, f"{pattern!r} {exc.reason}") from None
+            channels = [c for c in channels if covering.matches(parse_channel(c))]
+            if not channels:
+                names = ", ".join(t.name for t in self.settings.channels)
+                raise ConfigurationError(option, f"{pattern!r} covers none of --channels ({names})")
+        chosen = set(channels)
+        wildcards = [
+            template.wildcard
+            for template in self.settings.channels
+            if template.wildcard and chosen.intersection(template.channels)
+        ]
+        choice = self._choices[pattern] = ChannelChoice(channels, list(dict.fromkeys(wildcards)))
+        return choice

@@ -9,7 +9,11 @@ classes, or Locust runs the base classes too), gives them policies, and calls:
   headless runs and in every run started from the web UI;
 - :func:`option_defaults` to change the defaults of harness options (say, a
   shorter keep-alive timeout for the embedded emulator); the command line,
-  ``LOCUST_*`` variables and the web UI's form still override them.
+  ``LOCUST_*`` variables and the web UI's form still override them;
+- :func:`per_user` for the options one user class sets for its own users
+  (``user_options = per_user(publish_rate=30)``), when the classes of a scenario
+  differ; these are the class's, whatever the command line says. A class's
+  ``channel_pattern`` keeps it to some of the channels (``harness.loadtest.users``).
 
 Faults need the embedded emulator (no ``--host``); against a real API the
 scenario runs without them and says so.
@@ -18,6 +22,8 @@ scenario runs without them and says so.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from locust.runners import WorkerRunner
@@ -61,3 +67,9 @@ def option_defaults(events: Any, **defaults: Any) -> None:
         parser.set_defaults(**defaults)
 
     events.init_command_line_parser.add_listener(set_defaults)
+
+
+def per_user(**values: Any) -> Mapping[str, Any]:
+    """A user class's own values of per-user options, by field name, read-only; checked
+    when the class is defined (``harness.loadtest.settings.PER_USER_OPTIONS``)."""
+    return MappingProxyType(values)

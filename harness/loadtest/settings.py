@@ -17,12 +17,13 @@ from __future__ import annotations
 import argparse
 import atexit
 import contextlib
+import dataclasses
 import ipaddress
 import os
 import re
 import tempfile
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +41,7 @@ from harness.config.options import (
 )
 from harness.config.retry import RetryPolicy
 from harness.errors import ConfigurationError, MessageValidationError
+from harness.loadtest.selection import check_scenario
 from harness.measure.baseline import load_baseline, parse_max_regression
 from harness.measure.slo import Slo, load_slo_file, parse_slo
 from harness.protocol import (
@@ -55,6 +57,9 @@ from harness.workload.channels import ChannelTemplate, parse_channel_templates
 
 PUBLISH_VIA = ("ws", "http")
 DEFAULT_RECONNECT_POLICY = "full-jitter:base=500ms,cap=30s"
+MAX_PAYLOAD_BYTES = 2 * MAX_EVENT_BYTES
+"""The largest ``--payload-bytes``: twice AppSync's per-event limit, so that over-limit
+events can be driven (the service refuses each one in the publish's ``failed`` list)."""
 
 
 # -- checks of this file's options (the general ones are in harness.config.options) -------
@@ -201,6 +206,17 @@ class HarnessSettings:
 
     host: str
     """The API's HTTP endpoint (Locust's ``--host``); empty for the embedded emulator."""
+    scenario: str = option(
+        "--scenario",
+        "",
+        "run the users (and load shape) of scenarios/NAME.py instead of locustfile.py's own: "
+        "read by locustfile.py when Locust imports it, so give it to every worker too (see "
+        "docs/scenarios.md)",
+        check_scenario,
+        metavar="NAME",
+        web_ui=False,
+        in_summary=True,
+    )
     auth_mode: AuthMode = option(
         "--auth-mode",
         "API_KEY",
@@ -294,9 +310,10 @@ class HarnessSettings:
     payload_bytes: int = option(
         "--payload-bytes",
         200,
-        "size of each event's JSON text; padding is added beyond the trace fields (about "
-        "100 bytes)",
-        int_range(0, MAX_EVENT_BYTES),
+        f"size of each event's JSON text; padding is added beyond the trace fields (about "
+        f"100 bytes). Above {MAX_EVENT_BYTES:,} (AppSync's 240 KB) the service refuses each "
+        "event with EventTooLargeException, which fails its publish",
+        int_range(0, MAX_PAYLOAD_BYTES),
         metavar="BYTES",
         in_summary=True,
     )
@@ -610,6 +627,49 @@ def settings_from_options(options: Any, *, host: str | None = None) -> HarnessSe
     if not settings.embedded:
         _check_real_target(settings)
     return settings
+
+
+PER_USER_OPTIONS = (
+    "subscriptions_per_user",
+    "wildcard_subscriptions",
+    "publish_rate",
+    "events_per_publish",
+    "payload_bytes",
+    "publish_via",
+)
+"""The options a user class may set for its own users (``user_options``, by field name)."""
+
+
+def check_user_options(owner: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    """A user class's own option values (``{"publish_rate": 30}``), each checked as its
+    option is; raises :class:`ConfigurationError` naming ``<owner>.user_options``."""
+    specs = dict(option_fields(HarnessSettings))
+    checked: dict[str, Any] = {}
+    for name, value in values.items():
+        if name not in PER_USER_OPTIONS:
+            raise ConfigurationError(
+                f"{owner}.user_options",
+                f"{name!r} is not an option a user class can set; these are "
+                f"{', '.join(PER_USER_OPTIONS)}",
+            )
+        checked[name] = specs[name].check(f"{owner}.user_options[{name!r}]", value)
+    return checked
+
+
+def settings_for_users(
+    settings: HarnessSettings, owner: str, values: Mapping[str, Any]
+) -> HarnessSettings:
+    """``settings`` with a user class's own option values, and its subscriptions checked
+    against the run's channels again."""
+    if not values:
+        return settings
+    updated = dataclasses.replace(settings, **check_user_options(owner, values))
+    counts = ("subscriptions_per_user", "wildcard_subscriptions")
+    try:
+        _check_subscriptions(updated.channels, {name: getattr(updated, name) for name in counts})
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"{owner}.user_options", str(exc)) from None
+    return updated
 
 
 def _check_subscriptions(templates: tuple[ChannelTemplate, ...], values: dict[str, Any]) -> None:

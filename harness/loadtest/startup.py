@@ -1,8 +1,9 @@
 """The start of a run: settings checked before any user starts, and the embedded emulator.
 
 On the master (or in a local run), :func:`prepare_run` checks every option and
-combination, and that ``--report-dir`` can be written (a run must not spend its
-whole length to find that out); with an empty ``--host`` it starts the embedded
+combination (a ``--scenario`` the locustfile did not load, too), and that
+``--report-dir`` can be written (a run must not spend its whole length to find
+that out); with an empty ``--host`` it starts the embedded
 emulator on ``--emulator-bind``, points the run at it and records where it is (its
 URL, and its CA with ``--tls``) on the options, which workers receive with the spawn
 message. It builds the authorizer once, so missing AWS credentials stop the run
@@ -17,6 +18,7 @@ from typing import Any
 
 from harness.emulator.process import EmulatorProcess
 from harness.errors import ConfigurationError
+from harness.loadtest.selection import loaded_scenarios
 from harness.loadtest.settings import (
     EmbeddedEmulator,
     HarnessSettings,
@@ -82,6 +84,12 @@ def prepare_run(environment: Any, emulators: EmbeddedEmulators) -> HarnessSettin
     settings = settings_from_options(options, host=environment.host or "")
     options.run_id = settings.run_id  # workers stamp the same run id
     check_report_dir_option(settings.report_dir)
+    if settings.scenario and settings.scenario not in loaded_scenarios():
+        raise ConfigurationError(
+            "--scenario",
+            f"is read by locustfile.py, which then runs scenarios/{settings.scenario}.py; this "
+            "run's locustfile did not load it (run a scenario file without --scenario)",
+        )
     if not settings.embedded and settings.emulator_bind is not None:
         raise ConfigurationError(
             "--emulator-bind", "is for the embedded emulator: leave it out with --host"

@@ -18,16 +18,23 @@ Each user holds one WebSocket connection (publishers that publish over HTTP
 hold none), kept up under its reconnect policy (:mod:`harness.client.reconnect`). On
 stop it unsubscribes every subscription, closes, and checks what it left
 behind. A user class may set its own ``reconnect_policy`` and
-``publish_retry_policy`` (policy texts; ``None`` takes the option).
+``publish_retry_policy`` (policy texts; ``None`` takes the option), its own values
+of the per-user options (``user_options = per_user(publish_rate=30)``, with
+:func:`harness.loadtest.scenario.per_user`; see
+:data:`~harness.loadtest.settings.PER_USER_OPTIONS`), and a ``channel_pattern``
+that keeps its users to the channels of ``--channels`` it covers, so that the
+classes of a scenario can be told apart by channel template in every report.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
-from typing import Any
+from types import MappingProxyType
+from typing import Any, ClassVar
 
 import gevent
 from locust import User, constant, task
@@ -45,12 +52,13 @@ from harness.errors import (
 )
 from harness.loadtest.batched_stats import BatchedRequests
 from harness.loadtest.listeners import installed
-from harness.loadtest.runtime import HarnessRuntime
-from harness.loadtest.settings import HarnessSettings
+from harness.loadtest.runtime import ChannelChoice, HarnessRuntime
+from harness.loadtest.settings import HarnessSettings, check_user_options, settings_for_users
 from harness.loadtest.state import run_state
 from harness.measure.recorders import ProcessRecorders
 from harness.measure.resilience import ResilienceLedger
 from harness.measure.schema import METRICS
+from harness.protocol import parse_channel_pattern
 from harness.workload.schedule import PublishSchedule, Slot
 from harness.workload.tracing import TraceStamp, make_event, read_event
 
@@ -84,12 +92,35 @@ class AppSyncUser(User):
     """This class's reconnect policy (``--reconnect-policy`` syntax); None: the option's."""
     publish_retry_policy: str | None = None
     """This class's publish retry policy; None: ``--publish-retry-policy``."""
+    user_options: ClassVar[Mapping[str, Any]] = MappingProxyType({})
+    """This class's own values of per-user options, by field name
+    (``per_user(publish_rate=30, publish_via="http")``), checked as the options are
+    when the class is defined; the rest come from the run."""
+    channel_pattern: str | None = None
+    """A channel or ``/ns/prefix/*`` wildcard: this class publishes to and subscribes to
+    only the channels of ``--channels`` it covers; None: all of them."""
     backoff_sleep: Callable[[float], Any] = staticmethod(gevent.sleep)
     """How the user waits out a backoff delay (a test may make it cheat)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Check the class's own options and channel pattern when it is defined, so a
+        scenario with a typo fails as Locust imports it (ConfigurationError)."""
+        super().__init_subclass__(**kwargs)
+        check_user_options(cls.__name__, cls.user_options)
+        if cls.channel_pattern is not None:
+            try:
+                parse_channel_pattern(cls.channel_pattern)
+            except HarnessError as exc:
+                raise ConfigurationError(
+                    f"{cls.__name__}.channel_pattern", f"{cls.channel_pattern!r}: {exc}"
+                ) from None
 
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
         self.runtime: HarnessRuntime | None = None
+        self.settings: HarnessSettings | None = None
+        """The run's settings with this class's own ``user_options``."""
+        self.choice = ChannelChoice([], [])
         self.connection: ManagedConnection | None = None
         self.http: HttpPublisher | None = None
         state = run_state(environment)
@@ -114,7 +145,10 @@ class AppSyncUser(User):
                     "in the locustfile, after 'from locust import events'",
                 )
             self.runtime = run_state(self.environment).user_runtime()
-            settings = self.runtime.settings
+            owner = type(self).__name__
+            settings = settings_for_users(self.runtime.settings, owner, self.user_options)
+            self.settings = settings
+            self.choice = self.runtime.channels_for(self.channel_pattern, owner)
             reconnect = self._policy(self.reconnect_policy, settings.reconnect_policy, "reconnect")
             self._publish_policy = self._policy(
                 self.publish_retry_policy, settings.publish_retry_policy, "publish_retry"
@@ -125,7 +159,7 @@ class AppSyncUser(User):
         runtime = self.runtime
         self.user_id = runtime.next_user_id()
         if self.subscribes:
-            self.channels = self._pick_subscriptions(runtime)
+            self.channels = self._pick_subscriptions(runtime.rng)
         if self.publishes and settings.publish_via == "http":
             self.http = HttpPublisher(
                 runtime.target.endpoints,
@@ -201,8 +235,8 @@ class AppSyncUser(User):
 
     @property
     def _settings(self) -> HarnessSettings:
-        assert self.runtime is not None
-        return self.runtime.settings
+        assert self.settings is not None
+        return self.settings
 
     def _policy(self, own: str | None, default: RetryPolicy, attribute: str) -> RetryPolicy:
         if own is None:
@@ -226,22 +260,20 @@ class AppSyncUser(User):
         client.on_data = partial(self._on_data, client)
         return client
 
-    def _pick_subscriptions(self, runtime: HarnessRuntime) -> list[str]:
-        settings = runtime.settings
-        count = min(settings.subscriptions_per_user, len(runtime.all_channels))
-        picked = runtime.rng.sample(runtime.all_channels, count)
-        wildcards = list(dict.fromkeys(t.wildcard for t in settings.channels if t.wildcard))
-        for index in range(settings.wildcard_subscriptions):
-            picked.append(wildcards[index % len(wildcards)])
+    def _pick_subscriptions(self, rng: random.Random) -> list[str]:
+        settings, choice = self._settings, self.choice
+        count = min(settings.subscriptions_per_user, len(choice.channels))
+        picked: list[str] = rng.sample(choice.channels, count)
+        # All of them at most: a class kept to a few channels may have fewer wildcards.
+        picked += choice.wildcards[: settings.wildcard_subscriptions]
         return picked
 
     # -- publishing -------------------------------------------------------------
 
     def _publish(self, slot: Slot) -> None:
         assert self.runtime is not None
-        settings = self.runtime.settings
-        channel = self.runtime.rng.choice(self.runtime.all_channels)
-        seqs = [self._next_seq(channel) for _ in range(settings.events_per_publish)]
+        channel = self.runtime.rng.choice(self.choice.channels)
+        seqs = [self._next_seq(channel) for _ in range(self._settings.events_per_publish)]
         request_type = "http_publish" if self.http is not None else PUBLISH
         self.timed(
             request_type,
@@ -316,7 +348,7 @@ class AppSyncUser(User):
         the channel it would have drawn, and a ``skipped`` figure of that channel."""
         assert self.runtime is not None
         for _ in range(slots):
-            channel = self.runtime.rng.choice(self.runtime.all_channels)
+            channel = self.runtime.rng.choice(self.choice.channels)
             self.recorders.delivery.skipped_publish(channel)
             self.report(SKIPPED, self.name_of(channel), 0.0, None)
 

@@ -2,9 +2,13 @@
 whole milliseconds and know no loss): reconnect and retry policies, cleanup, the
 emulator's checks, the workers; latency and delivery per channel template; the worst
 channels; SLOs, baseline and verdict. An incomplete run (a lost worker, unwritten
-reports) says so first. Figures come from the run summary."""
+reports) says so first. Figures come from the run summary. A run with a connect ramp
+(``scenarios/connection_storm.py``) adds its connects per second
+(:func:`format_connect_rates`)."""
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 from harness.measure.schema import (
     DELIVERY_FIGURES,
@@ -271,3 +275,30 @@ def _verdict_lines(summary: Summary) -> list[str]:
     lines.append(f"Verdict: exit code {verdict['exit_code']}")
     lines.extend(f"  {reason}" for reason in verdict["reasons"])
     return lines
+
+
+class ConnectSecond(NamedTuple):
+    """One second of a connect ramp: the rate asked for, connects and failed connects."""
+
+    second: int
+    target: float
+    connects: int
+    failed: int
+
+
+def format_connect_rates(rows: list[ConnectSecond], target: float, ramp_s: int) -> str:
+    """The connects of each second against the ramp's target, and the peak."""
+    lines = [
+        f"Connect rate: ramped to {target:g}/s in {ramp_s} s",
+        f"{'second':>6}  {'target/s':>8}  {'connects':>8}  {'failed':>6}",
+    ]
+    lines += [
+        f"{row.second:>6}  {row.target:>8g}  {row.connects:>8}  {row.failed:>6}" for row in rows
+    ]
+    peak = max(rows, key=lambda row: row.connects)
+    total, failed = sum(row.connects for row in rows), sum(row.failed for row in rows)
+    lines.append(
+        f"peak: {peak.connects} connects in second {peak.second} (target {target:g}/s); "
+        f"{failed} of {total} connects failed"
+    )
+    return "\n".join(lines)

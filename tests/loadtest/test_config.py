@@ -18,15 +18,21 @@ from locust.argument_parser import LocustArgumentParser, get_parser
 
 from harness.config.options import OptionSpec
 from harness.errors import ConfigurationError
-from harness.loadtest import install
+from harness.loadtest import install, users
 from harness.loadtest.options_doc import BEGIN, END, PAGES, options_table
+from harness.loadtest.runtime import HarnessRuntime
+from harness.loadtest.scenario import per_user
 from harness.loadtest.settings import (
+    MAX_PAYLOAD_BYTES,
     OPTIONS,
+    PER_USER_OPTIONS,
     EmbeddedEmulator,
     HarnessSettings,
     ListenAddress,
+    check_user_options,
     configured_host,
     publish_rate_warning,
+    settings_for_users,
     settings_from_options,
 )
 from harness.measure.schema_doc import replace_generated
@@ -148,6 +154,8 @@ def test_values_are_checked_and_normalised() -> None:
         ("wildcard_subscriptions", str(MAX_SUBSCRIPTIONS_PER_CONNECTION)),
         ("events_per_publish", "1"),
         ("payload_bytes", "0"),
+        ("payload_bytes", str(MAX_EVENT_BYTES + 1)),  # over AppSync's limit, to drive it
+        ("payload_bytes", str(MAX_PAYLOAD_BYTES)),
         ("publish_rate", "0.001"),
     ],
 )
@@ -189,11 +197,11 @@ BAD_VALUES = [
     ("--events-per-publish", "0", f"must be between 1 and {MAX_EVENTS_PER_REQUEST}, not 0"),
     ("--events-per-publish", "6", f"must be between 1 and {MAX_EVENTS_PER_REQUEST}, not 6"),
     ("--events-per-publish", "2.0", "must be a whole number, not '2.0'"),
-    ("--payload-bytes", "-1", f"must be between 0 and {MAX_EVENT_BYTES}, not -1"),
+    ("--payload-bytes", "-1", f"must be between 0 and {MAX_PAYLOAD_BYTES}, not -1"),
     (
         "--payload-bytes",
-        str(MAX_EVENT_BYTES + 1),
-        f"must be between 0 and {MAX_EVENT_BYTES}, not {MAX_EVENT_BYTES + 1}",
+        str(MAX_PAYLOAD_BYTES + 1),
+        f"must be between 0 and {MAX_PAYLOAD_BYTES}, not {MAX_PAYLOAD_BYTES + 1}",
     ),
     ("--payload-bytes", "1k", "must be a whole number, not '1k'"),
     ("--publish-via", "wss", "must be one of ws, http, not 'wss'"),
@@ -241,6 +249,8 @@ BAD_VALUES = [
     ("--max-clock-offset", "5ms", "must be a number"),
     ("--emulator-args", "--tls --port 8000", "--port is set by --emulator-bind ADDR[:PORT]"),
     ("--emulator-args", "--host=10.0.0.1", "--host is set by --emulator-bind ADDR[:PORT]"),
+    ("--scenario", "fanout", "unknown scenario 'fanout'; choose one of auth_failure, "),
+    ("--scenario", "../locustfile", "unknown scenario '../locustfile'"),
 ]
 BAD_HOSTS = [
     ("ftp://example.com/event", "must be an http(s) URL"),
@@ -308,6 +318,83 @@ def test_the_emulators_listen_address(written: str, host: str, port: int, loopba
 )
 def test_non_text_bad_values_are_refused_too(dest: str, value: object) -> None:
     assert refused(namespace(**{dest: value})).option == "--" + dest.replace("_", "-")
+
+
+# -- a user class's own options -------------------------------------------------------------
+
+
+def test_a_user_class_sets_its_own_per_user_options() -> None:
+    settings = settings_with(channels=distinct_wildcards(3))
+    own = {"publish_rate": "30", "payload_bytes": MAX_PAYLOAD_BYTES, "publish_via": "HTTP"}
+    mine = settings_for_users(settings, "Mine", {**own, "wildcard_subscriptions": 3})
+    assert (mine.publish_rate, mine.payload_bytes, mine.publish_via) == (
+        30.0,
+        MAX_PAYLOAD_BYTES,
+        "http",
+    )
+    assert mine.wildcard_subscriptions == 3
+    assert (settings.publish_rate, settings.publish_via) == (1.0, "ws")  # the run's stay
+    assert settings_for_users(settings, "Mine", {}) is settings
+    assert set(PER_USER_OPTIONS) <= {spec.dest for spec in OPTIONS}
+
+
+@pytest.mark.parametrize(
+    ("values", "option", "reason"),
+    [
+        ({"run_id": "x"}, "Mine.user_options", "'run_id' is not an option a user class can set"),
+        ({"publish_rate": 0}, "Mine.user_options['publish_rate']", "finite number above 0"),
+        ({"publish_via": "wss"}, "Mine.user_options['publish_via']", "one of ws, http"),
+        ({"payload_bytes": MAX_PAYLOAD_BYTES + 1}, "Mine.user_options['payload_bytes']", "between"),
+    ],
+)
+def test_a_bad_user_class_option_names_the_class(
+    values: dict[str, object], option: str, reason: str
+) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        check_user_options("Mine", values)
+    assert info.value.option == option and reason in info.value.reason
+
+
+def test_a_user_classs_wildcards_are_checked_against_the_runs_channels() -> None:
+    settings = settings_with(channels=distinct_wildcards(2))
+    with pytest.raises(ConfigurationError) as info:
+        settings_for_users(settings, "Mine", {"wildcard_subscriptions": 3})
+    assert info.value.option == "Mine.user_options"
+    assert "--channels has only 2 distinct wildcard(s)" in info.value.reason
+
+
+def test_a_user_classs_options_and_channel_pattern_are_checked_when_it_is_defined() -> None:
+    with pytest.raises(ConfigurationError) as info:
+
+        class TooFast(users.Publisher):
+            user_options = per_user(publish_rate=0)
+
+    assert info.value.option == "TooFast.user_options['publish_rate']"
+    with pytest.raises(ConfigurationError) as info:
+
+        class Starred(users.Subscriber):
+            channel_pattern = "/default/room*"
+
+    assert info.value.option == "Starred.channel_pattern"
+    assert "'*' is only allowed as the whole last segment" in info.value.reason
+
+
+def test_a_channel_pattern_keeps_a_class_to_the_channels_it_covers() -> None:
+    settings = settings_with(channels="/default/a/x-{1..2} /default/b/y-{1..3} /other/c/z")
+    runtime = HarnessRuntime(settings, target=None, authorizer=None)  # type: ignore[arg-type]
+    everything = runtime.channels_for(None, "Mine")
+    assert everything.channels == runtime.all_channels
+    assert everything.wildcards == ["/default/a/*", "/default/b/*", "/other/c/*"]
+    b_only = runtime.channels_for("/default/b/*", "Mine")
+    assert b_only.channels == ["/default/b/y-1", "/default/b/y-2", "/default/b/y-3"]
+    assert b_only.wildcards == ["/default/b/*"]
+    assert runtime.channels_for("/default/*", "Mine").channels == runtime.all_channels[:5]
+    one = runtime.channels_for("/other/c/z", "Mine")
+    assert (one.channels, one.wildcards) == (["/other/c/z"], ["/other/c/*"])
+    with pytest.raises(ConfigurationError) as info:
+        runtime.channels_for("/default/c/*", "Mine")
+    assert info.value.option == "Mine.channel_pattern"
+    assert "'/default/c/*' covers none of --channels" in info.value.reason
 
 
 # -- the target and its authorization ------------------------------------------------------
@@ -497,9 +584,11 @@ def test_describe_shows_the_settings() -> None:
         reconnect_policy="decorrelated-jitter:cap=5s,base=0.1,max-attempts=3",
         backoff_tolerance="0.25",
         run_id="r1",
+        scenario="wildcard",
     )
     assert settings.describe() == {
         "host": STANDARD_HOST,
+        "scenario": "wildcard",
         "auth_mode": "AWS_IAM",
         "region": "eu-west-2",
         "channels": ["/default/a", "/default/b{1..2}"],
@@ -590,6 +679,7 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "--baseline": (str(SAMPLE_REPORT / "summary.json"), str(SAMPLE_REPORT / "summary.json")),
     "--max-regression": ("25%", "25%"),
     "--prometheus-port": ("9464", 9464),
+    "--scenario": ("wildcard", "wildcard"),
 }
 FLAGS = {"--allow-loss", "--prometheus"}
 """Switches: given without a value (``--allow-loss``), true when given."""
@@ -679,9 +769,10 @@ def test_a_switch_is_off_by_default_and_on_when_given(
     assert getattr(settings, spec.dest) is True
 
 
-NOT_IN_THE_FORM = {"--run-id", "--slo", "--prometheus", "--prometheus-port"}
+NOT_IN_THE_FORM = {"--run-id", "--slo", "--prometheus", "--prometheus-port", "--scenario"}
 """--slo is repeatable (a list the form cannot show; SLOs gate headless runs); /metrics is
-served from the start, so the form could not change it."""
+served from the start, so the form could not change it; the users of a --scenario are
+loaded with the locustfile, before the form exists."""
 
 
 def test_every_option_but_the_run_id_is_in_the_web_ui(parser: LocustArgumentParser) -> None:

@@ -1,6 +1,8 @@
 """The scenarios of ``scenarios/`` as a user runs them: ``locust -f scenarios/<name>.py``
 headless for a few seconds against the embedded emulator, each checked against the
 figures it is about (``resilience.json`` from ``--report-dir``) and Locust's own tables.
+The fault scenarios are here; the load scenarios, which reuse :func:`run_scenario`, are
+in ``test_load_scenarios.py``.
 
 The scenario files are not imported here: each calls ``inject_faults`` at import,
 which would add its listener to Locust's events in this process too.
@@ -13,6 +15,7 @@ import re
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +44,9 @@ class ScenarioRun:
     stdout: str
     output: str
     report: dict[str, Any]
+    """``resilience.json``."""
+    summary: dict[str, Any]
+    """``summary.json``."""
     spawned: dict[str, int]
     """Users per class, as Locust logged them."""
     rows: dict[tuple[str, str], tuple[int, int]]
@@ -64,10 +70,25 @@ class ScenarioRun:
         return self.output[-4000:]
 
 
-def run_scenario(name: str, report_dir: Path, *, users: int, seconds: int) -> ScenarioRun:
+def run_scenario(
+    name: str,
+    report_dir: Path,
+    *,
+    users: int,
+    seconds: int,
+    spawn_rate: float | None = None,
+    arguments: Sequence[str] = (),
+    via_locustfile: bool = False,
+) -> ScenarioRun:
+    """Run the scenario headless (``-r`` is ``users`` unless given) with ``arguments``
+    added; ``via_locustfile``: as ``-f locustfile.py --scenario NAME``."""
+    locustfile = (
+        ["locustfile.py", "--scenario", name] if via_locustfile else [f"scenarios/{name}.py"]
+    )
     command = [
-        sys.executable, "-m", "locust", "-f", f"scenarios/{name}.py", "--headless",
-        "-u", str(users), "-r", str(users), "-t", f"{seconds}s", "--report-dir", str(report_dir),
+        sys.executable, "-m", "locust", "-f", *locustfile, "--headless",
+        "-u", str(users), "-r", f"{spawn_rate or users:g}", "-t", f"{seconds}s",
+        "--report-dir", str(report_dir), *arguments,
     ]  # fmt: skip
     result = subprocess.run(
         command,
@@ -80,8 +101,9 @@ def run_scenario(name: str, report_dir: Path, *, users: int, seconds: int) -> Sc
     output = result.stdout + result.stderr
     report_file = report_dir / "resilience.json"
     assert report_file.is_file(), output[-4000:]
-    spawned = SPAWNED.search(output)
-    assert spawned and int(spawned.group(2)) == users, output[-4000:]
+    # A load shape spawns in steps, each logged: the last line has every user.
+    spawned = SPAWNED.findall(output)
+    assert spawned and int(spawned[-1][1]) == users, output[-4000:]
     # Locust logs its tables (to stderr) at the stop and again once every user's on_stop
     # ran (unsubscribes, cleanup checks): the last table and error report are the final ones.
     rows = {
@@ -98,7 +120,8 @@ def run_scenario(name: str, report_dir: Path, *, users: int, seconds: int) -> Sc
         stdout=result.stdout,
         output=output,
         report=json.loads(report_file.read_text()),
-        spawned=json.loads(spawned.group(1)),
+        summary=json.loads((report_dir / "summary.json").read_text()),
+        spawned=json.loads(spawned[-1][0]),
         rows=rows,
         errors=errors,
     )
