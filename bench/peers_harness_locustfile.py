@@ -79,8 +79,8 @@ class WindowSchedule(PublishSchedule):
 class BenchSubscriber(Subscriber):
     fixed_count = LOAD.subscribers
 
-    def _pick_subscriptions(self, runtime: Any) -> list[str]:
-        channels = runtime.all_channels
+    def _pick_subscriptions(self, rng: Any) -> list[str]:
+        channels = self.choice.channels
         return [channels[next(_subscriber_numbers) % len(channels)]]
 
 
