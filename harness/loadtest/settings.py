@@ -54,6 +54,7 @@ from harness.protocol import (
 from harness.signing import AuthMode
 from harness.signing.sigv4 import ENGINES
 from harness.workload.channels import ChannelTemplate, parse_channel_templates
+from harness.workload.tracing import PAD_CHARACTERS
 
 PUBLISH_VIA = ("ws", "http")
 DEFAULT_RECONNECT_POLICY = "full-jitter:base=500ms,cap=30s"
@@ -315,6 +316,16 @@ class HarnessSettings:
         "event with EventTooLargeException, which fails its publish",
         int_range(0, MAX_PAYLOAD_BYTES),
         metavar="BYTES",
+        in_summary=True,
+    )
+    payload_chars: str = option(
+        "--payload-chars",
+        "ascii",
+        "what pads each event: ascii (x) or html (<, > and &, which an IAM-signed WebSocket "
+        "publish must sign escaped: docs/protocol.md#sigv4); needs room to pad (see "
+        "--payload-bytes)",
+        choice(tuple(PAD_CHARACTERS)),
+        metavar="KIND",
         in_summary=True,
     )
     publish_via: str = option(

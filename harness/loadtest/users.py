@@ -60,7 +60,7 @@ from harness.measure.resilience import ResilienceLedger
 from harness.measure.schema import METRICS
 from harness.protocol import parse_channel_pattern
 from harness.workload.schedule import PublishSchedule, Slot
-from harness.workload.tracing import TraceStamp, make_event, read_event
+from harness.workload.tracing import PAD_CHARACTERS, TraceStamp, make_event, read_event
 
 logger = logging.getLogger(__name__)
 
@@ -300,6 +300,7 @@ class AppSyncUser(User):
                 make_event(
                     TraceStamp(settings.run_id, self.user_id, channel, seq, slot.wall_ns),
                     settings.payload_bytes,
+                    PAD_CHARACTERS[settings.payload_chars],
                 )
                 for seq in seqs
             ]

@@ -36,10 +36,17 @@ class TraceStamp(NamedTuple):
     intended_ns: int
 
 
-def make_event(stamp: TraceStamp, payload_bytes: int = 0) -> str:
-    """The event's JSON text, padded to exactly ``payload_bytes`` UTF-8 bytes when
-    there is room for the ``pad`` field (9 bytes beyond the stamp); a smaller
-    ``payload_bytes`` leaves the event unpadded."""
+PAD_CHARACTERS = {"ascii": "x", "html": "<b>&</b>"}
+"""What the ``pad`` field repeats, by ``--payload-chars``: ``html`` puts ``<``, ``>`` and
+``&`` in every padded event, the characters AppSync expects escaped in an IAM-signed
+WebSocket publish (docs/protocol.md#sigv4). Each is one UTF-8 byte and needs no JSON
+escape, so the size stays exact."""
+
+
+def make_event(stamp: TraceStamp, payload_bytes: int = 0, pad: str = "x") -> str:
+    """The event's JSON text, padded to exactly ``payload_bytes`` UTF-8 bytes with ``pad``
+    repeated (one of :data:`PAD_CHARACTERS`) when there is room for the ``pad`` field (9
+    bytes beyond the stamp); a smaller ``payload_bytes`` leaves the event unpadded."""
     head = _BASE_FORMAT.format(
         run=json.dumps(stamp.run),
         pub=json.dumps(stamp.publisher),
@@ -50,7 +57,8 @@ def make_event(stamp: TraceStamp, payload_bytes: int = 0) -> str:
     padding = payload_bytes - len(head.encode("utf-8")) - len(',"pad":""}')
     if padding < 0:
         return head + "}"
-    return f'{head},"pad":"{"x" * padding}"}}'
+    filler = (pad * (padding // len(pad) + 1))[:padding]
+    return f'{head},"pad":"{filler}"}}'
 
 
 def read_event(event: str) -> TraceStamp | None:

@@ -131,6 +131,28 @@ def test_each_auth_mode_publishes_over_http(fresh_emulator: LiveEmulator, mode: 
     assert 2 * 5 * http.num_requests <= delivered <= 2 * 5 * taken
 
 
+def test_iam_publishes_of_events_holding_html_characters_pass_a_strict_emulator(
+    fresh_emulator: LiveEmulator,
+) -> None:
+    """``--payload-chars html``: every event holds ``<``, ``>`` and ``&``, which AppSync
+    expects signed escaped (aws-appsync-community#400); the emulator refuses the compact
+    form, so a harness signing it would fail every publish here."""
+    run = run_users(
+        fresh_emulator,
+        [PubSubUser],
+        users=2,
+        seconds=1.0,
+        auth_mode="AWS_IAM",
+        channels="/default/html",
+        publish_rate=10,
+        payload_chars="html",
+    )
+    assert run.requests("publish") > 0 and run.failures("publish") == 0, run.error_texts()
+    assert run.requests("deliver") > 0 and run.failures("deliver") == 0
+    assert run.emulator_stats["auth_failures"] == {}
+    assert run.environment.parsed_options.payload_chars == "html"
+
+
 @pytest.mark.parametrize("mode", list(AuthMode), ids=lambda mode: mode.value)
 def test_each_auth_mode_uses_its_own_credential_against_the_embedded_defaults(
     start_emulator: Callable[..., LiveEmulator], mode: AuthMode

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.protocol import MAX_EVENT_BYTES
-from harness.workload.tracing import TraceStamp, make_event, read_event
+from harness.workload.tracing import PAD_CHARACTERS, TraceStamp, make_event, read_event
 
 STAMP = TraceStamp("run-0123abcd", "pub-7", "/default/room-12", 7, 1_731_346_453_123_456_789)
 AWKWARD = TraceStamp(
@@ -262,3 +262,18 @@ def test_round_trip_property(stamp: TraceStamp, payload_bytes: int) -> None:
         # (the sizes just above the unpadded size have their own tests above)
         assert size(event) == payload_bytes
         assert set(value["pad"]) <= {"x"}
+
+
+@pytest.mark.parametrize("extra", [PAD_FIELD_OVERHEAD, PAD_FIELD_OVERHEAD + 3, 100, 1001])
+def test_html_padding_is_exact_and_holds_the_characters_appsync_escapes(extra: int) -> None:
+    """``--payload-chars html``: every padded event holds ``<``, ``>`` and ``&`` (once the
+    pad is long enough), still exactly ``payload_bytes``, still read as its stamp."""
+    payload_bytes = unpadded_size(STAMP) + extra
+    event = make_event(STAMP, payload_bytes, PAD_CHARACTERS["html"])
+    assert size(event) == payload_bytes
+    assert read_event(event) == STAMP
+    pad = json.loads(event)["pad"]
+    assert set(pad) <= set(PAD_CHARACTERS["html"])
+    if len(pad) >= len(PAD_CHARACTERS["html"]):
+        assert {"<", ">", "&"} <= set(pad)
+    assert event == compact({**fields_of(STAMP), "pad": pad})
