@@ -31,11 +31,11 @@ from harness.diagnose.checks import (
 from harness.diagnose.live import LiveDiagnosis
 from harness.diagnose.output import format_capture, format_steps
 from harness.emulator import defaults
-from harness.emulator.identity import emulator_authorizer, emulator_credentials
+from harness.emulator.identity import signer_for
 from harness.emulator.process import EmulatorProcess, EmulatorStartError
 from harness.errors import ConfigurationError, HarnessError, SigningError
 from harness.protocol import Endpoints
-from harness.signing import AuthMode, Credentials, CredentialSource, make_authorizer
+from harness.signing import AuthMode, Credentials, CredentialSource
 from harness.signing.sigv4 import ENGINES
 
 EXIT_OK, EXIT_FAULT, EXIT_USAGE = 0, 1, 2
@@ -153,22 +153,18 @@ def _diagnose(
     ca_file: str | None,
 ) -> int:
     region = options.region or endpoints.region or (defaults.DEFAULT_REGION if embedded else None)
-    source = None
-    if mode is AuthMode.AWS_IAM and (options.aws_profile or not embedded):
-        source = CredentialSource.from_chain(options.aws_profile or None)
-    build = emulator_authorizer if embedded else make_authorizer
-    authorizer = build(
+    signer = signer_for(
         mode,
         endpoints.http_host,
+        embedded=embedded,
         api_key=options.api_key,
         token=options.auth_token,
         region=region,
-        credentials=source,
+        aws_profile=options.aws_profile or None,
         sigv4_engine=options.iam_signer,
     )
-    credentials = None
-    if mode is AuthMode.AWS_IAM:
-        credentials = (source or emulator_credentials()).current()
+    authorizer = signer.authorizer
+    credentials = signer.credentials.current() if signer.credentials else None
     api = ApiFacts(
         http_host=endpoints.http_host,
         region=region,

@@ -229,7 +229,7 @@ class Session:
                     self._stats.frames_rejected += 1
                     self.close(MESSAGE_TOO_BIG, "frame too large", cause="too_large")
                 else:
-                    self.handle_frame(frame.data, _utf8_size(frame.data))
+                    self.handle_frame(frame.data)
         finally:
             self.closing = True
             self._outbox.clear()
@@ -237,7 +237,7 @@ class Session:
                 self._broker.remove(subscription)
             self.subscriptions.clear()
 
-    def handle_frame(self, frame: str | bytes, size: int = 0) -> None:
+    def handle_frame(self, frame: str | bytes) -> None:
         """Answer one client frame; a malformed one gets an error message, never a crash."""
         obj: object = None
         try:
@@ -255,7 +255,7 @@ class Session:
             case Unsubscribe():
                 self._unsubscribe(message)
             case Publish():
-                self._publish(message, size)
+                self._publish(message, frame)
 
     def _subscribe(self, message: Subscribe) -> None:
         try:
@@ -287,7 +287,7 @@ class Session:
         self._broker.remove(subscription)
         self._ack(AckKind.UNSUBSCRIBE, UnsubscribeSuccess(message.id))
 
-    def _publish(self, message: Publish, size: int) -> None:
+    def _publish(self, message: Publish, frame: str | bytes) -> None:
         self._stats.ws_publishes += 1
         try:
             check_id(message.id)
@@ -297,7 +297,7 @@ class Session:
                 message.events,
                 message.authorization,
                 Operation.PUBLISH,
-                request_bytes=size,
+                request_bytes=_utf8_size(frame),  # only a publish has a size quota
             )
         except OperationRefused as refused:
             self.send(PublishError(message.id, (refused.detail,)))

@@ -11,10 +11,12 @@ from __future__ import annotations
 import itertools
 import random
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from harness.errors import ConfigurationError, MessageValidationError
-from harness.loadtest.settings import HarnessSettings
+from harness.loadtest.settings import HarnessSettings, settings_for_users
 from harness.loadtest.target import Target
 from harness.protocol import parse_channel, parse_channel_pattern
 from harness.signing import Authorizer
@@ -23,12 +25,17 @@ from harness.workload.channels import template_of_channels
 
 @dataclass(frozen=True, slots=True)
 class ChannelChoice:
-    """The channels a user class publishes to and subscribes to, and its wildcards."""
+    """The channels a user class publishes to and subscribes to, and its wildcards
+    (shared by the class's users: never changed)."""
 
     channels: list[str]
     wildcards: list[str]
     """The wildcards (``/ns/prefix/*``) of the templates with a channel in ``channels``,
     each once: what ``--wildcard-subscriptions`` picks from."""
+
+
+NO_CHANNELS = ChannelChoice([], [])
+"""A user's choice before it starts."""
 
 
 @dataclass
@@ -46,6 +53,7 @@ class HarnessRuntime:
     """Every concrete channel of every template, each once: what users pick from."""
     _user_numbers: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _choices: dict[str | None, ChannelChoice] = field(default_factory=dict)
+    _class_settings: dict[str, HarnessSettings] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.template_of = template_of_channels(self.settings.channels)
@@ -56,6 +64,15 @@ class HarnessRuntime:
     def next_user_id(self) -> str:
         """Unique across the processes of a run: process tag plus a counter."""
         return f"{self.process_tag}-{next(self._user_numbers)}"
+
+    def settings_for(self, owner: str, values: Mapping[str, Any]) -> HarnessSettings:
+        """The run's settings with user class ``owner``'s own option ``values``, checked
+        and built once per class (:func:`~harness.loadtest.settings.settings_for_users`)."""
+        settings = self._class_settings.get(owner)
+        if settings is None:
+            settings = settings_for_users(self.settings, owner, values)
+            self._class_settings[owner] = settings
+        return settings
 
     def channels_for(self, pattern: str | None, owner: str) -> ChannelChoice:
         """The run's channels that ``pattern`` covers (a channel, or a ``/ns/prefix/*``

@@ -11,11 +11,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from harness.emulator.identity import emulator_authorizer
+from harness.emulator.identity import signer_for
 from harness.emulator.process import EmulatorProcess
 from harness.loadtest.settings import DEFAULT_EMULATOR_BIND, HarnessSettings
 from harness.protocol import Endpoints
-from harness.signing import AuthMode, Authorizer, CredentialSource, make_authorizer
+from harness.signing import Authorizer
 
 logger = logging.getLogger(__name__)
 
@@ -37,21 +37,16 @@ class Target:
 
     def authorizer(self, settings: HarnessSettings) -> Authorizer:
         """The authorizer for ``settings.auth_mode``; raises ConfigurationError / SigningError."""
-        mode = settings.auth_mode
-        credentials = None
-        if mode is AuthMode.AWS_IAM and (settings.aws_profile or not self.embedded):
-            credentials = CredentialSource.from_chain(settings.aws_profile)
-        region = settings.region or self.endpoints.region
-        build = emulator_authorizer if self.embedded else make_authorizer
-        return build(
-            mode,
+        return signer_for(
+            settings.auth_mode,
             self.endpoints.http_host,
+            embedded=self.embedded,
             api_key=settings.api_key,
             token=settings.auth_token,
-            region=region,
-            credentials=credentials,
+            region=settings.region or self.endpoints.region,
+            aws_profile=settings.aws_profile,
             sigv4_engine=settings.iam_signer,
-        )
+        ).authorizer
 
 
 def start_embedded_emulator(settings: HarnessSettings) -> EmulatorProcess:

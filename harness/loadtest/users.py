@@ -52,8 +52,8 @@ from harness.errors import (
 )
 from harness.loadtest.batched_stats import BatchedRequests
 from harness.loadtest.listeners import installed
-from harness.loadtest.runtime import ChannelChoice, HarnessRuntime
-from harness.loadtest.settings import HarnessSettings, check_user_options, settings_for_users
+from harness.loadtest.runtime import NO_CHANNELS, ChannelChoice, HarnessRuntime
+from harness.loadtest.settings import HarnessSettings, check_user_options
 from harness.loadtest.state import run_state
 from harness.measure.recorders import ProcessRecorders
 from harness.measure.resilience import ResilienceLedger
@@ -99,6 +99,8 @@ class AppSyncUser(User):
     channel_pattern: str | None = None
     """A channel or ``/ns/prefix/*`` wildcard: this class publishes to and subscribes to
     only the channels of ``--channels`` it covers; None: all of them."""
+    choice: ChannelChoice = NO_CHANNELS
+    """The channels this user picks from, set when it starts (``channel_pattern``)."""
     backoff_sleep: Callable[[float], Any] = staticmethod(gevent.sleep)
     """How the user waits out a backoff delay (a test may make it cheat)."""
 
@@ -120,7 +122,6 @@ class AppSyncUser(User):
         self.runtime: HarnessRuntime | None = None
         self.settings: HarnessSettings | None = None
         """The run's settings with this class's own ``user_options``."""
-        self.choice = ChannelChoice([], [])
         self.connection: ManagedConnection | None = None
         self.http: HttpPublisher | None = None
         state = run_state(environment)
@@ -146,7 +147,7 @@ class AppSyncUser(User):
                 )
             self.runtime = run_state(self.environment).user_runtime()
             owner = type(self).__name__
-            settings = settings_for_users(self.runtime.settings, owner, self.user_options)
+            settings = self.runtime.settings_for(owner, self.user_options)
             self.settings = settings
             self.choice = self.runtime.channels_for(self.channel_pattern, owner)
             reconnect = self._policy(self.reconnect_policy, settings.reconnect_policy, "reconnect")
