@@ -37,7 +37,7 @@ with ``raise ... from exc``.
                                       user, channel, sub_id)
 
 The emulator answers a refused operation with
-``harness.emulator.operations.OperationRefused`` (a ``HarnessError``; field
+``harness.emulator.refusals.OperationRefused`` (a ``HarnessError``; field
 ``error_type``, and ``message``, the text for the client, kept out of ``str()``).
 
 No message of these exceptions contains a secret: values that may be secret

@@ -3,6 +3,9 @@
 - ``GET stats[?attempts_since=SEQ]``: counters (see :mod:`.stats`); only the
   connection attempts after ``SEQ`` are listed, for polling.
 - ``DELETE stats``: reset the counters (open connections stay open).
+- ``GET filtered[?since=SEQ]``: the traced events namespace handlers filtered (not
+  broadcast, yet acknowledged as successful), ``[seq, run, publisher, channel,
+  sequence]`` each, after ``SEQ``: the harness counts them as filtered, not lost.
 - ``GET faults``: the seed and every fault with its state.
 - ``POST faults``: add faults; the body is ``{"spec": "..."}``, ``{"specs": [...]}``
   or a plain-text spec. Answers 201 with the faults added, or 400 naming what
@@ -32,6 +35,7 @@ def add_routes(app: web.Application, emulator: Emulator) -> None:
     admin = _Admin(emulator)
     app.router.add_get(PREFIX + "stats", admin.get_stats)
     app.router.add_delete(PREFIX + "stats", admin.reset_stats)
+    app.router.add_get(PREFIX + "filtered", admin.get_filtered)
     app.router.add_get(PREFIX + "faults", admin.get_faults)
     app.router.add_post(PREFIX + "faults", admin.add_faults)
     app.router.add_delete(PREFIX + "faults", admin.clear_faults)
@@ -49,8 +53,19 @@ class _Admin:
             return _bad_request("attempts_since must be an integer")
         return web.json_response(self._emulator.stats_json(attempts_since=since))
 
+    async def get_filtered(self, request: web.Request) -> web.Response:
+        try:
+            since = int(request.query.get("since", "0"))
+        except ValueError:
+            return _bad_request("since must be an integer")
+        stats = self._emulator.handlers.stats
+        return web.json_response(
+            {"total": stats.filtered_seq, "events": stats.filtered_since(since)}
+        )
+
     async def reset_stats(self, request: web.Request) -> web.Response:
         self._emulator.stats.reset()
+        self._emulator.handlers.stats.reset()
         return web.json_response({"reset": True})
 
     async def get_faults(self, request: web.Request) -> web.Response:

@@ -22,7 +22,8 @@ class AdminError(HarnessError):
 
 
 class AdminClient:
-    """``GET stats``, ``POST faults`` and ``DELETE faults`` on one emulator."""
+    """``GET stats``, ``GET filtered``, ``POST faults`` and ``DELETE faults`` on one
+    emulator."""
 
     def __init__(self, admin_url: str, ca_file: str | None = None) -> None:
         parts = urlsplit(admin_url)
@@ -34,6 +35,12 @@ class AdminClient:
 
     def stats(self, attempts_since: int = 0) -> dict[str, Any]:
         answer = self._request("GET", f"stats?attempts_since={attempts_since}")
+        assert isinstance(answer, dict)
+        return answer
+
+    def filtered(self, since: int = 0) -> dict[str, Any]:
+        """The traced events handlers filtered after ``since`` (see harness.emulator.admin)."""
+        answer = self._request("GET", f"filtered?since={since}")
         assert isinstance(answer, dict)
         return answer
 

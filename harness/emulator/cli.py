@@ -27,6 +27,7 @@ from harness.config.options import (
     boolean,
     choice,
     int_range,
+    non_negative_float,
     optional_int,
     optional_text,
     positive_float,
@@ -35,9 +36,11 @@ from harness.config.options import (
 )
 from harness.emulator import defaults
 from harness.emulator.faults import FaultSpec
+from harness.emulator.handlers.namespace import HandlerSpec
 from harness.emulator.quotas import Quotas
 from harness.emulator.server import Emulator
 from harness.emulator.settings import (
+    DEFAULT_HANDLER_TIME_LIMIT_MS,
     DEFAULT_MAX_QUEUED_FRAMES,
     EmulatorSettings,
     NamespaceSettings,
@@ -80,6 +83,10 @@ def _auth_modes(option: str, value: Any) -> tuple[AuthMode, ...] | None:
 
 def _quotas(option: str, value: Any) -> Quotas:
     return Quotas.parse(strings(option, value), option=option)
+
+
+def _handlers(option: str, value: Any) -> tuple[HandlerSpec, ...]:
+    return tuple(HandlerSpec.parse(item, option=option) for item in strings(option, value))
 
 
 def _faults(option: str, value: Any) -> tuple[FaultSpec, ...]:
@@ -205,6 +212,29 @@ OPTIONS: tuple[OptionSpec, ...] = (
         repeatable=True,
     ),
     OptionSpec(
+        "--handlers",
+        [],
+        "run a namespace's onPublish and onSubscribe handlers from a JavaScript file, as "
+        "AppSync does (needs the quickjs package; see docs/emulator.md#handlers)",
+        _handlers,
+        metavar="NAMESPACE=FILE.js",
+        repeatable=True,
+    ),
+    OptionSpec(
+        "--handler-time-limit-ms",
+        DEFAULT_HANDLER_TIME_LIMIT_MS,
+        "CPU time one handler invocation may take before it fails (HandlerRuntimeError)",
+        positive_float,
+        metavar="MS",
+    ),
+    OptionSpec(
+        "--handler-latency-ms",
+        0.0,
+        "service-side delay added to every handler invocation, before the answer and the fan-out",
+        non_negative_float,
+        metavar="MS",
+    ),
+    OptionSpec(
         "--fault",
         [],
         "a fault in force from the start, e.g. drop:rate=0.1 (see docs/emulator.md)",
@@ -312,6 +342,9 @@ def _settings_from(values: dict[str, Any]) -> EmulatorSettings:
         seed=values["seed"],
         max_queued_frames=values["max_queued_frames"],
         quotas=values["quota"],
+        handlers=values["handlers"],
+        handler_time_limit_ms=values["handler_time_limit_ms"],
+        handler_latency_ms=values["handler_latency_ms"],
     )
     if any(values[name] for name in _CREDENTIALS):
         built = EmulatorSettings(
@@ -340,6 +373,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with asyncio.Runner(loop_factory=loop_factory) as runner:
             runner.run(serve(settings))
+    except ConfigurationError as exc:  # a handler file that cannot be loaded
+        print(f"python -m harness.emulator: error: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:
         print(f"python -m harness.emulator: error: cannot listen: {exc}", file=sys.stderr)
         return 1

@@ -28,6 +28,9 @@ delay-deliveries   delay a ``fraction=`` (default 1) of deliveries by ``delay=``
 broadcast-error    answer a ``fraction=`` (default 1) of deliveries with a
                    ``broadcast_error`` (``MessageProcessingError``) for that
                    subscription instead of the event
+handler-error      fail a ``fraction=`` (default 1) of handler invocations
+                   (onPublish, onSubscribe) as a handler that throws does;
+                   a namespace without a handler file fails as if it had one
 =================  ==========================================================
 
 Every random choice draws from one :class:`random.Random` seeded with
@@ -60,6 +63,7 @@ class FaultKind(StrEnum):
     DROP_DELIVERIES = "drop-deliveries"
     DELAY_DELIVERIES = "delay-deliveries"
     BROADCAST_ERROR = "broadcast-error"
+    HANDLER_ERROR = "handler-error"
 
 
 class AckKind(StrEnum):
@@ -81,6 +85,7 @@ _KEYS: dict[FaultKind, frozenset[str]] = {
     FaultKind.DROP_DELIVERIES: frozenset({"fraction"}),
     FaultKind.DELAY_DELIVERIES: frozenset({"delay", "fraction"}),
     FaultKind.BROADCAST_ERROR: frozenset({"fraction"}),
+    FaultKind.HANDLER_ERROR: frozenset({"fraction"}),
 }
 _ERROR_TYPE = re.compile(r"[A-Za-z][A-Za-z0-9]{0,63}")
 

@@ -22,6 +22,7 @@ a request over the request-bytes quota    PayloadTooLargeException         413
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
@@ -29,14 +30,16 @@ from dataclasses import dataclass
 
 from harness.emulator.broker import Broker
 from harness.emulator.faults import FaultKind, FaultSet
+from harness.emulator.handlers.context import Caller
+from harness.emulator.handlers.namespace import HANDLER_ERROR, NamespaceHandlers
 from harness.emulator.quotas import bucket
+from harness.emulator.refusals import OperationRefused
 from harness.emulator.settings import EmulatorSettings
 from harness.emulator.stats import EmulatorStats
-from harness.errors import AuthorizationRejected, HarnessError, MessageValidationError
+from harness.errors import AuthorizationRejected, MessageValidationError
 from harness.protocol import (
     Channel,
     ChannelPattern,
-    ErrorDetail,
     PublishFailure,
     PublishResult,
     event_too_large,
@@ -58,43 +61,18 @@ logger = logging.getLogger(__name__)
 
 INVALID_CHANNEL = "Invalid Channel Format"
 EVENT_TOO_LARGE = "Transformed event is larger than 240KB"
-_STATUS_BY_TYPE = {
-    "UnauthorizedException": 401,
-    "ResourceNotFound": 404,
-    "LimitExceededError": 429,
-    "PayloadTooLargeException": 413,
-}
-
-
-class OperationRefused(HarnessError):
-    """An operation the emulator answers with an error (``*_error``, or an HTTP error).
-
-    ``message`` is the text sent to the client. For a signature mismatch it echoes
-    the canonical request, which may hold the client's session token, so it is
-    kept out of ``str()`` and ``repr()``, as in :class:`AuthorizationRejected`.
-    """
-
-    def __init__(self, error_type: str, message: str) -> None:
-        self.error_type = error_type
-        self.message = message
-        super().__init__(error_type)
-
-    def __repr__(self) -> str:
-        return f"OperationRefused(error_type={self.error_type!r})"
-
-    @property
-    def detail(self) -> ErrorDetail:
-        return ErrorDetail(self.error_type, self.message)
-
-    @property
-    def http_status(self) -> int:
-        return _STATUS_BY_TYPE.get(self.error_type, 400)
 
 
 @dataclass(frozen=True, slots=True)
 class PublishOutcome:
+    """An accepted publish: its answer, and what :meth:`Operations.broadcast` sends out
+    once ``delay_s`` (the handler's latency) has passed."""
+
     successful: tuple[PublishResult, ...]
     failed: tuple[PublishFailure, ...]
+    channel: Channel
+    broadcast: tuple[str, ...]
+    delay_s: float = 0.0
 
 
 def check_id(op_id: str) -> None:
@@ -114,12 +92,14 @@ class Operations:
         broker: Broker,
         stats: EmulatorStats,
         faults: FaultSet,
+        handlers: NamespaceHandlers,
     ) -> None:
         self._settings = settings
         self._verifier = verifier
         self._broker = broker
         self._stats = stats
         self._faults = faults
+        self._handlers = handlers
         self._inbound = bucket(settings.quotas.inbound_events)
 
     def authorize(
@@ -162,9 +142,13 @@ class Operations:
         return self._settings.operation_modes(namespace, publish=publish)
 
     def authorize_subscribe(
-        self, channel_text: str, authorization: Mapping[str, str] | None
-    ) -> ChannelPattern:
-        """Check a subscribe's channel, namespace and authorization; the pattern to add."""
+        self,
+        channel_text: str,
+        authorization: Mapping[str, str] | None,
+        source_ip: str | None = None,
+    ) -> tuple[ChannelPattern, float]:
+        """Check a subscribe's channel, namespace and authorization, then run the
+        namespace's ``onSubscribe``; the pattern to add, and the seconds the handler took."""
         try:
             pattern = parse_channel_pattern(channel_text)
         except MessageValidationError as exc:
@@ -172,8 +156,13 @@ class Operations:
             raise OperationRefused("BadRequestException", INVALID_CHANNEL) from None
         modes = self._modes(pattern.namespace, publish=False)
         bodies = self._candidate_bodies(authorization, channel_text, None)
-        self.authorize(authorization, modes, Operation.SUBSCRIBE, bodies)
-        return pattern
+        mode = self.authorize(authorization, modes, Operation.SUBSCRIBE, bodies)
+        handlers = self._handlers
+        if not handlers.runs(pattern.namespace, "onSubscribe"):
+            return pattern, 0.0
+        caller = Caller(mode, authorization or {}, source_ip)
+        ran = handlers.on_subscribe(pattern, caller)
+        return pattern, handlers.latency_s if ran else 0.0
 
     def publish(
         self,
@@ -184,9 +173,11 @@ class Operations:
         raw_body: bytes | None = None,
         *,
         request_bytes: int = 0,
+        source_ip: str | None = None,
     ) -> PublishOutcome:
-        """Validate, authorize and fan out one publish (WebSocket, or HTTP with its
-        ``raw_body``, which is what HTTP SigV4 signs) of ``request_bytes`` on the wire."""
+        """Validate and authorize one publish (WebSocket, or HTTP with its ``raw_body``,
+        which is what HTTP SigV4 signs) of ``request_bytes`` on the wire, and run the
+        namespace's ``onPublish``; :meth:`broadcast` then sends the outcome out."""
         limit = self._settings.quotas.request_bytes
         if limit is not None and request_bytes > limit:
             self._stats.requests_too_large += 1
@@ -207,14 +198,22 @@ class Operations:
             if raw_body is not None
             else self._candidate_bodies(headers, channel_text, events)
         )
-        self.authorize(headers, modes, operation, bodies)
+        mode = self.authorize(headers, modes, operation, bodies)
         if self._inbound is not None and not self._inbound.take(len(events)):
             self._stats.events_throttled += len(events)
             raise OperationRefused(
                 "LimitExceededError",
                 f"Rate exceeded: at most {self._inbound.rate:g} inbound events per second",
             )
-        return self._accept(channel, events)
+        ids = [str(uuid.uuid4()) for _ in events]
+        handled = None
+        if self._handlers.runs(channel.namespace, "onPublish"):
+            caller = Caller(mode, headers or {}, source_ip)
+            handled = self._handlers.on_publish(channel, ids, events, caller)
+        if handled is None:
+            return self._outcome(channel, ids, tuple(enumerate(events)), {})
+        outcome = self._outcome(channel, ids, handled.broadcast, handled.failed)
+        return dataclasses.replace(outcome, delay_s=self._handlers.latency_s)
 
     def _candidate_bodies(
         self, headers: Mapping[str, str] | None, channel: str, events: Sequence[str] | None
@@ -237,20 +236,39 @@ class Operations:
             logger.debug("publish channel refused: %s", exc.reason)
             raise OperationRefused("BadRequestException", INVALID_CHANNEL) from None
 
-    def _accept(self, channel: Channel, events: Sequence[str]) -> PublishOutcome:
-        successful: list[PublishResult] = []
-        failed: list[PublishFailure] = []
+    def _outcome(
+        self,
+        channel: Channel,
+        ids: Sequence[str],
+        broadcast: Sequence[tuple[int | None, str]],
+        handler_failed: Mapping[int, str],
+    ) -> PublishOutcome:
+        """The answer to a publish: every event ``successful`` (one a handler filtered
+        too, as AppSync lists it) unless a handler failed it or, after the handler, it is
+        over 240 KB; ``broadcast`` pairs each event to send with its published index."""
+        failed = {
+            index: PublishFailure(ids[index], index, HANDLER_ERROR, message)
+            for index, message in handler_failed.items()
+        }
         accepted: list[str] = []
-        for index, event in enumerate(events):
-            identifier = str(uuid.uuid4())
-            if event_too_large(event):
-                failed.append(
-                    PublishFailure(identifier, index, "EventTooLargeException", EVENT_TOO_LARGE)
-                )
-            else:
-                successful.append(PublishResult(identifier, index))
+        for index, event in broadcast:
+            if not event_too_large(event):
                 accepted.append(event)
+            elif index is not None:
+                failed[index] = PublishFailure(
+                    ids[index], index, "EventTooLargeException", EVENT_TOO_LARGE
+                )
+        successful = tuple(
+            PublishResult(identifier, index)
+            for index, identifier in enumerate(ids)
+            if index not in failed
+        )
         self._stats.events_published += len(accepted)
         self._stats.events_failed += len(failed)
-        self._broker.fan_out(channel, accepted)
-        return PublishOutcome(tuple(successful), tuple(failed))
+        return PublishOutcome(
+            successful, tuple(failed[index] for index in sorted(failed)), channel, tuple(accepted)
+        )
+
+    def broadcast(self, outcome: PublishOutcome) -> None:
+        """Fan an accepted publish's events out to the subscribers."""
+        self._broker.fan_out(outcome.channel, outcome.broadcast)

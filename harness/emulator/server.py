@@ -20,9 +20,11 @@ from aiohttp import WSMsgType, web
 from harness.emulator import admin, tls
 from harness.emulator.broker import Broker
 from harness.emulator.faults import FaultKind, FaultSet
-from harness.emulator.operations import OperationRefused, Operations
+from harness.emulator.handlers.namespace import NamespaceHandlers
+from harness.emulator.operations import Operations
 from harness.emulator.quotas import bucket
 from harness.emulator.ready import ReadyInfo
+from harness.emulator.refusals import OperationRefused
 from harness.emulator.session import (
     CLOSE_TIMEOUT_S,
     KEEPALIVE_FRAME,
@@ -62,6 +64,12 @@ class Emulator:
         for spec in settings.faults:
             self.faults.add(spec)
         self.broker = Broker(self.stats, self.faults, bucket(settings.quotas.outbound_messages))
+        self.handlers = NamespaceHandlers(
+            settings.handlers,
+            self.faults,
+            time_limit_s=settings.handler_time_limit_ms / 1000,
+            latency_s=settings.handler_latency_ms / 1000,
+        )
         self._connects = bucket(settings.quotas.connect_rate)
         self.sessions: dict[int, Session] = {}
         self._numbers = itertools.count(1)
@@ -100,7 +108,7 @@ class Emulator:
         hosts = frozenset(f"{_url_host(name)}:{port}" for name in names)
         verifier = AuthVerifier(settings.verifier_config(hosts))
         self._context = SessionContext(
-            Operations(settings, verifier, self.broker, self.stats, self.faults),
+            Operations(settings, verifier, self.broker, self.stats, self.faults, self.handlers),
             self.broker,
             self.faults,
             self.stats,
@@ -161,10 +169,16 @@ class Emulator:
                 Operation.HTTP_PUBLISH,
                 raw_body=body,
                 request_bytes=len(body),
+                source_ip=request.remote,
             )
         except OperationRefused as refused:
+            if refused.delay_s:
+                await asyncio.sleep(refused.delay_s)
             self.stats.errors_sent[refused.error_type] += 1
             return _json_error(refused.http_status, refused.error_type, refused.message)
+        if outcome.delay_s:
+            await asyncio.sleep(outcome.delay_s)
+        self.operations.broadcast(outcome)
         return _json_response(
             {
                 "successful": [entry.to_wire() for entry in outcome.successful],
@@ -320,6 +334,7 @@ class Emulator:
             attempts_since=attempts_since,
         )
         document["seed"] = self.faults.seed
+        document["handlers"] = self.handlers.stats.to_json()
         document["quotas"]["limits"] = self.settings.quotas.describe()
         return document
 

@@ -20,7 +20,8 @@ from aiohttp import WSMsgType, web
 
 from harness.emulator.broker import Broker, Subscription
 from harness.emulator.faults import AckKind, FaultKind, FaultSet
-from harness.emulator.operations import OperationRefused, Operations, check_id
+from harness.emulator.operations import Operations, PublishOutcome, check_id
+from harness.emulator.refusals import OperationRefused
 from harness.emulator.stats import EmulatorStats
 from harness.errors import MessageDecodeError
 from harness.protocol import (
@@ -103,6 +104,7 @@ class Session:
         self.opened_at = time.monotonic()
         self.subscriptions: dict[str, Subscription] = {}
         self._transport = request.transport
+        self._remote = request.remote
         self._operations = context.operations
         self._broker = context.broker
         self._faults = context.faults
@@ -134,6 +136,13 @@ class Session:
 
     def deliver_later(self, delay_s: float, frame: bytes) -> None:
         self._loop.call_later(delay_s, self.deliver, frame)
+
+    def _after(self, delay_s: float, action: Callable[..., object], *args: object) -> None:
+        """Do ``action`` now, or once a handler's service-side latency has passed."""
+        if delay_s > 0:
+            self._loop.call_later(delay_s, action, *args)
+        else:
+            action(*args)
 
     def send(self, message: Message) -> None:
         if isinstance(message, SubscribeError | PublishError | UnsubscribeError | ErrorMessage):
@@ -269,14 +278,23 @@ class Session:
                 raise OperationRefused(
                     "MaxSubscriptionsReachedError", f"Max number of subscriptions ({limit}) reached"
                 )
-            pattern = self._operations.authorize_subscribe(message.channel, message.authorization)
+            pattern, delay_s = self._operations.authorize_subscribe(
+                message.channel, message.authorization, self._remote
+            )
         except OperationRefused as refused:
-            self.send(SubscribeError(message.id, (refused.detail,)))
+            self._after(refused.delay_s, self.send, SubscribeError(message.id, (refused.detail,)))
             return
         subscription = Subscription(self, message.id, pattern)
-        self.subscriptions[message.id] = subscription
+        self.subscriptions[message.id] = subscription  # its id is taken from now on
+        self._after(delay_s, self._activate, subscription)
+
+    def _activate(self, subscription: Subscription) -> None:
+        """Start delivering to a subscription and acknowledge it, unless the connection
+        ended or the subscription was unsubscribed while its handler ran."""
+        if self.closing or self.subscriptions.get(subscription.id) is not subscription:
+            return
         self._broker.add(subscription)
-        self._ack(AckKind.SUBSCRIBE, SubscribeSuccess(message.id))
+        self._ack(AckKind.SUBSCRIBE, SubscribeSuccess(subscription.id))
 
     def _unsubscribe(self, message: Unsubscribe) -> None:
         subscription = self.subscriptions.pop(message.id, None)
@@ -298,11 +316,17 @@ class Session:
                 message.authorization,
                 Operation.PUBLISH,
                 request_bytes=_utf8_size(frame),  # only a publish has a size quota
+                source_ip=self._remote,
             )
         except OperationRefused as refused:
-            self.send(PublishError(message.id, (refused.detail,)))
+            self._after(refused.delay_s, self.send, PublishError(message.id, (refused.detail,)))
             return
-        self._ack(AckKind.PUBLISH, PublishSuccess(message.id, outcome.successful, outcome.failed))
+        self._after(outcome.delay_s, self._complete_publish, message.id, outcome)
+
+    def _complete_publish(self, publish_id: str, outcome: PublishOutcome) -> None:
+        """Fan the events out, then acknowledge (AppSync's order, after the handler)."""
+        self._operations.broadcast(outcome)
+        self._ack(AckKind.PUBLISH, PublishSuccess(publish_id, outcome.successful, outcome.failed))
 
     def _check_publish_rate(self) -> None:
         """At most 25 publishes in any one second on a connection (docs/protocol.md#channels)."""

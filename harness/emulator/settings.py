@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from harness.emulator import defaults
 from harness.emulator.faults import FaultSpec
+from harness.emulator.handlers.namespace import HandlerSpec
 from harness.emulator.quotas import Quotas
 from harness.errors import ConfigurationError
 from harness.protocol import (
@@ -27,6 +28,7 @@ from harness.signing import AuthMode, IamKey, VerifierConfig
 
 _NAMESPACE_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,48}[A-Za-z0-9])?")
 DEFAULT_MAX_QUEUED_FRAMES = 50_000
+DEFAULT_HANDLER_TIME_LIMIT_MS = 1000.0
 _JWT_MODES = (AuthMode.AMAZON_COGNITO_USER_POOLS, AuthMode.OPENID_CONNECT)
 
 
@@ -88,6 +90,10 @@ class EmulatorSettings:
     seed: int | None = None
     max_queued_frames: int = DEFAULT_MAX_QUEUED_FRAMES
     quotas: Quotas = field(default_factory=Quotas)
+    handlers: tuple[HandlerSpec, ...] = ()
+    """Namespace handler files (docs/emulator.md#handlers)."""
+    handler_time_limit_ms: float = DEFAULT_HANDLER_TIME_LIMIT_MS
+    handler_latency_ms: float = 0.0
 
     @classmethod
     def with_default_credentials(cls, **overrides: object) -> EmulatorSettings:
@@ -157,6 +163,7 @@ class EmulatorSettings:
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             raise ConfigurationError("--namespace", f"given twice: {', '.join(duplicates)}")
+        self._check_handlers(names)
         configured = set(self.configured_modes())
         self._check_modes("--connection-auth", self.connection_modes, configured)
         for option, default in (
@@ -169,6 +176,27 @@ class EmulatorSettings:
             for modes in (namespace.publish_modes, namespace.subscribe_modes):
                 if modes:
                     self._check_modes("--namespace", modes, configured)
+
+    def _check_handlers(self, namespaces: list[str]) -> None:
+        if not (math.isfinite(self.handler_time_limit_ms) and self.handler_time_limit_ms > 0):
+            raise ConfigurationError(
+                "--handler-time-limit-ms", f"must be positive, not {self.handler_time_limit_ms}"
+            )
+        if not (math.isfinite(self.handler_latency_ms) and self.handler_latency_ms >= 0):
+            raise ConfigurationError(
+                "--handler-latency-ms", f"must be 0 or more, not {self.handler_latency_ms}"
+            )
+        seen: set[str] = set()
+        for spec in self.handlers:
+            if spec.namespace not in namespaces:
+                raise ConfigurationError(
+                    "--handlers",
+                    f"namespace {spec.namespace!r} is not one of this API's "
+                    f"({', '.join(namespaces)}; see --namespace)",
+                )
+            if spec.namespace in seen:
+                raise ConfigurationError("--handlers", f"{spec.namespace!r} is given twice")
+            seen.add(spec.namespace)
 
     @staticmethod
     def _check_modes(option: str, modes: tuple[AuthMode, ...], configured: set[AuthMode]) -> None:

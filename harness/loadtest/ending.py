@@ -42,7 +42,7 @@ from locust.runners import STATE_CLEANUP, STATE_INIT, STATE_STOPPED, MasterRunne
 
 from harness.errors import ConfigurationError
 from harness.loadtest.batched_stats import add_delivery_failures
-from harness.loadtest.server_checks import server_checks
+from harness.loadtest.server_checks import read_filtered, server_checks
 from harness.loadtest.settings import EmbeddedEmulator, settings_from_options
 from harness.loadtest.state import RunState
 from harness.measure.baseline import compare_to_baseline, load_baseline
@@ -80,6 +80,9 @@ def run_summary(
     # collects this process's last records first; mid-run, what is open on the server is
     # not a leak (the live views show it on its own)
     resilience = resilience_summary(state, server=mid_run is None)
+    emulator = EmbeddedEmulator.of(options)
+    if emulator is not None:
+        read_filtered(emulator, state.results.accounts, settings.run_id)
     counts: dict[str, tuple[int, int]] = {}
     for (_, method), entry in environment.stats.entries.items():
         requests, failures = counts.get(method, (0, 0))

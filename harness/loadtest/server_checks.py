@@ -1,8 +1,10 @@
-"""The embedded emulator's view of a finished run, from its admin API.
+"""The embedded emulator's view of a run, from its admin API.
 
 Once the users stopped, the emulator must hold no open connection and no live
 subscription, and its attempt log must show no retry closer to the previous
 one than the policy allows (:func:`harness.measure.resilience.server_side_backoff`).
+The traced events its namespace handlers filtered are counted as filtered, not lost
+(:func:`read_filtered`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import gevent
 
 from harness.emulator.admin_client import AdminClient, AdminError
 from harness.loadtest.settings import EmbeddedEmulator
+from harness.measure.delivery import DeliveryAccounts
 from harness.measure.resilience import ResilienceLedger, server_side_backoff
 from harness.measure.schema import ServerChecks
 
@@ -43,3 +46,19 @@ def server_checks(emulator: EmbeddedEmulator, ledger: ResilienceLedger) -> Serve
         "live_subscriptions": subscriptions,
         "backoff": server_side_backoff(ledger, stats.get("connection_attempts", [])),
     }
+
+
+def read_filtered(emulator: EmbeddedEmulator, accounts: DeliveryAccounts, run_id: str) -> None:
+    """Add to ``accounts`` this run's events the emulator's handlers filtered since the
+    last read (a failed read is logged: those events then count as lost)."""
+    try:
+        document = AdminClient(emulator.admin_url, emulator.ca_file).filtered(
+            accounts.filtered_read
+        )
+    except AdminError as exc:
+        logger.warning("cannot read the events handlers filtered: %s", exc)
+        return
+    for _, run, publisher, channel, seq in document["events"]:
+        if run == run_id:
+            accounts.add_filtered(publisher, channel, seq)
+    accounts.filtered_read = document["total"]

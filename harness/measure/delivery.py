@@ -23,6 +23,9 @@ acknowledged event on it:
 - *unaccounted (worker lost)*: it did not arrive in the records of a
   subscription held by a worker whose final report never reached the master
   (killed, or cut off): it may well have arrived, so it is not called lost;
+- *filtered*: it did not arrive because a namespace handler dropped it (the
+  embedded emulator lists those events: :meth:`DeliveryAccounts.add_filtered`); AppSync
+  acknowledges them as successful, so without that list they would count as lost;
 - events intended before a subscription first became live or after it last
   ended are not expected of it.
 
@@ -246,6 +249,7 @@ class ChannelAccount:
     published: int = 0
     skipped: int = 0
     delivered: int = 0
+    filtered: int = 0
     lost: int = 0
     missed_during_reconnect: int = 0
     unaccounted: int = 0
@@ -261,6 +265,7 @@ class ChannelAccount:
             "published": self.published,
             "skipped": self.skipped,
             "delivered": self.delivered,
+            "filtered": self.filtered,
             "lost": self.lost,
             "missed_during_reconnect": self.missed_during_reconnect,
             "unaccounted": self.unaccounted,
@@ -280,6 +285,14 @@ class DeliveryAccounts:
     lifetimes: dict[tuple[str, str, int], int | None] = field(default_factory=dict)
     untracked: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
+    filtered: dict[tuple[str, str], set[int]] = field(default_factory=dict)
+    """(publisher, channel) to the sequence numbers a namespace handler filtered."""
+    filtered_read: int = 0
+    """How far the embedded emulator's list of filtered events has been read."""
+
+    def add_filtered(self, publisher: str, channel: str, seq: int) -> None:
+        """An event a namespace handler dropped: not expected of any subscription."""
+        self.filtered.setdefault((publisher, channel), set()).add(seq)
 
     def merge(self, data: DeliveryDrain, pause: Callable[[], object] | None = None) -> None:
         """Add a drain (``pause``: called every :data:`PAUSE_EVERY` keys or so)."""
@@ -337,6 +350,7 @@ class DeliveryAccounts:
             account = accounts[channel]
             account.published += len(events)
             items = list(events.items())
+            filtered = self.filtered.get((publisher, channel), ())
             for subscriber, pattern, spans, first, last in covering(channel):
                 checked += SUBSCRIPTION_COST
                 key = (subscriber, pattern, publisher, channel)
@@ -347,7 +361,10 @@ class DeliveryAccounts:
                     for seq, intended in chunk:
                         if seq in arrived or intended > judge_until:
                             continue
-                        if unaccounted:
+                        if seq in filtered:
+                            if first <= intended <= last:
+                                account.filtered += 1
+                        elif unaccounted:
                             if first <= intended <= last:
                                 account.unaccounted += 1
                         elif any(start <= intended <= end - grace_ms for start, end in spans):

@@ -23,6 +23,7 @@ DELIVERY_FIGURES = (
     "published",
     "skipped",
     "delivered",
+    "filtered",
     "lost",
     "missed_during_reconnect",
     "unaccounted",
@@ -72,6 +73,10 @@ class DeliveryFigures(TypedDict):
     connection (or its reconnect policy had given up). Each is also a ``skipped`` request."""
     delivered: int
     """Arrivals, one per event and covering subscription."""
+    filtered: int
+    """Events a namespace handler dropped (acknowledged as successful, never broadcast),
+    one per covering subscription: known from the embedded emulator, which lists them;
+    against a real API they count as lost."""
     lost: int
     """Events that did not arrive although a subscription was live when they were intended."""
     missed_during_reconnect: int
@@ -380,8 +385,9 @@ def metric_order(metric: str) -> tuple[int, str]:
 
 
 def figure_of(figures: DeliveryFigures, name: str) -> int:
-    """One figure of a delivery account by name (one of :data:`DELIVERY_FIGURES`)."""
-    return cast("Mapping[str, int]", figures)[name]
+    """One figure of a delivery account by name (one of :data:`DELIVERY_FIGURES`); 0 for
+    a figure that a summary written before it existed does not hold."""
+    return cast("Mapping[str, int]", figures).get(name, 0)
 
 
 def stat_of(figures: LatencyFigures, stat: str) -> float | None:

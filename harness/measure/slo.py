@@ -13,7 +13,7 @@ latency ``METRIC.STAT`` (milliseconds)
     metric without samples fails the SLO (a run that measured nothing proves nothing).
 counts (whole numbers, no unit)
     ``lost``, ``duplicated``, ``out_of_order``, ``missed_during_reconnect``,
-    ``delivered``, ``published`` (delivery accounting, checked overall and on every
+    ``delivered``, ``filtered``, ``published`` (delivery accounting, checked overall and on every
     template); ``errors`` (failed requests); ``leaks`` (what stopped clients left
     behind, plus the emulator's open connections and live subscriptions when the run
     checked them); ``give_ups`` (retry episodes that gave up, all policies).

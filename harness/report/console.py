@@ -32,6 +32,7 @@ DELIVERY_LABELS = {
     "published": "published",
     "skipped": "skipped",
     "delivered": "delivered",
+    "filtered": "filtered",
     "lost": "lost",
     "missed_during_reconnect": "missed (down)",
     "unaccounted": "unaccounted",

@@ -4,7 +4,7 @@
 the run has ended) and the embedded emulator's counters. Every family is
 prefixed ``appsync_harness_``:
 
-- counters: ``events_published``, ``events_delivered``, ``events_lost``,
+- counters: ``events_published``, ``events_delivered``, ``events_filtered``, ``events_lost``,
   ``events_missed_during_reconnect``, ``events_duplicated``,
   ``events_out_of_order``, ``events_skipped`` (per template and overall),
   ``requests`` and ``request_failures`` (per Locust request type),
