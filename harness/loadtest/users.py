@@ -68,6 +68,8 @@ IDLE_STEP_S = 1.0
 PUBLISH = "publish"
 SKIPPED = "skipped"
 """The request type of a scheduled publish not sent (no connection)."""
+BROADCAST_ERROR = "broadcast_error"
+"""The request type of a ``broadcast_error`` the service sent a subscription."""
 
 
 class PartialPublishFailure(OperationRejected):
@@ -259,6 +261,7 @@ class AppSyncUser(User):
         )
         # Bound to its client: data can arrive on a connection that is still resubscribing.
         client.on_data = partial(self._on_data, client)
+        client.on_broadcast_error = partial(self._on_broadcast_error, client)
         return client
 
     def _pick_subscriptions(self, rng: random.Random) -> list[str]:
@@ -393,6 +396,14 @@ class AppSyncUser(User):
             self.user_id, pattern, stamp.publisher, channel, stamp.seq
         )
         self.deliveries.add(name, latency_us, len(event))
+
+    def _on_broadcast_error(self, client: EventsClient, sub_id: str, error_type: str) -> None:
+        """A ``broadcast_error``: an event the service could not deliver to a subscription
+        (rare; its event is counted as lost too). Reported as a failed ``broadcast_error``
+        request of the subscription's channel, so Locust's tables and summary.json name it."""
+        channel = client.subscriptions.get(sub_id) or client.unsubscribed.get(sub_id, "unknown")
+        error = ClientError("deliver", error_type, "broadcast_error from the service")
+        self.report(BROADCAST_ERROR, self.name_of(channel), 0.0, error)
 
     # -- reporting (harness.client.reconnect.Reporter) ----------------------------------------
 

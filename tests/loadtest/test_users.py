@@ -784,3 +784,25 @@ def test_a_channel_named_by_two_templates_belongs_to_the_first_everywhere(
     assert latency["templates"][first]["count"] == counted_first, latency["templates"]
     counted_second = per_channel.get("/default/x-3", {"count": 0})["count"]
     assert latency["templates"].get(second, {"count": 0})["count"] == counted_second
+
+
+def test_broadcast_errors_from_the_service_are_named_in_the_run(
+    start_emulator: Callable[..., LiveEmulator],
+) -> None:
+    emulator = start_emulator("--fault", "broadcast-error:fraction=0.3")
+    run = run_users(
+        emulator,
+        [Publisher, Subscriber],
+        users=3,
+        seconds=1.5,
+        channels="/default/b-{1..2}",
+        subscriptions_per_user=2,
+        publish_rate=20,
+    )
+    sent = run.emulator_stats["deliveries"]["broadcast_errors"]
+    assert sent > 0
+    # Every broadcast_error the emulator sent is a failed request of its own type.
+    assert run.requests("broadcast_error") == run.failures("broadcast_error") == sent
+    assert any("deliver failed: MessageProcessingError" in text for text in run.error_texts())
+    summary = run.summary()
+    assert summary["totals"]["requests"]["broadcast_error"]["failures"] == sent
