@@ -9,6 +9,7 @@ the Kotlin SDK's mapping or the GraphQL real-time equivalent:
 case                                      errorType                        HTTP
 ========================================  ===============================  ======
 bad id, bad channel, bad events           BadRequestException              400
+0 or over 5 events on the WebSocket       InvalidInputError                -
 signature mismatch                        BadRequestException              400
 bad or missing credentials, wrong mode    UnauthorizedException            401
 namespace does not exist                  ResourceNotFound                 404
@@ -192,7 +193,10 @@ class Operations:
         try:
             validate_events(events)
         except MessageValidationError as exc:
-            raise OperationRefused("BadRequestException", f"{exc.field} {exc.reason}") from None
+            # The Kotlin SDK maps a WebSocket publish of too many events to InvalidInputError.
+            count = exc.field == "events" and operation is Operation.PUBLISH
+            error_type = "InvalidInputError" if count else "BadRequestException"
+            raise OperationRefused(error_type, f"{exc.field} {exc.reason}") from None
         bodies = (
             (raw_body,)
             if raw_body is not None

@@ -427,7 +427,7 @@ def test_publish_of_six_events_is_rejected(emulator: LiveEmulator) -> None:
         client.subscribe(path)
         with pytest.raises(OperationRejected) as caught:
             client.publish(path, events)
-        assert_rejected(caught.value, "publish", "BadRequestException", expected["message"])
+        assert_rejected(caught.value, "publish", "InvalidInputError", expected["message"])
         assert client.pending_operations == 0
         assert client.publish(path, ["7"]).successful == (0,)
         assert [item.event for item in inbox.wait(1)] == ["7"], "none of the six was delivered"

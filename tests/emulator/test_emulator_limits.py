@@ -31,13 +31,17 @@ def sized_event(size: int) -> str:
     return json.dumps("x" * (size - 2))
 
 
-def test_more_than_five_events_or_none_is_a_bad_request(emulator: LiveEmulator) -> None:
+def test_more_than_five_events_or_none_is_invalid_input(emulator: LiveEmulator) -> None:
+    """InvalidInputError over the WebSocket, as the Kotlin SDK expects; 400 over HTTP."""
     client = emulator.client()
     for events in (["1"] * 6, []):
         client.publish("p", "/default/limits", events)
         answer = client.recv()
         assert isinstance(answer, PublishError) and answer.id == "p"
-        assert error_of(answer)[0] == "BadRequestException"
+        assert error_of(answer) == (
+            "InvalidInputError",
+            f"events must hold 1 to 5 events, not {len(events)}",
+        )
         status, body = emulator.http_publish("/default/limits", events)
         assert status == 400 and body["errors"][0]["errorType"] == "BadRequestException"
     client.publish("p", "/default/limits", ["1"] * 5)
