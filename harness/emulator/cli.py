@@ -116,7 +116,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "--jwt-secret",
         "",
         "HS256 secret of the JWTs accepted for AMAZON_COGNITO_USER_POOLS and OPENID_CONNECT "
-        "(exp required, 60 s leeway)",
+        "(exp required and exact, nbf with 60 s leeway)",
         optional_text,
         metavar="SECRET",
     ),

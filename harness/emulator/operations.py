@@ -113,11 +113,13 @@ class Operations:
         """The accepting mode, or :class:`OperationRefused` with AppSync's answer
         (docs/protocol.md#sigv4, #errors)."""
         try:
-            return self._verifier.verify(headers, modes, operation, bodies)
+            mode = self._verifier.verify(headers, modes, operation, bodies)
         except AuthorizationRejected as exc:
             self._stats.auth_failures[exc.error_type] += 1
             logger.debug("%s refused: %s", operation.value, exc.reason)
             raise OperationRefused(exc.error_type, exc.wire_message) from None
+        self._stats.saw_identity(mode.value, _credential_of(mode, headers or {}))
+        return mode
 
     def authorize_connect(
         self, subprotocol_token: str | None, upgrade_headers: Mapping[str, str]
@@ -276,3 +278,14 @@ class Operations:
     def broadcast(self, outcome: PublishOutcome) -> None:
         """Fan an accepted publish's events out to the subscribers."""
         self._broker.fan_out(outcome.channel, outcome.broadcast)
+
+
+def _credential_of(mode: AuthMode, headers: Mapping[str, str]) -> str:
+    """What tells one caller from another in ``mode``: the API key, the IAM access key
+    id, or the token (``headers`` as sent: lower-case names, or an HTTP request's)."""
+    if mode is AuthMode.API_KEY:
+        return headers.get("x-api-key") or headers.get("X-Api-Key") or ""
+    authorization = headers.get("authorization") or headers.get("Authorization") or ""
+    if mode is AuthMode.AWS_IAM:
+        return authorization.partition("Credential=")[2].partition("/")[0]
+    return authorization

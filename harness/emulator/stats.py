@@ -16,6 +16,8 @@ from typing import Any
 
 MAX_ATTEMPTS_KEPT = 100_000
 MAX_CHANNELS_KEPT = 10_000
+MAX_IDENTITIES_KEPT = 1_000_000
+"""Distinct identities counted per auth mode; past it the count stops growing."""
 OTHER_CHANNELS = "(other channels)"
 
 
@@ -89,6 +91,9 @@ class EmulatorStats:
     errors_sent: Counter[str] = field(default_factory=Counter)
     disconnects: Counter[str] = field(default_factory=Counter)
     channels: dict[str, ChannelCounts] = field(default_factory=dict)
+    identities: dict[str, set[int]] = field(default_factory=dict)
+    """Per auth mode, the hashes of the credentials that were accepted (never the
+    credentials: only their number is reported)."""
     attempts: deque[ConnectionAttempt] = field(
         default_factory=lambda: deque(maxlen=MAX_ATTEMPTS_KEPT)
     )
@@ -105,6 +110,14 @@ class EmulatorStats:
                 path = OTHER_CHANNELS
             counts = self.channels.setdefault(path, ChannelCounts())
         return counts
+
+    def saw_identity(self, mode: str, credential: str) -> None:
+        """An accepted request's credential: an API key, a token, an IAM access key id."""
+        seen = self.identities.get(mode)
+        if seen is None:
+            seen = self.identities[mode] = set()
+        if len(seen) < MAX_IDENTITIES_KEPT:
+            seen.add(hash(credential))
 
     def record_attempt(self, remote: str, client_id: str | None) -> ConnectionAttempt:
         self._attempt_seq += 1
@@ -150,6 +163,7 @@ class EmulatorStats:
             "keepalives_sent": self.keepalives_sent,
             "frames_rejected": self.frames_rejected,
             "auth_failures": dict(self.auth_failures),
+            "identities": {mode: len(seen) for mode, seen in self.identities.items()},
             "errors_sent": dict(self.errors_sent),
             "channels": {path: counts.to_json() for path, counts in self.channels.items()},
             "connection_attempts": [

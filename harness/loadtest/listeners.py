@@ -54,6 +54,7 @@ from harness.loadtest.ending import (
     finish_run,
     print_summary,
 )
+from harness.loadtest.identities import record_worker_count
 from harness.loadtest.settings import register_options, settings_from_options
 from harness.loadtest.signals import SignalGuard
 from harness.loadtest.startup import EmbeddedEmulators, check_report_dir_option, prepare_run
@@ -157,6 +158,7 @@ class _Listeners:
             gevent.spawn(_tidy, state, local=isinstance(runner, LocalRunner))
         if isinstance(runner, MasterRunner):
             gevent.spawn(_watch_workers, state, runner)
+            record_worker_count(environment.parsed_options, runner.worker_count)
         if isinstance(runner, WorkerRunner) or environment.parsed_options is None:
             return
         # The web UI's start form may have changed any option: check again, and stop a

@@ -1,4 +1,4 @@
-"""What every user of one process shares during a run: settings, target, authorizer.
+"""What every user of one process shares during a run: settings, target, identities.
 
 Built by :meth:`harness.loadtest.state.RunState.user_runtime` when the first user
 of a run starts (so values changed in the web UI's start form apply, and workers
@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.errors import ConfigurationError, MessageValidationError
+from harness.loadtest.identities import Identities
 from harness.loadtest.settings import HarnessSettings, settings_for_users
 from harness.loadtest.target import Target
 from harness.protocol import parse_channel, parse_channel_pattern
@@ -44,7 +45,7 @@ class HarnessRuntime:
 
     settings: HarnessSettings
     target: Target
-    authorizer: Authorizer
+    identities: Identities
     process_tag: str = field(default_factory=lambda: uuid.uuid4().hex[:6])
     rng: random.Random = field(default_factory=random.Random)
     template_of: dict[str, str] = field(default_factory=dict)
@@ -64,6 +65,10 @@ class HarnessRuntime:
     def next_user_id(self) -> str:
         """Unique across the processes of a run: process tag plus a counter."""
         return f"{self.process_tag}-{next(self._user_numbers)}"
+
+    def authorizer_for(self, user_id: str) -> Authorizer:
+        """How the user with ``user_id`` authorizes (harness.loadtest.identities)."""
+        return self.identities.for_user(user_id)
 
     def settings_for(self, owner: str, values: Mapping[str, Any]) -> HarnessSettings:
         """The run's settings with user class ``owner``'s own option ``values``, checked

@@ -40,6 +40,7 @@ from harness.config.options import (
     text,
 )
 from harness.config.retry import RetryPolicy
+from harness.config.secret_lines import secret_lines
 from harness.errors import ConfigurationError, MessageValidationError
 from harness.loadtest.selection import check_scenario
 from harness.measure.baseline import load_baseline, parse_max_regression
@@ -58,6 +59,7 @@ from harness.workload.tracing import PAD_CHARACTERS
 
 PUBLISH_VIA = ("ws", "http")
 DEFAULT_RECONNECT_POLICY = "full-jitter:base=500ms,cap=30s"
+TOKEN_MODES = (AuthMode.AMAZON_COGNITO_USER_POOLS, AuthMode.OPENID_CONNECT, AuthMode.AWS_LAMBDA)
 MAX_PAYLOAD_BYTES = 2 * MAX_EVENT_BYTES
 """The largest ``--payload-bytes``: twice AppSync's per-event limit, so that over-limit
 events can be driven (the service refuses each one in the publish's ``failed`` list)."""
@@ -68,6 +70,20 @@ events can be driven (the service refuses each one in the publish's ``failed`` l
 
 def _auth_mode(option: str, value: Any) -> AuthMode:
     return AuthMode.parse(str(value), option=option)
+
+
+def _operation_auth_mode(option: str, value: Any) -> AuthMode | None:
+    text = str(value or "").strip()
+    return AuthMode.parse(text, option=option) if text else None
+
+
+def _lines_file(option: str, value: Any) -> str:
+    """A file of one credential per line: checked readable and not empty (its lines are
+    secrets, read again where they are used: harness.loadtest.identities)."""
+    path = str(value or "").strip()
+    if path:
+        secret_lines(path, option)
+    return path
 
 
 def _channels(option: str, value: Any) -> tuple[ChannelTemplate, ...]:
@@ -243,6 +259,66 @@ class HarnessSettings:
         text,
         metavar="TOKEN",
         secret=True,
+    )
+    connect_auth_mode: AuthMode | None = option(
+        "--connect-auth-mode",
+        "",
+        "the auth mode of connects when it differs from --auth-mode (AppSync's connection "
+        "auth modes)",
+        _operation_auth_mode,
+        metavar="MODE",
+        in_summary=True,
+    )
+    subscribe_auth_mode: AuthMode | None = option(
+        "--subscribe-auth-mode",
+        "",
+        "the auth mode of subscribes when it differs from --auth-mode (a namespace's "
+        "subscribe auth modes)",
+        _operation_auth_mode,
+        metavar="MODE",
+        in_summary=True,
+    )
+    publish_auth_mode: AuthMode | None = option(
+        "--publish-auth-mode",
+        "",
+        "the auth mode of publishes, WebSocket and HTTP, when it differs from --auth-mode "
+        "(a namespace's publish auth modes)",
+        _operation_auth_mode,
+        metavar="MODE",
+        in_summary=True,
+    )
+    api_key_file: str = option(
+        "--api-key-file",
+        "",
+        "a file of API keys, one per line: virtual user i uses line i mod N (instead of --api-key)",
+        _lines_file,
+        metavar="FILE",
+    )
+    auth_token_file: str = option(
+        "--auth-token-file",
+        "",
+        "a file of tokens (JWTs, Lambda tokens), one per line: virtual user i uses line "
+        "i mod N (instead of --auth-token)",
+        _lines_file,
+        metavar="FILE",
+    )
+    auth_token_command: str = option(
+        "--auth-token-command",
+        "",
+        "a command that prints a token, run by the shell for each virtual user (with "
+        "HARNESS_USER_INDEX set) and again before the token's exp, or every "
+        "--token-refresh seconds for a token without exp",
+        text,
+        metavar="COMMAND",
+        secret=True,
+    )
+    token_refresh_s: float = option(
+        "--token-refresh",
+        0.0,
+        "seconds between runs of --auth-token-command for tokens without an exp claim "
+        "(0: never again)",
+        non_negative_float,
+        metavar="SECONDS",
     )
     region: str | None = option(
         "--region",
@@ -742,23 +818,35 @@ def _remove(path: str) -> None:
 
 
 def _check_real_target(settings: HarnessSettings) -> None:
-    mode = settings.auth_mode
-    if mode is AuthMode.API_KEY and not settings.api_key:
-        raise ConfigurationError("--api-key", "is required for API_KEY against --host")
-    if (
+    """Each auth mode the run uses has its credential (against a real API there is no
+    test identity to fall back on)."""
+    modes = {settings.auth_mode}
+    modes.update(
         mode
-        in (
-            AuthMode.AMAZON_COGNITO_USER_POOLS,
-            AuthMode.OPENID_CONNECT,
-            AuthMode.AWS_LAMBDA,
+        for mode in (
+            settings.connect_auth_mode,
+            settings.subscribe_auth_mode,
+            settings.publish_auth_mode,
         )
-        and not settings.auth_token
-    ):
-        raise ConfigurationError("--auth-token", f"is required for {mode.value} against --host")
-    if mode is AuthMode.AWS_IAM and not settings.region:
-        raise ConfigurationError(
-            "--region", "is required for AWS_IAM when the host is not *.appsync-api.<region>..."
-        )
+        if mode is not None
+    )
+    tokens = settings.auth_token or settings.auth_token_file or settings.auth_token_command
+    for mode in sorted(modes, key=lambda mode: mode.value):
+        if mode is AuthMode.API_KEY and not (settings.api_key or settings.api_key_file):
+            raise ConfigurationError(
+                "--api-key", "(or --api-key-file) is required for API_KEY against --host"
+            )
+        if mode in TOKEN_MODES and not tokens:
+            raise ConfigurationError(
+                "--auth-token",
+                f"(or --auth-token-file, --auth-token-command) is required for {mode.value} "
+                "against --host",
+            )
+        if mode is AuthMode.AWS_IAM and not settings.region:
+            raise ConfigurationError(
+                "--region",
+                "is required for AWS_IAM when the host is not *.appsync-api.<region>...",
+            )
 
 
 def publish_rate_warning(settings: HarnessSettings) -> str | None:

@@ -18,6 +18,7 @@ from typing import Any
 
 from harness.emulator.process import EmulatorProcess
 from harness.errors import ConfigurationError
+from harness.loadtest.identities import Identities
 from harness.loadtest.selection import loaded_scenarios
 from harness.loadtest.settings import (
     EmbeddedEmulator,
@@ -101,7 +102,7 @@ def prepare_run(environment: Any, emulators: EmbeddedEmulators) -> HarnessSettin
         EmbeddedEmulator(info.http_url, info.ca_cert, info.admin_url, ca_pem).attach(options)
         environment.host = info.http_url
         settings = settings_from_options(options, host="")
-    Target.from_settings(settings, environment.host).authorizer(settings)
+    Identities(settings, Target.from_settings(settings, environment.host)).check()
     if warning := publish_rate_warning(settings):
         logger.warning(warning)
     logger.info("AppSync Events harness: %s", settings.describe())

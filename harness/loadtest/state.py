@@ -29,6 +29,7 @@ from gevent.lock import RLock
 
 from harness.errors import ConfigurationError
 from harness.loadtest.batched_stats import BatchedRequests
+from harness.loadtest.identities import Identities, worker_count_of
 from harness.loadtest.pausing import let_users_run
 from harness.loadtest.runtime import HarnessRuntime
 from harness.loadtest.settings import settings_from_options
@@ -123,7 +124,10 @@ class RunState:
                     "is empty and no embedded emulator was started (run through locust -f)",
                 )
             target = Target.from_settings(settings, environment.host)
-            self.runtime = HarnessRuntime(settings, target, target.authorizer(settings))
+            worker = max(0, getattr(environment.runner, "worker_index", 0) or 0)
+            workers = worker_count_of(environment.parsed_options)
+            identities = Identities(settings, target, worker=worker, workers=workers)
+            self.runtime = HarnessRuntime(settings, target, identities)
         return self.runtime
 
     def _backoff_tolerance_s(self) -> float:

@@ -1,9 +1,8 @@
 """What a run talks to: a real Event API given by ``--host``, or the embedded emulator.
 
-:class:`Target` holds the endpoints and builds the authorizer every user of a
-process shares (an IAM signer caches its signing key per day, so sharing it
-saves work). Against the embedded emulator, credentials that were not given
-come from its documented test identity (``harness.emulator.identity``).
+:class:`Target` holds the endpoints; :mod:`harness.loadtest.identities` builds the
+users' authorizers against it. Against the embedded emulator, credentials that were
+not given come from its documented test identity (``harness.emulator.identity``).
 """
 
 from __future__ import annotations
@@ -11,11 +10,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from harness.emulator.identity import signer_for
 from harness.emulator.process import EmulatorProcess
 from harness.loadtest.settings import DEFAULT_EMULATOR_BIND, HarnessSettings
 from harness.protocol import Endpoints
-from harness.signing import Authorizer
 
 logger = logging.getLogger(__name__)
 
@@ -34,19 +31,6 @@ class Target:
     def from_settings(cls, settings: HarnessSettings, host: str) -> Target:
         """``host`` is the HTTP URL Locust runs against (the emulator's when embedded)."""
         return cls(Endpoints.from_http_url(host), settings.embedded, settings.ca_file)
-
-    def authorizer(self, settings: HarnessSettings) -> Authorizer:
-        """The authorizer for ``settings.auth_mode``; raises ConfigurationError / SigningError."""
-        return signer_for(
-            settings.auth_mode,
-            self.endpoints.http_host,
-            embedded=self.embedded,
-            api_key=settings.api_key,
-            token=settings.auth_token,
-            region=settings.region or self.endpoints.region,
-            aws_profile=settings.aws_profile,
-            sigv4_engine=settings.iam_signer,
-        ).authorizer
 
 
 def start_embedded_emulator(settings: HarnessSettings) -> EmulatorProcess:

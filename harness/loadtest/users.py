@@ -166,7 +166,7 @@ class AppSyncUser(User):
         if self.publishes and settings.publish_via == "http":
             self.http = HttpPublisher(
                 runtime.target.endpoints,
-                runtime.authorizer,
+                runtime.authorizer_for(self.user_id),
                 ca_file=runtime.target.ca_file,
                 timeout_s=settings.operation_timeout_s,
             )
@@ -251,7 +251,7 @@ class AppSyncUser(User):
         runtime = self.runtime
         client = EventsClient(
             runtime.target.endpoints,
-            runtime.authorizer,
+            runtime.authorizer_for(self.user_id),
             ClientOptions(
                 connect_timeout_s=self._settings.connect_timeout_s,
                 operation_timeout_s=self._settings.operation_timeout_s,

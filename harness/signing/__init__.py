@@ -16,6 +16,7 @@ from harness.signing.authorizers import (
     ApiKeyAuthorizer,
     Authorizer,
     IamAuthorizer,
+    PerOperationAuthorizer,
     TokenAuthorizer,
     make_authorizer,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "IamAuthorizer",
     "IamKey",
     "Operation",
+    "PerOperationAuthorizer",
     "TokenAuthorizer",
     "VerifierConfig",
     "candidate_bodies",

@@ -148,6 +148,33 @@ class IamAuthorizer(Authorizer):
         return signed
 
 
+class PerOperationAuthorizer(Authorizer):
+    """One auth mode to connect, another to subscribe, another to publish, as AppSync
+    allows (connection auth modes, default publish and subscribe modes per API or
+    namespace; Amplify's per-call ``authMode``)."""
+
+    def __init__(self, connect: Authorizer, subscribe: Authorizer, publish: Authorizer) -> None:
+        super().__init__(connect.host)
+        self.mode = connect.mode
+        self.signs_body = publish.signs_body
+        self.connect, self.subscribe, self.publish = connect, subscribe, publish
+
+    def _auth_headers(self, body: bytes) -> dict[str, str]:
+        raise NotImplementedError("each operation goes to its own authorizer")
+
+    def connect_headers(self) -> dict[str, str]:
+        return self.connect.connect_headers()
+
+    def message_authorization(
+        self, channel: str, events: Sequence[str] | None = None
+    ) -> dict[str, str]:
+        chosen = self.subscribe if events is None else self.publish
+        return chosen.message_authorization(channel, events)
+
+    def http_headers(self, body: bytes) -> dict[str, str]:
+        return self.publish.http_headers(body)
+
+
 def make_authorizer(
     mode: AuthMode,
     host: str,

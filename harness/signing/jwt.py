@@ -51,8 +51,10 @@ def unverified_claims(token: str) -> dict[str, Any] | None:
 def verify_hs256(token: str, secrets: Iterable[str], now: float) -> dict[str, Any]:
     """The claims of ``token`` if one of ``secrets`` signed it and it is current.
 
-    A ``Bearer`` prefix is allowed (docs/protocol.md#auth-objects). ``exp`` is required; ``nbf`` is
-    honoured; both with :data:`CLOCK_SKEW_S` of leeway. Raises
+    A ``Bearer`` prefix is allowed (docs/protocol.md#auth-objects). ``exp`` is required and
+    exact: a token past it is refused, as AppSync refuses an expired token (so a soak
+    test longer than a token's life finds what AWS would); ``nbf`` is honoured with
+    :data:`CLOCK_SKEW_S` of leeway. Raises
     :class:`AuthorizationRejected` (``UnauthorizedException``) naming the
     problem.
     """
@@ -82,7 +84,7 @@ def verify_hs256(token: str, secrets: Iterable[str], now: float) -> dict[str, An
     expires = claims.get("exp")
     if not isinstance(expires, int | float) or isinstance(expires, bool):
         raise _rejected("the token has no numeric 'exp' claim")
-    if now > expires + CLOCK_SKEW_S:
+    if now >= expires:
         raise _rejected("Token expired")
     not_before = claims.get("nbf")
     if isinstance(not_before, int | float) and now + CLOCK_SKEW_S < not_before:

@@ -250,6 +250,12 @@ BAD_VALUES = [
     ("--max-clock-offset", "5ms", "must be a number"),
     ("--emulator-args", "--tls --port 8000", "--port is set by --emulator-bind ADDR[:PORT]"),
     ("--emulator-args", "--host=10.0.0.1", "--host is set by --emulator-bind ADDR[:PORT]"),
+    ("--connect-auth-mode", "KEY", "unknown auth mode 'KEY'"),
+    ("--subscribe-auth-mode", "iam", "unknown auth mode 'iam'"),
+    ("--publish-auth-mode", "LAMBDA", "unknown auth mode 'LAMBDA'"),
+    ("--api-key-file", "/nonexistent/keys.txt", "cannot read /nonexistent/keys.txt"),
+    ("--auth-token-file", "/nonexistent/tokens.txt", "cannot read /nonexistent/tokens.txt"),
+    ("--token-refresh", "-1", "must be a finite number of at least 0"),
     ("--scenario", "fanout", "unknown scenario 'fanout'; choose one of auth_failure, "),
     ("--scenario", "../locustfile", "unknown scenario '../locustfile'"),
 ]
@@ -268,6 +274,7 @@ FREE_TEXT = {
     "--ca-file",
     "--run-id",
     "--report-dir",
+    "--auth-token-command",
 }
 """Options that take any text, so no value of theirs is bad on its own."""
 
@@ -382,7 +389,7 @@ def test_a_user_classs_options_and_channel_pattern_are_checked_when_it_is_define
 
 def test_a_channel_pattern_keeps_a_class_to_the_channels_it_covers() -> None:
     settings = settings_with(channels="/default/a/x-{1..2} /default/b/y-{1..3} /other/c/z")
-    runtime = HarnessRuntime(settings, target=None, authorizer=None)  # type: ignore[arg-type]
+    runtime = HarnessRuntime(settings, target=None, identities=None)  # type: ignore[arg-type]
     everything = runtime.channels_for(None, "Mine")
     assert everything.channels == runtime.all_channels
     assert everything.wildcards == ["/default/a/*", "/default/b/*", "/other/c/*"]
@@ -436,6 +443,25 @@ def test_a_token_is_required_for_token_modes_against_a_host(mode: AuthMode) -> N
     assert settings.auth_mode is mode
     assert settings.auth_token == SECRET_TOKEN
     assert settings_with(auth_mode=mode.value).embedded  # the emulator mints one
+
+
+def test_each_operations_mode_needs_its_credential_against_a_host(tmp_path: Path) -> None:
+    options = {"host": CUSTOM_HOST, "api_key": SECRET_API_KEY, "publish_auth_mode": "AWS_LAMBDA"}
+    error = refused(namespace(**options))
+    assert error.option == "--auth-token" and "AWS_LAMBDA" in error.reason
+    tokens = tmp_path / "tokens.txt"
+    tokens.write_text("token-1\ntoken-2\n")
+    settings = settings_with(**options, auth_token_file=str(tokens))
+    assert settings.publish_auth_mode is AuthMode.AWS_LAMBDA
+    keys_instead = {"host": CUSTOM_HOST, "api_key_file": str(tokens)}
+    assert settings_with(**keys_instead).api_key_file == str(tokens)
+    empty = tmp_path / "empty.txt"
+    empty.write_text("# nothing\n\n")
+    error = refused(namespace(auth_token_file=str(empty)))
+    assert (error.option, error.reason) == (
+        "--auth-token-file",
+        f"{empty} holds no credential (one per line)",
+    )
 
 
 def test_aws_iam_needs_a_region_for_a_custom_domain() -> None:
@@ -586,11 +612,16 @@ def test_describe_shows_the_settings() -> None:
         backoff_tolerance="0.25",
         run_id="r1",
         scenario="wildcard",
+        publish_auth_mode="api_key",
+        api_key=SECRET_API_KEY,
     )
     assert settings.describe() == {
         "host": STANDARD_HOST,
         "scenario": "wildcard",
         "auth_mode": "AWS_IAM",
+        "connect_auth_mode": None,
+        "subscribe_auth_mode": None,
+        "publish_auth_mode": "API_KEY",
         "region": "eu-west-2",
         "channels": ["/default/a", "/default/b{1..2}"],
         "subscriptions_per_user": 2,
@@ -683,10 +714,17 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "--max-regression": ("25%", "25%"),
     "--prometheus-port": ("9464", 9464),
     "--scenario": ("wildcard", "wildcard"),
+    "--connect-auth-mode": ("API_KEY", "API_KEY"),
+    "--subscribe-auth-mode": ("AWS_LAMBDA", "AWS_LAMBDA"),
+    "--publish-auth-mode": ("AWS_IAM", "AWS_IAM"),
+    "--api-key-file": (str(SAMPLE_REPORT / "slos.txt"), str(SAMPLE_REPORT / "slos.txt")),
+    "--auth-token-file": (str(SAMPLE_REPORT / "slos.txt"), str(SAMPLE_REPORT / "slos.txt")),
+    "--auth-token-command": ("echo token", "echo token"),
+    "--token-refresh": ("30", 30.0),
 }
 FLAGS = {"--allow-loss", "--prometheus"}
 """Switches: given without a value (``--allow-loss``), true when given."""
-SECRET_DESTS = {"api_key", "auth_token"}
+SECRET_DESTS = {"api_key", "auth_token", "auth_token_command"}
 
 
 @pytest.fixture

@@ -709,11 +709,12 @@ def jwt_headers(claims: object, secret: str = JWT_SECRET) -> dict[str, str]:
     return {"host": HOST, "authorization": f"{header}.{payload}.{b64url_encode(mac)}"}
 
 
-def test_jwt_times_have_a_minute_of_leeway(verifier: AuthVerifier) -> None:
+def test_jwt_exp_is_exact_and_nbf_has_a_minute_of_leeway(verifier: AuthVerifier) -> None:
     # The verifier's clock reads NOW + 5.
     modes = [AuthMode.OPENID_CONNECT]
-    assert verifier.verify(jwt_headers({"exp": int(NOW - 30)}), modes, Operation.CONNECT, [b"{}"])
-    reject(verifier, jwt_headers({"exp": int(NOW - 100)}), Operation.CONNECT, [b"{}"], modes)
+    assert verifier.verify(jwt_headers({"exp": int(NOW + 6)}), modes, Operation.CONNECT, [b"{}"])
+    reject(verifier, jwt_headers({"exp": int(NOW + 5)}), Operation.CONNECT, [b"{}"], modes)
+    reject(verifier, jwt_headers({"exp": int(NOW - 30)}), Operation.CONNECT, [b"{}"], modes)
     not_yet = jwt_headers({"exp": int(NOW + 900), "nbf": int(NOW + 30)})
     assert verifier.verify(not_yet, modes, Operation.CONNECT, [b"{}"])
 
