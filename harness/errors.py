@@ -17,9 +17,12 @@ with ``raise ... from exc``.
     |                                 (fields: field, reason, error_type)
     +-- AuthError                     authorization could not be produced or was refused
     |   +-- SigningError              the client cannot sign (no credentials, bad token source)
+    |   |   +-- IdentityPoolError     a Cognito identity pool call failed (fields: pool_id,
+    |   |                             operation, error_code)
     |   +-- AuthorizationRejected     the verifier refused a request (fields: error_type,
-    |                                 reason; ``wire_message`` is what a server returns
-    |                                 to the client and is never part of ``str()``)
+    |       |                         reason; ``wire_message`` is what a server returns
+    |       |                         to the client and is never part of ``str()``)
+    |       +-- CredentialsExpired    temporary credentials past their expiration
     +-- ClientError                   an operation of the load client failed (fields:
     |   |                             operation, error_type, detail)
     |   +-- HandshakeFailed           the TCP, TLS or WebSocket upgrade failed (field: status)
@@ -108,6 +111,18 @@ class SigningError(AuthError):
     """The client cannot produce authorization (for example: no AWS credentials found)."""
 
 
+class IdentityPoolError(SigningError):
+    """A call to a Cognito identity pool failed: ``operation`` (``GetId``,
+    ``GetCredentialsForIdentity``) and ``error_code``, the service's error type (or
+    botocore's exception name when no answer came). Names the pool, never a token."""
+
+    def __init__(self, pool_id: str, operation: str, error_code: str) -> None:
+        self.pool_id = pool_id
+        self.operation = operation
+        self.error_code = error_code
+        super().__init__(f"Cognito identity pool {pool_id!r}: {operation} failed: {error_code}")
+
+
 class AuthorizationRejected(AuthError):
     """A verifier refused a request.
 
@@ -128,7 +143,12 @@ class AuthorizationRejected(AuthError):
         super().__init__(f"{error_type}: {reason}")
 
     def __repr__(self) -> str:
-        return f"AuthorizationRejected(error_type={self.error_type!r}, reason={self.reason!r})"
+        return f"{type(self).__name__}(error_type={self.error_type!r}, reason={self.reason!r})"
+
+
+class CredentialsExpired(AuthorizationRejected):
+    """Temporary credentials (an access key with a session token) used past their
+    expiration; ``error_type`` is ``UnauthorizedException``."""
 
 
 class ClientError(HarnessError):

@@ -12,6 +12,8 @@ A real server in its own process (asyncio, aiohttp): ``POST /event`` and
 - :mod:`.broker`: subscriptions and the pre-serialised fan-out.
 - :mod:`.faults`: fault specs and seeded decisions.
 - :mod:`.stats`, :mod:`.admin`: counters and the ``/_emulator/`` API.
+- :mod:`.identity_pool`, :mod:`.cognito_identity`: a Cognito identity pool (its
+  identities and credentials) and its JSON API, on a port of its own.
 - :mod:`.tls`: the generated certificate for ``--tls``.
 - :mod:`.defaults`: the fixed test credentials.
 - :mod:`.process`: start one as a child process and read its address.

@@ -2,7 +2,8 @@
 
 - ``GET stats[?attempts_since=SEQ]``: counters (see :mod:`.stats`); only the
   connection attempts after ``SEQ`` are listed, for polling.
-- ``DELETE stats``: reset the counters (open connections stay open).
+- ``DELETE stats``: reset the counters (open connections stay open, and the identity
+  pool's identities and credentials stay valid).
 - ``GET filtered[?since=SEQ]``: the traced events namespace handlers filtered (not
   broadcast, yet acknowledged as successful), ``[seq, run, publisher, channel,
   sequence]`` each, after ``SEQ``: the harness counts them as filtered, not lost.
@@ -66,6 +67,7 @@ class _Admin:
     async def reset_stats(self, request: web.Request) -> web.Response:
         self._emulator.stats.reset()
         self._emulator.handlers.stats.reset()
+        self._emulator.identity_pool.stats.reset()
         return web.json_response({"reset": True})
 
     async def get_faults(self, request: web.Request) -> web.Response:

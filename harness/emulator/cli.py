@@ -37,6 +37,7 @@ from harness.config.options import (
 from harness.emulator import defaults
 from harness.emulator.faults import FaultSpec
 from harness.emulator.handlers.namespace import HandlerSpec
+from harness.emulator.identity_pool import DEFAULT_CREDENTIALS_TTL_S
 from harness.emulator.quotas import Quotas
 from harness.emulator.server import Emulator
 from harness.emulator.settings import (
@@ -235,6 +236,29 @@ OPTIONS: tuple[OptionSpec, ...] = (
         metavar="MS",
     ),
     OptionSpec(
+        "--identity-pool-id",
+        defaults.DEFAULT_IDENTITY_POOL_ID,
+        "the Cognito identity pool served on its own port (cognito_identity_url in the ready "
+        "line): GetId and GetCredentialsForIdentity, whose credentials AWS_IAM accepts "
+        "(see docs/emulator.md#cognito-identity)",
+        text,
+        metavar="REGION:GUID",
+    ),
+    OptionSpec(
+        "--identity-pool-port",
+        0,
+        "port of the Cognito Identity API; 0 picks a free one",
+        int_range(0, 65535),
+        metavar="PORT",
+    ),
+    OptionSpec(
+        "--identity-credentials-ttl-s",
+        DEFAULT_CREDENTIALS_TTL_S,
+        "seconds the identity pool's credentials stay valid",
+        positive_float,
+        metavar="SECONDS",
+    ),
+    OptionSpec(
         "--fault",
         [],
         "a fault in force from the start, e.g. drop:rate=0.1 (see docs/emulator.md)",
@@ -345,6 +369,9 @@ def _settings_from(values: dict[str, Any]) -> EmulatorSettings:
         handlers=values["handlers"],
         handler_time_limit_ms=values["handler_time_limit_ms"],
         handler_latency_ms=values["handler_latency_ms"],
+        identity_pool_id=values["identity_pool_id"] or defaults.DEFAULT_IDENTITY_POOL_ID,
+        identity_pool_port=values["identity_pool_port"],
+        identity_credentials_ttl_s=values["identity_credentials_ttl_s"],
     )
     if any(values[name] for name in _CREDENTIALS):
         built = EmulatorSettings(

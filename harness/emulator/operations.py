@@ -33,11 +33,12 @@ from harness.emulator.broker import Broker
 from harness.emulator.faults import FaultKind, FaultSet
 from harness.emulator.handlers.context import Caller
 from harness.emulator.handlers.namespace import HANDLER_ERROR, NamespaceHandlers
+from harness.emulator.identity_pool import IdentityPool
 from harness.emulator.quotas import bucket
 from harness.emulator.refusals import OperationRefused
 from harness.emulator.settings import EmulatorSettings
 from harness.emulator.stats import EmulatorStats
-from harness.errors import AuthorizationRejected, MessageValidationError
+from harness.errors import AuthorizationRejected, CredentialsExpired, MessageValidationError
 from harness.protocol import (
     Channel,
     ChannelPattern,
@@ -56,7 +57,8 @@ from harness.signing import (
     candidate_bodies,
     decode_subprotocol,
 )
-from harness.signing.sigv4 import ALGORITHM
+from harness.signing.sigv4 import ALGORITHM, parse_authorization
+from harness.signing.wire import lower_keys
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +96,8 @@ class Operations:
         stats: EmulatorStats,
         faults: FaultSet,
         handlers: NamespaceHandlers,
+        *,
+        identity_pool: IdentityPool | None = None,
     ) -> None:
         self._settings = settings
         self._verifier = verifier
@@ -101,6 +105,7 @@ class Operations:
         self._stats = stats
         self._faults = faults
         self._handlers = handlers
+        self._identity_pool = identity_pool
         self._inbound = bucket(settings.quotas.inbound_events)
 
     def authorize(
@@ -116,6 +121,8 @@ class Operations:
             mode = self._verifier.verify(headers, modes, operation, bodies)
         except AuthorizationRejected as exc:
             self._stats.auth_failures[exc.error_type] += 1
+            if isinstance(exc, CredentialsExpired) and self._identity_pool is not None:
+                self._identity_pool.stats.expired_refusals += 1
             logger.debug("%s refused: %s", operation.value, exc.reason)
             raise OperationRefused(exc.error_type, exc.wire_message) from None
         self._stats.saw_identity(mode.value, _credential_of(mode, headers or {}))
@@ -163,8 +170,7 @@ class Operations:
         handlers = self._handlers
         if not handlers.runs(pattern.namespace, "onSubscribe"):
             return pattern, 0.0
-        caller = Caller(mode, authorization or {}, source_ip)
-        ran = handlers.on_subscribe(pattern, caller)
+        ran = handlers.on_subscribe(pattern, self._caller(mode, authorization, source_ip))
         return pattern, handlers.latency_s if ran else 0.0
 
     def publish(
@@ -214,12 +220,26 @@ class Operations:
         ids = [str(uuid.uuid4()) for _ in events]
         handled = None
         if self._handlers.runs(channel.namespace, "onPublish"):
-            caller = Caller(mode, headers or {}, source_ip)
+            caller = self._caller(mode, headers, source_ip)
             handled = self._handlers.on_publish(channel, ids, events, caller)
         if handled is None:
             return self._outcome(channel, ids, tuple(enumerate(events)), {})
         outcome = self._outcome(channel, ids, handled.broadcast, handled.failed)
         return dataclasses.replace(outcome, delay_s=self._handlers.latency_s)
+
+    def _caller(
+        self, mode: AuthMode, headers: Mapping[str, str] | None, source_ip: str | None
+    ) -> Caller:
+        """Who a handler sees in ``ctx.identity``: for IAM credentials the identity pool
+        issued, their Cognito identity too."""
+        headers = headers or {}
+        cognito = None
+        if mode is AuthMode.AWS_IAM and self._identity_pool is not None:
+            authorization = lower_keys(headers).get("authorization", "")
+            if authorization.startswith(ALGORITHM):
+                access_key = parse_authorization(authorization).access_key
+                cognito = self._identity_pool.identity_of(access_key)
+        return Caller(mode, headers, source_ip, cognito)
 
     def _candidate_bodies(
         self, headers: Mapping[str, str] | None, channel: str, events: Sequence[str] | None

@@ -16,6 +16,9 @@ class ReadyInfo:
     admin_url: str
     region: str
     ca_cert: str | None
+    cognito_identity_url: str | None = None
+    """The Cognito Identity API's endpoint (botocore's ``endpoint_url``)."""
+    identity_pool_id: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))

@@ -1,6 +1,7 @@
 """The emulator server: ``POST /event`` and ``GET /event/realtime`` on one port (the
 custom-domain layout, docs/protocol.md#endpoints), the admin API under
-``/_emulator/``, keep-alives, connection lifetime and fault timing.
+``/_emulator/``, keep-alives, connection lifetime and fault timing; and, on a port of
+its own, the Cognito Identity API of its identity pool (:mod:`.cognito_identity`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import itertools
 import json
 import logging
 import math
+import ssl
 import tempfile
 import time
 from pathlib import Path
@@ -17,10 +19,11 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from harness.emulator import admin, tls
+from harness.emulator import admin, cognito_identity, tls
 from harness.emulator.broker import Broker
 from harness.emulator.faults import FaultKind, FaultSet
 from harness.emulator.handlers.namespace import NamespaceHandlers
+from harness.emulator.identity_pool import IdentityPool
 from harness.emulator.operations import Operations
 from harness.emulator.quotas import bucket
 from harness.emulator.ready import ReadyInfo
@@ -70,11 +73,17 @@ class Emulator:
             time_limit_s=settings.handler_time_limit_ms / 1000,
             latency_s=settings.handler_latency_ms / 1000,
         )
+        self.identity_pool = IdentityPool(
+            settings.identity_pool_id,
+            jwt_secrets=(settings.jwt_secret,) if settings.jwt_secret else (),
+            credentials_ttl_s=settings.identity_credentials_ttl_s,
+        )
         self._connects = bucket(settings.quotas.connect_rate)
         self.sessions: dict[int, Session] = {}
         self._numbers = itertools.count(1)
         self._context: SessionContext | None = None
         self._runner: web.AppRunner | None = None
+        self._identity_runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._tempdir: tempfile.TemporaryDirectory[str] | None = None
         self.info: ReadyInfo | None = None
@@ -104,11 +113,21 @@ class Emulator:
         site = web.TCPSite(self._runner, settings.host, settings.port, ssl_context=ssl_context)
         await site.start()
         port = self._runner.addresses[0][1]
+        identity_port = await self._start_identity_api(ssl_context)
         # The auth "host" is the URL's authority: an IPv6 address is in brackets.
         hosts = frozenset(f"{_url_host(name)}:{port}" for name in names)
-        verifier = AuthVerifier(settings.verifier_config(hosts))
+        verifier = AuthVerifier(settings.verifier_config(hosts, self.identity_pool))
+        operations = Operations(
+            settings,
+            verifier,
+            self.broker,
+            self.stats,
+            self.faults,
+            self.handlers,
+            identity_pool=self.identity_pool,
+        )
         self._context = SessionContext(
-            Operations(settings, verifier, self.broker, self.stats, self.faults, self.handlers),
+            operations,
             self.broker,
             self.faults,
             self.stats,
@@ -128,8 +147,26 @@ class Emulator:
             admin_url=f"{http_scheme}://{authority}{admin.PREFIX}",
             region=settings.region,
             ca_cert=ca_cert,
+            cognito_identity_url=f"{http_scheme}://{_url_host(settings.host)}:{identity_port}/",
+            identity_pool_id=self.identity_pool.pool_id,
         )
         return self.info
+
+    async def _start_identity_api(self, ssl_context: ssl.SSLContext | None) -> int:
+        """Serve the Cognito Identity API on its own port; the port bound."""
+        app = cognito_identity.build_app(self.identity_pool)
+        self._identity_runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._identity_runner.setup()
+        settings = self.settings
+        site = web.TCPSite(
+            self._identity_runner,
+            settings.host,
+            settings.identity_pool_port,
+            ssl_context=ssl_context,
+        )
+        await site.start()
+        port: int = self._identity_runner.addresses[0][1]
+        return port
 
     async def stop(self) -> None:
         """Close every connection (1001, going away), stop the loops and the listener."""
@@ -140,8 +177,9 @@ class Emulator:
             for session in list(self.sessions.values())
         ]
         await asyncio.gather(*(task for task in closes if task is not None))
-        if self._runner is not None:
-            await self._runner.cleanup()
+        for runner in (self._runner, self._identity_runner):
+            if runner is not None:
+                await runner.cleanup()
         if self._tempdir is not None:
             self._tempdir.cleanup()
 
@@ -336,6 +374,7 @@ class Emulator:
         document["seed"] = self.faults.seed
         document["handlers"] = self.handlers.stats.to_json()
         document["quotas"]["limits"] = self.settings.quotas.describe()
+        document["cognito_identity"] = self.identity_pool.to_json()
         return document
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from harness.emulator import defaults
 from harness.emulator.faults import FaultSpec
 from harness.emulator.handlers.namespace import HandlerSpec
+from harness.emulator.identity_pool import DEFAULT_CREDENTIALS_TTL_S
 from harness.emulator.quotas import Quotas
 from harness.errors import ConfigurationError
 from harness.protocol import (
@@ -25,8 +26,11 @@ from harness.protocol import (
     MAX_CONNECTION_DURATION_S,
 )
 from harness.signing import AuthMode, IamKey, VerifierConfig
+from harness.signing.verify import IamKeyChain, IamKeyLookup
 
 _NAMESPACE_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,48}[A-Za-z0-9])?")
+IDENTITY_POOL_ID = re.compile(r"[\w-]+:[0-9a-f-]+")
+"""An identity pool id, ``REGION:GUID`` (the pattern of botocore's service model)."""
 DEFAULT_MAX_QUEUED_FRAMES = 50_000
 DEFAULT_HANDLER_TIME_LIMIT_MS = 1000.0
 _JWT_MODES = (AuthMode.AMAZON_COGNITO_USER_POOLS, AuthMode.OPENID_CONNECT)
@@ -94,6 +98,10 @@ class EmulatorSettings:
     """Namespace handler files (docs/emulator.md#handlers)."""
     handler_time_limit_ms: float = DEFAULT_HANDLER_TIME_LIMIT_MS
     handler_latency_ms: float = 0.0
+    identity_pool_id: str = defaults.DEFAULT_IDENTITY_POOL_ID
+    """The Cognito identity pool served on its own port (docs/emulator.md#cognito-identity)."""
+    identity_pool_port: int = 0
+    identity_credentials_ttl_s: float = DEFAULT_CREDENTIALS_TTL_S
 
     @classmethod
     def with_default_credentials(cls, **overrides: object) -> EmulatorSettings:
@@ -142,6 +150,7 @@ class EmulatorSettings:
         """Raise :class:`ConfigurationError` naming the first setting that cannot work."""
         if not 0 <= self.port <= 65535:
             raise ConfigurationError("--port", f"must be 0 to 65535, not {self.port}")
+        self._check_identity_pool()
         if not self.configured_modes():
             raise ConfigurationError(
                 "--api-key",
@@ -177,6 +186,24 @@ class EmulatorSettings:
                 if modes:
                     self._check_modes("--namespace", modes, configured)
 
+    def _check_identity_pool(self) -> None:
+        if not (
+            len(self.identity_pool_id) <= 55 and IDENTITY_POOL_ID.fullmatch(self.identity_pool_id)
+        ):
+            raise ConfigurationError(
+                "--identity-pool-id",
+                f"must be REGION:GUID (at most 55 characters), not {self.identity_pool_id!r}",
+            )
+        if not 0 <= self.identity_pool_port <= 65535:
+            raise ConfigurationError(
+                "--identity-pool-port", f"must be 0 to 65535, not {self.identity_pool_port}"
+            )
+        ttl = self.identity_credentials_ttl_s
+        if not (math.isfinite(ttl) and ttl > 0):
+            raise ConfigurationError(
+                "--identity-credentials-ttl-s", f"must be a positive finite number, not {ttl}"
+            )
+
     def _check_handlers(self, namespaces: list[str]) -> None:
         if not (math.isfinite(self.handler_time_limit_ms) and self.handler_time_limit_ms > 0):
             raise ConfigurationError(
@@ -208,11 +235,16 @@ class EmulatorSettings:
                 "(see --api-key, --iam, --jwt-secret, --lambda-token)",
             )
 
-    def verifier_config(self, hosts: frozenset[str]) -> VerifierConfig:
+    def verifier_config(
+        self, hosts: frozenset[str], issued_keys: IamKeyLookup | None = None
+    ) -> VerifierConfig:
+        """What the verifier accepts; ``issued_keys``, credentials issued while the
+        emulator runs (its identity pool), consulted after the configured keys."""
+        configured = dict(self.iam_keys)
         return VerifierConfig(
             region=self.region,
             api_keys=frozenset(self.api_keys),
-            iam_keys=dict(self.iam_keys),
+            iam_keys=configured if issued_keys is None else IamKeyChain((configured, issued_keys)),
             jwt_secrets=(self.jwt_secret,) if self.jwt_secret else (),
             lambda_tokens=frozenset(self.lambda_tokens),
             hosts=hosts,

@@ -4,12 +4,13 @@
   subprotocol, redaction.
 - :mod:`~harness.signing.sigv4`: SigV4 math and the botocore / fast engines.
 - :mod:`~harness.signing.credentials`: botocore's credential chain, refreshing.
+- :mod:`~harness.signing.identity_pool`: per-user credentials from a Cognito identity pool.
 - :mod:`~harness.signing.authorizers`: what a client sends, per mode.
 - :mod:`~harness.signing.jwt`: HS256 tokens for the emulator's JWT modes.
 - :mod:`~harness.signing.verify`: what the emulator accepts.
 
 All pure functions and small objects; nothing here does I/O except botocore's
-credential chain reading its own sources.
+credential chain reading its own sources, and an identity pool's calls.
 """
 
 from harness.signing.authorizers import (
@@ -22,7 +23,7 @@ from harness.signing.authorizers import (
 )
 from harness.signing.credentials import Credentials, CredentialSource
 from harness.signing.sigv4 import BotocoreSigner, FastSigner
-from harness.signing.verify import AuthVerifier, IamKey, VerifierConfig
+from harness.signing.verify import AuthVerifier, IamKey, IamKeyChain, IamKeyLookup, VerifierConfig
 from harness.signing.wire import (
     AuthMode,
     Operation,
@@ -44,6 +45,8 @@ __all__ = [
     "FastSigner",
     "IamAuthorizer",
     "IamKey",
+    "IamKeyChain",
+    "IamKeyLookup",
     "Operation",
     "PerOperationAuthorizer",
     "TokenAuthorizer",

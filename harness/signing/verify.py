@@ -11,7 +11,10 @@ SigV4 is checked as docs/protocol.md#sigv4 describes: the client's
 rebuilt from the parsed message (:func:`~harness.signing.wire.candidate_bodies`),
 the credential scope must name this region and ``appsync``, ``x-amz-date`` must
 be within five minutes of the server clock, the access key (and its session
-token) must be known, and signatures are compared in constant time. A
+token) must be known and, for temporary credentials, not expired, and signatures
+and tokens are compared in constant time. Keys come from an :class:`IamKeyLookup`:
+a mapping, or a registry consulted live (the emulator's identity pool issues
+credentials while it runs). A
 signature that does not match yields ``BadRequestException`` with AppSync's
 text and the canonical request and string-to-sign the server expected (docs/protocol.md#errors).
 """
@@ -23,8 +26,9 @@ import logging
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from harness.errors import AuthorizationRejected
+from harness.errors import AuthorizationRejected, CredentialsExpired
 from harness.signing import jwt
 from harness.signing.sigv4 import (
     ALGORITHM,
@@ -46,6 +50,8 @@ logger = logging.getLogger(__name__)
 MAX_CLOCK_SKEW_S = 300.0
 NOT_AUTHORIZED = "You are not authorized to make this call."
 INVALID_TOKEN = "The security token included in the request is invalid."
+EXPIRED_TOKEN = "The security token included in the request is expired"
+"""AWS's ExpiredToken text (STS, and the services that check its credentials)."""
 SIGNATURE_MISMATCH = (
     "The request signature we calculated does not match the signature you provided. "
     "Check your AWS Secret Access Key and signing method. "
@@ -55,10 +61,36 @@ SIGNATURE_MISMATCH = (
 
 @dataclass(frozen=True, slots=True)
 class IamKey:
-    """A known IAM credential: its secret and, for temporary credentials, its session token."""
+    """A known IAM credential: its secret and, for temporary credentials, its session
+    token and the time (epoch seconds) from which it is refused as expired."""
 
     secret_key: str = field(repr=False)
     session_token: str | None = field(default=None, repr=False)
+    expires_at: float | None = None
+
+
+class IamKeyLookup(Protocol):
+    """Where the verifier finds an access key id's credential: a ``Mapping``, or a
+    registry that changes while the verifier runs."""
+
+    def get(self, access_key: str, /) -> IamKey | None: ...
+
+
+@dataclass(frozen=True)
+class IamKeyChain:
+    """Several lookups, asked in order (configured keys, then issued ones)."""
+
+    lookups: tuple[IamKeyLookup, ...]
+
+    def get(self, access_key: str, /) -> IamKey | None:
+        for lookup in self.lookups:
+            key = lookup.get(access_key)
+            if key is not None:
+                return key
+        return None
+
+
+_NO_KEYS: Mapping[str, IamKey] = {}
 
 
 @dataclass(frozen=True)
@@ -68,7 +100,7 @@ class VerifierConfig:
 
     region: str = "us-east-1"
     api_keys: frozenset[str] = field(default_factory=frozenset, repr=False)
-    iam_keys: Mapping[str, IamKey] = field(default_factory=dict, repr=False)
+    iam_keys: IamKeyLookup = field(default_factory=lambda: _NO_KEYS, repr=False)
     jwt_secrets: tuple[str, ...] = field(default=(), repr=False)
     lambda_tokens: frozenset[str] = field(default_factory=frozenset, repr=False)
     hosts: frozenset[str] | None = None
@@ -248,6 +280,12 @@ class AuthVerifier:
             key.session_token.encode("utf-8", "surrogatepass"),
         ):
             raise _unauthorized("the session token is missing or does not match the access key id")
+        if key.expires_at is not None and self._clock() >= key.expires_at:
+            raise CredentialsExpired(
+                "UnauthorizedException",
+                "the temporary credentials have expired",
+                wire_message=EXPIRED_TOKEN,
+            )
         return key
 
 

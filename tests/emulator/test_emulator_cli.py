@@ -51,7 +51,15 @@ from harness.signing import (
 )
 
 StartEmulator = Callable[..., LiveEmulator]
-READY_KEYS = {"http_url", "realtime_url", "admin_url", "region", "ca_cert"}
+READY_KEYS = {
+    "http_url",
+    "realtime_url",
+    "admin_url",
+    "region",
+    "ca_cert",
+    "cognito_identity_url",
+    "identity_pool_id",
+}
 EXIT_TIMEOUT_S = 15_000 * MS
 
 
@@ -182,12 +190,16 @@ def test_the_ready_line_is_one_json_line_with_exactly_the_documented_keys(tls: b
         authority = document["http_url"].split("/")[2]
         host, _, port = authority.rpartition(":")
         assert host == "127.0.0.1" and 0 < int(port) < 65536, authority
+        identity_port = document["cognito_identity_url"].split("/")[2].rpartition(":")[2]
+        assert identity_port != port  # the Cognito Identity API has a port of its own
         assert document == {
             "http_url": f"{http_scheme}://{authority}/event",
             "realtime_url": f"{ws_scheme}://{authority}/event/realtime",
             "admin_url": f"{http_scheme}://{authority}/_emulator/",
             "region": defaults.DEFAULT_REGION,
             "ca_cert": document["ca_cert"] if tls else None,
+            "cognito_identity_url": f"{http_scheme}://127.0.0.1:{identity_port}/",
+            "identity_pool_id": defaults.DEFAULT_IDENTITY_POOL_ID,
         }
         if tls:
             assert isinstance(document["ca_cert"], str) and Path(document["ca_cert"]).is_file()

@@ -13,22 +13,31 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.emulator.identity_pool import AuthType, CognitoIdentity
 from harness.signing import AuthMode
 from harness.signing.jwt import unverified_claims
 from harness.signing.sigv4 import ALGORITHM, parse_authorization
 
 EMULATOR_ACCOUNT_ID = "123456789012"
 """The account the emulator's IAM identities belong to (AWS's documentation account)."""
+COGNITO_ROLES = {
+    AuthType.UNAUTHENTICATED: ("Cognito_EmulatorUnauth_Role", "AROAEMULATORUNAUTH000"),
+    AuthType.AUTHENTICATED: ("Cognito_EmulatorAuth_Role", "AROAEMULATORAUTH00000"),
+}
+"""The role (name, role id) an identity pool's credentials are for, by identity type."""
+COGNITO_SESSION = "CognitoIdentityCredentials"
 
 
 @dataclass(frozen=True, slots=True)
 class Caller:
     """Who made an authorized request: the accepting mode, the request's headers (the
-    message's ``authorization`` over the WebSocket), and the client's address."""
+    message's ``authorization`` over the WebSocket), the client's address, and for IAM
+    credentials the emulator's identity pool issued, their Cognito identity."""
 
     mode: AuthMode
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     source_ip: str | None = None
+    cognito: CognitoIdentity | None = None
 
 
 def identity_of(caller: Caller) -> dict[str, Any] | None:
@@ -39,6 +48,8 @@ def identity_of(caller: Caller) -> dict[str, Any] | None:
     if caller.mode is AuthMode.API_KEY:
         return None
     if caller.mode is AuthMode.AWS_IAM and authorization.startswith(ALGORITHM):
+        if caller.cognito is not None:
+            return _cognito_identity(caller.cognito, source_ip)
         access_key = parse_authorization(authorization).access_key
         return {
             "accountId": EMULATOR_ACCOUNT_ID,
@@ -66,6 +77,24 @@ def identity_of(caller: Caller) -> dict[str, Any] | None:
             defaultAuthStrategy="ALLOW",
         )
     return identity
+
+
+def _cognito_identity(cognito: CognitoIdentity, source_ip: list[str]) -> dict[str, Any]:
+    """An identity pool's credentials: an assumed role's session, as STS names it."""
+    role, role_id = COGNITO_ROLES[cognito.auth_type]
+    providers = ",".join(
+        f'"{provider}","{provider}:CognitoSignIn:{subject}"' for provider, subject in cognito.logins
+    )
+    return {
+        "accountId": EMULATOR_ACCOUNT_ID,
+        "sourceIp": source_ip,
+        "username": f"{role_id}:{COGNITO_SESSION}",
+        "userArn": f"arn:aws:sts::{EMULATOR_ACCOUNT_ID}:assumed-role/{role}/{COGNITO_SESSION}",
+        "cognitoIdentityPoolId": cognito.pool_id,
+        "cognitoIdentityId": cognito.identity_id,
+        "cognitoIdentityAuthType": cognito.auth_type.value,
+        "cognitoIdentityAuthProvider": providers or None,
+    }
 
 
 def context_json(
