@@ -24,8 +24,9 @@ EMULATOR_TOKEN_LIFETIME_S = 3600
 class EmulatorToken:
     """A JWT for the emulator's Cognito/OIDC modes, minted again before it expires."""
 
-    def __init__(self, secret: str = defaults.DEFAULT_JWT_SECRET) -> None:
+    def __init__(self, secret: str = defaults.DEFAULT_JWT_SECRET, subject: str = "harness") -> None:
         self._secret = secret
+        self._subject = subject
         self._token = ""
         self._expires = 0.0
 
@@ -33,7 +34,7 @@ class EmulatorToken:
         now = time.time()
         if now > self._expires - 60:
             self._expires = now + EMULATOR_TOKEN_LIFETIME_S
-            claims = {"sub": "harness", "exp": int(self._expires)}
+            claims = {"sub": self._subject, "exp": int(self._expires)}
             self._token = mint_hs256(self._secret, claims)
         return self._token
 

@@ -3,7 +3,9 @@
 By default every user of a run signs alike and shares one authorizer (an IAM signer
 caches its signing key per day, so sharing saves work). With ``--api-key-file`` or
 ``--auth-token-file`` virtual user *i* takes line *i* mod N; with
-``--auth-token-command`` each user runs the command for its own token. With
+``--auth-token-command`` each user runs the command for its own token; with
+``--identity-pool-id`` each user gets an identity of a Cognito identity pool and signs
+IAM operations with its credentials. With
 ``--connect-auth-mode``, ``--subscribe-auth-mode`` or ``--publish-auth-mode`` the
 operations are authorized in their own modes (docs/load-test.md#identities).
 
@@ -17,11 +19,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from gevent.lock import Semaphore
+
 from harness.config.secret_lines import secret_lines
-from harness.emulator.identity import signer_for
+from harness.emulator import defaults as emulator_defaults
+from harness.emulator.identity import EmulatorToken, signer_for
+from harness.errors import ConfigurationError
 from harness.loadtest.settings import HarnessSettings
 from harness.loadtest.target import Target
-from harness.signing import AuthMode, Authorizer, PerOperationAuthorizer
+from harness.signing import (
+    AuthMode,
+    Authorizer,
+    CredentialSource,
+    PerOperationAuthorizer,
+    make_authorizer,
+)
 from harness.signing.authorizers import TokenSource
 from harness.signing.token_command import CommandToken
 
@@ -43,10 +55,18 @@ class Identities:
     """The authorizer of each virtual user (see the module docstring)."""
 
     def __init__(
-        self, settings: HarnessSettings, target: Target, *, worker: int = 0, workers: int = 1
+        self,
+        settings: HarnessSettings,
+        target: Target,
+        *,
+        worker: int = 0,
+        workers: int = 1,
+        identity_endpoint: str | None = None,
     ) -> None:
+        """``identity_endpoint``: the embedded emulator's Cognito Identity API."""
         self._settings = settings
         self._target = target
+        self._identity_endpoint = identity_endpoint
         self._worker = worker
         self._workers = max(1, workers)
         self._api_keys = _lines(settings.api_key_file, "--api-key-file")
@@ -58,16 +78,23 @@ class Identities:
         self._shared_by_mode: dict[AuthMode, Authorizer] = {}
         self._by_index: dict[int, Authorizer] = {}
         self.per_user = any(self._varies(mode) for mode in self._modes.values())
-        self._shared = None if self.per_user else self._build(0)
+        self._shared: Authorizer | None = None
+        self._building = Semaphore()
+        """Held while the shared authorizer is built: that can yield (a token command, an
+        identity pool's calls), and the users starting meanwhile must wait for it."""
 
     def for_user(self, user_id: str) -> Authorizer:
         """The authorizer of the user with ``user_id`` (``<process tag>-<n>``)."""
-        if self._shared is not None:
+        if not self.per_user:
+            if self._shared is None:
+                with self._building:
+                    if self._shared is None:
+                        self._shared = self._build(0)
             return self._shared
         number = int(user_id.rpartition("-")[2])
         index = (number - 1) * self._workers + self._worker
         authorizer = self._by_index.get(index)
-        if authorizer is None:
+        if authorizer is None:  # each index is one user's: no other builds it meanwhile
             authorizer = self._by_index[index] = self._build(index)
         return authorizer
 
@@ -89,7 +116,7 @@ class Identities:
         if mode is AuthMode.API_KEY:
             return self._api_keys is not None
         if mode is AuthMode.AWS_IAM:
-            return False
+            return bool(self._settings.identity_pool_id)
         return self._tokens is not None or bool(self._settings.auth_token_command)
 
     def _authorizer(self, mode: AuthMode, index: int) -> Authorizer:
@@ -102,6 +129,8 @@ class Identities:
 
     def _signed(self, mode: AuthMode, index: int) -> Authorizer:
         settings = self._settings
+        if mode is AuthMode.AWS_IAM and settings.identity_pool_id:
+            return self._pool_signed(index)
         return signer_for(
             mode,
             self._target.endpoints.http_host,
@@ -112,6 +141,39 @@ class Identities:
             aws_profile=settings.aws_profile,
             sigv4_engine=settings.iam_signer,
         ).authorizer
+
+    def _pool_signed(self, index: int) -> Authorizer:
+        """IAM with the credentials of user ``index``'s own identity-pool identity."""
+        settings = self._settings
+        pool = settings.identity_pool_id
+        logins = None
+        if settings.identity_pool_login:
+            token = self._token(index)
+            if not token and self._target.embedded:
+                token = EmulatorToken(subject=f"harness-user-{index}")
+            if not token:
+                raise ConfigurationError(
+                    "--identity-pool-login",
+                    "needs each user's token: --auth-token, --auth-token-file or "
+                    "--auth-token-command",
+                )
+            logins = {settings.identity_pool_login: token}
+        credentials = CredentialSource.from_identity_pool(
+            pool,
+            region=pool.partition(":")[0],
+            endpoint_url=self._identity_endpoint,
+            logins=logins,
+            verify=self._target.ca_file or None,
+        )
+        endpoints = self._target.endpoints
+        region = settings.region or endpoints.region or emulator_defaults.DEFAULT_REGION
+        return make_authorizer(
+            AuthMode.AWS_IAM,
+            endpoints.http_host,
+            region=region,
+            credentials=credentials,
+            sigv4_engine=settings.iam_signer,
+        )
 
     def _token(self, index: int) -> TokenSource:
         settings = self._settings

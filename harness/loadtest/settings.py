@@ -41,6 +41,7 @@ from harness.config.options import (
 )
 from harness.config.retry import RetryPolicy
 from harness.config.secret_lines import secret_lines
+from harness.emulator import defaults as emulator_defaults
 from harness.errors import ConfigurationError, MessageValidationError
 from harness.loadtest.selection import check_scenario
 from harness.measure.baseline import load_baseline, parse_max_regression
@@ -59,6 +60,8 @@ from harness.workload.tracing import PAD_CHARACTERS
 
 PUBLISH_VIA = ("ws", "http")
 DEFAULT_RECONNECT_POLICY = "full-jitter:base=500ms,cap=30s"
+_IDENTITY_POOL_ID = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d:[0-9a-fA-F-]{1,64}")
+_POOL_EXAMPLE = "us-east-1:00000000-0000-4000-8000-000000000000"
 TOKEN_MODES = (AuthMode.AMAZON_COGNITO_USER_POOLS, AuthMode.OPENID_CONNECT, AuthMode.AWS_LAMBDA)
 MAX_PAYLOAD_BYTES = 2 * MAX_EVENT_BYTES
 """The largest ``--payload-bytes``: twice AppSync's per-event limit, so that over-limit
@@ -84,6 +87,13 @@ def _lines_file(option: str, value: Any) -> str:
     if path:
         secret_lines(path, option)
     return path
+
+
+def _identity_pool_id(option: str, value: Any) -> str:
+    pool = str(value or "").strip()
+    if pool and not _IDENTITY_POOL_ID.fullmatch(pool):
+        raise ConfigurationError(option, f"{pool!r} is not REGION:GUID, e.g. {_POOL_EXAMPLE}")
+    return pool
 
 
 def _channels(option: str, value: Any) -> tuple[ChannelTemplate, ...]:
@@ -319,6 +329,27 @@ class HarnessSettings:
         "(0: never again)",
         non_negative_float,
         metavar="SECONDS",
+    )
+    identity_pool_id: str = option(
+        "--identity-pool-id",
+        "",
+        "a Cognito identity pool (REGION:GUID): every virtual user gets an identity of its "
+        "own and signs AWS_IAM operations with its temporary credentials, refreshed before "
+        "they expire (the embedded emulator's pool: "
+        f"{emulator_defaults.DEFAULT_IDENTITY_POOL_ID})",
+        _identity_pool_id,
+        metavar="ID",
+        in_summary=True,
+    )
+    identity_pool_login: str = option(
+        "--identity-pool-login",
+        "",
+        "with --identity-pool-id, authenticated identities: the login provider (e.g. "
+        "cognito-idp.REGION.amazonaws.com/POOL) whose token is each user's --auth-token, "
+        "--auth-token-file line or --auth-token-command token (minted per user against "
+        "the embedded emulator)",
+        text,
+        metavar="PROVIDER",
     )
     region: str | None = option(
         "--region",
@@ -675,11 +706,15 @@ class EmbeddedEmulator:
     ca_file: str | None
     admin_url: str
     ca_pem: str | None = None
+    cognito_identity_url: str | None = None
+    """The emulator's Cognito Identity API (``--identity-pool-id``)."""
     """The CA certificate itself (``--tls``): a worker on another machine has no file at
     ``ca_file``, so it trusts a copy of its own (:func:`local_ca_file`)."""
 
     def attach(self, options: Any) -> None:
-        recorded = [self.http_url, self.ca_file, self.admin_url, self.ca_pem]
+        recorded = [
+            self.http_url, self.ca_file, self.admin_url, self.ca_pem, self.cognito_identity_url
+        ]  # fmt: skip
         setattr(options, _EMBEDDED_ATTRIBUTE, recorded)
 
     @classmethod

@@ -99,10 +99,17 @@ def prepare_run(environment: Any, emulators: EmbeddedEmulators) -> HarnessSettin
         process = emulators.start(settings)
         info = process.info
         ca_pem = Path(info.ca_cert).read_text(encoding="ascii") if info.ca_cert else None
-        EmbeddedEmulator(info.http_url, info.ca_cert, info.admin_url, ca_pem).attach(options)
+        EmbeddedEmulator(
+            info.http_url, info.ca_cert, info.admin_url, ca_pem, info.cognito_identity_url
+        ).attach(options)
         environment.host = info.http_url
         settings = settings_from_options(options, host="")
-    Identities(settings, Target.from_settings(settings, environment.host)).check()
+    embedded = EmbeddedEmulator.of(options)
+    Identities(
+        settings,
+        Target.from_settings(settings, environment.host),
+        identity_endpoint=embedded.cognito_identity_url if embedded else None,
+    ).check()
     if warning := publish_rate_warning(settings):
         logger.warning(warning)
     logger.info("AppSync Events harness: %s", settings.describe())

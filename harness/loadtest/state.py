@@ -32,7 +32,7 @@ from harness.loadtest.batched_stats import BatchedRequests
 from harness.loadtest.identities import Identities, worker_count_of
 from harness.loadtest.pausing import let_users_run
 from harness.loadtest.runtime import HarnessRuntime
-from harness.loadtest.settings import settings_from_options
+from harness.loadtest.settings import EmbeddedEmulator, settings_from_options
 from harness.loadtest.target import Target
 from harness.measure.recorders import ProcessRecorders, RunResults
 from harness.measure.resilience import ResilienceLedger
@@ -126,7 +126,14 @@ class RunState:
             target = Target.from_settings(settings, environment.host)
             worker = max(0, getattr(environment.runner, "worker_index", 0) or 0)
             workers = worker_count_of(environment.parsed_options)
-            identities = Identities(settings, target, worker=worker, workers=workers)
+            embedded = EmbeddedEmulator.of(environment.parsed_options)
+            identities = Identities(
+                settings,
+                target,
+                worker=worker,
+                workers=workers,
+                identity_endpoint=embedded.cognito_identity_url if embedded else None,
+            )
             self.runtime = HarnessRuntime(settings, target, identities)
         return self.runtime
 

@@ -256,6 +256,7 @@ BAD_VALUES = [
     ("--api-key-file", "/nonexistent/keys.txt", "cannot read /nonexistent/keys.txt"),
     ("--auth-token-file", "/nonexistent/tokens.txt", "cannot read /nonexistent/tokens.txt"),
     ("--token-refresh", "-1", "must be a finite number of at least 0"),
+    ("--identity-pool-id", "my-pool", "'my-pool' is not REGION:GUID"),
     ("--scenario", "fanout", "unknown scenario 'fanout'; choose one of auth_failure, "),
     ("--scenario", "../locustfile", "unknown scenario '../locustfile'"),
 ]
@@ -275,6 +276,7 @@ FREE_TEXT = {
     "--run-id",
     "--report-dir",
     "--auth-token-command",
+    "--identity-pool-login",
 }
 """Options that take any text, so no value of theirs is bad on its own."""
 
@@ -622,6 +624,7 @@ def test_describe_shows_the_settings() -> None:
         "connect_auth_mode": None,
         "subscribe_auth_mode": None,
         "publish_auth_mode": "API_KEY",
+        "identity_pool_id": "",
         "region": "eu-west-2",
         "channels": ["/default/a", "/default/b{1..2}"],
         "subscriptions_per_user": 2,
@@ -721,6 +724,8 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "--auth-token-file": (str(SAMPLE_REPORT / "slos.txt"), str(SAMPLE_REPORT / "slos.txt")),
     "--auth-token-command": ("echo token", "echo token"),
     "--token-refresh": ("30", 30.0),
+    "--identity-pool-id": ("eu-west-1:1f2e3d4c-0000-4000-8000-000000000001",) * 2,
+    "--identity-pool-login": ("cognito-idp.eu-west-1.amazonaws.com/eu-west-1_abc",) * 2,
 }
 FLAGS = {"--allow-loss", "--prometheus"}
 """Switches: given without a value (``--allow-loss``), true when given."""

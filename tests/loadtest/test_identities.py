@@ -182,3 +182,23 @@ def test_the_workers_of_a_distributed_run_take_different_lines(
             process.communicate()
     # Two workers of two users each: lines 0, 2 and 1, 3, so four identities, not three.
     assert emulator.stats()["identities"]["API_KEY"] == 4
+
+
+@pytest.mark.parametrize("login", [False, True], ids=["unauthenticated", "authenticated"])
+def test_users_sign_with_their_own_identity_pool_credentials(
+    start_emulator: Start, login: bool
+) -> None:
+    emulator = start_emulator()
+    pool = {"identity_pool_id": defaults.DEFAULT_IDENTITY_POOL_ID}
+    if login:
+        pool["identity_pool_login"] = "cognito-idp.us-east-1.amazonaws.com/us-east-1_harness"
+    run = run_users(
+        emulator, [PubSubUser], users=20, seconds=2.0, auth_mode="AWS_IAM",
+        channels="/default/pool", publish_rate=2, **pool,
+    )  # fmt: skip
+    no_failures(run, "connect", "subscribe", "publish", "deliver")
+    stats = run.emulator_stats
+    # Each user its own identity, and its own credentials: twenty IAM callers.
+    assert stats["cognito_identity"]["identities"] == 20
+    assert stats["cognito_identity"]["authenticated_identities"] == (20 if login else 0)
+    assert stats["identities"]["AWS_IAM"] == 20

@@ -134,7 +134,9 @@ def run_users(
     environment = local_environment(emulator.process.info.http_url, user_classes, **options)
     # As the master does for its embedded emulator: the end-of-run server checks use it.
     info = emulator.process.info
-    EmbeddedEmulator(info.http_url, info.ca_cert, info.admin_url).attach(environment.parsed_options)
+    EmbeddedEmulator(
+        info.http_url, info.ca_cert, info.admin_url, None, info.cognito_identity_url
+    ).attach(environment.parsed_options)
     with running(environment, users):
         gevent.sleep(seconds)
     deadline = time.monotonic() + 5_000 * MS
