@@ -10,7 +10,9 @@ connect that fails is retried the same way (its attempts are checked, but it is
 not a recovery).
 
 The owner (a Locust user) reports requests through :class:`Reporter`; this
-module fires no Locust events itself.
+module fires no Locust events itself. It counts what AWS meters of a connection
+(connects, subscribes, the time it is open) into a
+:class:`~harness.measure.usage.UsageRecorder`.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from harness.config.retry import GiveUp, RetryPolicy
 from harness.errors import ConnectionLost, HarnessError, RetriesExhausted
 from harness.measure.delivery import DeliveryRecorder
 from harness.measure.resilience import ResilienceLedger, client_id
+from harness.measure.usage import UsageRecorder
 from harness.protocol import REALTIME_PATH
 
 RECONNECT = "reconnect"
@@ -69,6 +72,13 @@ ClientFactory = Callable[[str], EventsClient]
 class ManagedConnection:
     """A connection and its subscriptions, reconnected per ``policy`` when lost."""
 
+    # Slots: every idle user holds one (docs/performance.md#idle-connections).
+    __slots__ = (
+        "_attempting", "_counted_open", "_delivery", "_episodes", "_ledger", "_live_since",
+        "_lost_at", "_lost_wall", "_make_client", "_reporter", "_rng", "_sleep", "_usage",
+        "channels", "client", "gave_up", "policy", "user_id", "wake",
+    )  # fmt: skip
+
     def __init__(
         self,
         *,
@@ -81,6 +91,7 @@ class ManagedConnection:
         rng: random.Random,
         sleep: Callable[[float], Any] = gevent.sleep,
         delivery: DeliveryRecorder | None = None,
+        usage: UsageRecorder | None = None,
     ) -> None:
         self.user_id = user_id
         self.channels = channels
@@ -100,6 +111,9 @@ class ManagedConnection:
         self._lost_at = 0.0
         self._lost_wall = 0.0
         self._delivery = delivery
+        self._usage = usage or UsageRecorder()
+        self._counted_open = False
+        """Whether a connection of this one is counted open in ``usage`` (one at a time)."""
         self._live_since: dict[str, int] = {}
         """Channel or pattern to the wall time (ns) its current subscription became live."""
 
@@ -142,6 +156,7 @@ class ManagedConnection:
                 if error is None:
                     self._ended(channel, time.time_ns())
             client.close()
+        self._count_closed()
         self._end_all(time.time_ns())
         self.check_cleanup()
 
@@ -163,6 +178,7 @@ class ManagedConnection:
     # -- the loop ------------------------------------------------------------------
 
     def _on_lost(self, loss: ConnectionLost) -> None:
+        self._count_closed()
         self._lost_at = time.monotonic()
         self._lost_wall = time.time()
         self.wake.set()
@@ -219,8 +235,13 @@ class ManagedConnection:
         client = self._attempting = self._make_client(attempt_id)
         client.on_lost = self._on_lost
         self.wake.clear()
+        self._usage.connect_requested(time.time())
         error = self._reporter.timed("connect", REALTIME_PATH, client.connect)
+        if error is None:
+            self._usage.connection_opened(time.monotonic())
+            self._counted_open = True
         for channel in self.channels if error is None else ():
+            self._usage.subscribe_requested()
             refused = self._reporter.timed(
                 "subscribe",
                 self._reporter.name_of(channel),
@@ -238,8 +259,15 @@ class ManagedConnection:
             self.client = client
             return None
         client.close()
+        self._count_closed()
         self._end_all(time.time_ns())
         return error
+
+    def _count_closed(self) -> None:
+        """The connection counted open is closed or lost (counted once)."""
+        if self._counted_open:
+            self._usage.connection_closed(time.monotonic())
+            self._counted_open = False
 
     # -- subscription lifetimes (delivery accounting) ----------------------------------
 

@@ -66,9 +66,11 @@ DataHandler = Callable[[str, str, int], None]
 from the gevent hub's readability callback: it must not block (no sleep, no socket call,
 no waiting on a greenlet); record, count, or hand the work to a greenlet."""
 LossHandler = Callable[[ConnectionLost], None]
-BroadcastErrorHandler = Callable[[str, str], None]
-"""``on_broadcast_error(subscription_id, error_type)``, called as :data:`DataHandler` is:
-it must not block either."""
+BroadcastErrorHandler = Callable[["EventsClient", str, str], None]
+"""``on_broadcast_error(client, subscription_id, error_type)``, called as
+:data:`DataHandler` is: it must not block either. One per process, in
+:class:`ClientOptions`: a callback of each connection's own would cost every idle
+connection a few hundred bytes for a message that rarely comes."""
 
 USER_AGENT = "appsync-events-harness"
 CLIENT_ID_HEADER = "x-harness-client-id"
@@ -104,6 +106,7 @@ class ClientOptions:
     client_id: str | None = None
     """Sent as ``x-harness-client-id`` so the emulator can group attempts per client."""
     max_message_bytes: int = 4 * 1024 * 1024
+    on_broadcast_error: BroadcastErrorHandler | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,14 +179,12 @@ class EventsClient:
         *,
         on_data: DataHandler | None = None,
         on_lost: LossHandler | None = None,
-        on_broadcast_error: BroadcastErrorHandler | None = None,
     ) -> None:
         self.endpoints = endpoints
         self.authorizer = authorizer
         self.options = options or ClientOptions()
         self.on_data = on_data
         self.on_lost = on_lost
-        self.on_broadcast_error = on_broadcast_error
         self.state = ClientState.NEW
         self.connection_timeout_ms: int | None = None
         self.subscriptions: dict[str, str] = {}
@@ -553,8 +554,9 @@ class EventsClient:
             self._reject(message.get("id"), message)
         elif kind == "broadcast_error":
             self.counters.broadcast_errors += 1
-            if self.on_broadcast_error is not None:
-                self.on_broadcast_error(str(message.get("id")), first_error(message)[0])
+            report = self.options.on_broadcast_error
+            if report is not None:
+                report(self, str(message.get("id")), first_error(message)[0])
         else:
             self.counters.count_unexpected(str(kind))
 

@@ -23,8 +23,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 
 from harness.errors import ConfigurationError
+from harness.protocol import (
+    MAX_CONNECTS_PER_SECOND,
+    MAX_INBOUND_EVENTS_PER_SECOND,
+    MAX_OUTBOUND_UNITS_PER_SECOND,
+    MAX_REQUEST_BYTES,
+    MAX_SUBSCRIPTIONS_PER_CONNECTION,
+    METERED_UNIT_BYTES,
+    metered_units,
+)
 
-OUTBOUND_UNIT_BYTES = 5 * 1024
+OUTBOUND_UNIT_BYTES = METERED_UNIT_BYTES
 """Outbound messages are metered in 5 KB units."""
 OFF = "off"
 
@@ -33,15 +42,15 @@ OFF = "off"
 class Quotas:
     """The per-API limits; None lifts one."""
 
-    connect_rate: float | None = 2000
+    connect_rate: float | None = MAX_CONNECTS_PER_SECOND
     """Connection requests a second."""
-    inbound_events: float | None = 10_000
+    inbound_events: float | None = MAX_INBOUND_EVENTS_PER_SECOND
     """Published events a second, WebSocket and HTTP together."""
-    outbound_messages: float | None = 1_000_000
+    outbound_messages: float | None = MAX_OUTBOUND_UNITS_PER_SECOND
     """Delivered messages a second, each counted in 5 KB units."""
-    request_bytes: int | None = 1_258_291
+    request_bytes: int | None = MAX_REQUEST_BYTES
     """Bytes of one publish request (1.2 MB)."""
-    subscriptions_per_connection: int | None = 200
+    subscriptions_per_connection: int | None = MAX_SUBSCRIPTIONS_PER_CONNECTION
 
     @classmethod
     def parse(cls, specs: Sequence[str], *, option: str = "--quota") -> Quotas:
@@ -112,4 +121,4 @@ def bucket(rate: float | None) -> RateBucket | None:
 
 def outbound_units(frame_bytes: int) -> int:
     """The 5 KB units one delivered message of ``frame_bytes`` counts for."""
-    return max(1, -(-frame_bytes // OUTBOUND_UNIT_BYTES))
+    return metered_units(frame_bytes)

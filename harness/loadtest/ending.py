@@ -98,6 +98,7 @@ def run_summary(
         distributed=isinstance(environment.runner, MasterRunner),
         clock_bound_ms=settings.max_clock_offset_s * 1000.0 or DEFAULT_CLOCK_BOUND_MS,
         mid_run=mid_run,
+        prices=settings.price_file,
     )
     baseline: BaselineSection | None = None
     if settings.baseline:
@@ -174,15 +175,16 @@ def print_summary(state: RunState) -> None:
 
 
 def _summary_come_what_may(state: RunState) -> Summary:
-    """The summary; when a file read at the end (``--baseline``, ``--slo-file``) went
-    missing or bad during the run, the summary without it, and exit status 2."""
+    """The summary; when a file read at the end (``--baseline``, ``--slo-file``,
+    ``--price-file``) went missing or bad during the run, the summary without it (the
+    built-in prices), and exit status 2."""
     exit_code = locust_exit_code(state.environment)
     try:
         return run_summary(state, exit_code)
     except ConfigurationError as exc:
         logger.error("%s; the run is summarised without it (exit status 2)", exc)
         options = state.environment.parsed_options
-        options.baseline = options.slo_file = ""
+        options.baseline = options.slo_file = options.price_file = ""
         summary = run_summary(state, exit_code)
         summary["verdict"]["exit_code"] = EXIT_BAD_SETTINGS
         summary["verdict"]["reasons"].append(f"not evaluated: {exc}")

@@ -11,7 +11,8 @@ scenario) calls ``install(events)`` once, and again is harmless:
   adds the harness's views to the web UI, and serves ``/metrics`` with
   ``--prometheus-port`` (:mod:`harness.loadtest.web_ui`);
 - ``test_start``: a fresh run state in every process; the master checks the
-  settings again (the web UI's form may have changed them) and watches its
+  settings again (the web UI's form may have changed them), warns when they would go
+  over a per-API quota (:mod:`harness.loadtest.forecast`), and watches its
   workers (which go missing, which leave); every process with
   users tidies its recorders five times a second (latencies counted, deliveries
   added to Locust's stats) and a local run drains them once a second;
@@ -54,8 +55,9 @@ from harness.loadtest.ending import (
     finish_run,
     print_summary,
 )
+from harness.loadtest.forecast import quota_warnings
 from harness.loadtest.identities import record_worker_count
-from harness.loadtest.settings import register_options, settings_from_options
+from harness.loadtest.settings import HarnessSettings, register_options, settings_from_options
 from harness.loadtest.signals import SignalGuard
 from harness.loadtest.startup import EmbeddedEmulators, check_report_dir_option, prepare_run
 from harness.loadtest.state import RunState, run_state
@@ -169,6 +171,8 @@ class _Listeners:
         except ConfigurationError as exc:
             logger.error("invalid settings: %s; the run is stopped", exc)
             gevent.spawn(runner.stop)
+            return
+        _warn_about_quotas(environment, settings)
 
     def on_test_stop(self, environment: Any, **_: Any) -> None:
         state = run_state(environment)
@@ -212,6 +216,18 @@ class _Listeners:
         if state is not None:
             print_summary(state)
         self.emulators.stop_all()
+
+
+def _warn_about_quotas(environment: Any, settings: HarnessSettings) -> None:
+    """Say, as the run starts, which per-API quota its options would go over."""
+    spawn_rate = float(getattr(environment.parsed_options, "spawn_rate", 1) or 1)
+    users = int(getattr(environment.runner, "target_user_count", 0) or 0)
+    try:
+        warnings = quota_warnings(environment.user_classes, users, spawn_rate, settings)
+    except ConfigurationError:
+        return  # a user class's own options are bad: its users say so as they start
+    for warning in warnings:
+        logger.warning("quota: %s", warning)
 
 
 def _finish_when_stopped(state: RunState) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.client.websocket import BroadcastErrorHandler
 from harness.errors import ConfigurationError, MessageValidationError
 from harness.loadtest.identities import Identities
 from harness.loadtest.settings import HarnessSettings, settings_for_users
@@ -52,15 +53,16 @@ class HarnessRuntime:
     """Concrete channel (or wildcard) to the template name used in Locust's stats."""
     all_channels: list[str] = field(default_factory=list)
     """Every concrete channel of every template, each once: what users pick from."""
+    broadcast_error_report: BroadcastErrorHandler | None = None
+    """Reports the ``broadcast_error`` messages of every connection of the process (set by
+    the first user that connects)."""
     _user_numbers: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _choices: dict[str | None, ChannelChoice] = field(default_factory=dict)
     _class_settings: dict[str, HarnessSettings] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.template_of = template_of_channels(self.settings.channels)
-        self.all_channels = list(
-            dict.fromkeys(c for template in self.settings.channels for c in template.channels)
-        )
+        self.all_channels = run_channels(self.settings)
 
     def next_user_id(self) -> str:
         """Unique across the processes of a run: process tag plus a counter."""
@@ -80,29 +82,42 @@ class HarnessRuntime:
         return settings
 
     def channels_for(self, pattern: str | None, owner: str) -> ChannelChoice:
-        """The run's channels that ``pattern`` covers (a channel, or a ``/ns/prefix/*``
-        wildcard; None: every channel), worked out once per pattern. Raises
-        :class:`ConfigurationError` naming ``<owner>.channel_pattern`` when the pattern
-        is not one, or covers none of ``--channels``."""
+        """The run's channels that ``pattern`` covers, worked out once per pattern
+        (:func:`choose_channels`)."""
         choice = self._choices.get(pattern)
-        if choice is not None:
-            return choice
-        channels = self.all_channels
-        if pattern is not None:
-            option = f"{owner}.channel_pattern"
-            try:
-                covering = parse_channel_pattern(pattern)
-            except MessageValidationError as exc:
-                raise ConfigurationError(option, f"{pattern!r} {exc.reason}") from None
-            channels = [c for c in channels if covering.matches(parse_channel(c))]
-            if not channels:
-                names = ", ".join(t.name for t in self.settings.channels)
-                raise ConfigurationError(option, f"{pattern!r} covers none of --channels ({names})")
-        chosen = set(channels)
-        wildcards = [
-            template.wildcard
-            for template in self.settings.channels
-            if template.wildcard and chosen.intersection(template.channels)
-        ]
-        choice = self._choices[pattern] = ChannelChoice(channels, list(dict.fromkeys(wildcards)))
+        if choice is None:
+            choice = choose_channels(self.settings, self.all_channels, pattern, owner)
+            self._choices[pattern] = choice
         return choice
+
+
+def choose_channels(
+    settings: HarnessSettings, all_channels: list[str], pattern: str | None, owner: str
+) -> ChannelChoice:
+    """The channels of ``all_channels`` (the run's, each once) that ``pattern`` covers (a
+    channel, or a ``/ns/prefix/*`` wildcard; None: every channel), and their templates'
+    wildcards. Raises :class:`ConfigurationError` naming ``<owner>.channel_pattern`` when
+    the pattern is not one, or covers none of ``--channels``."""
+    channels = all_channels
+    if pattern is not None:
+        option = f"{owner}.channel_pattern"
+        try:
+            covering = parse_channel_pattern(pattern)
+        except MessageValidationError as exc:
+            raise ConfigurationError(option, f"{pattern!r} {exc.reason}") from None
+        channels = [c for c in channels if covering.matches(parse_channel(c))]
+        if not channels:
+            names = ", ".join(t.name for t in settings.channels)
+            raise ConfigurationError(option, f"{pattern!r} covers none of --channels ({names})")
+    chosen = set(channels)
+    wildcards = [
+        template.wildcard
+        for template in settings.channels
+        if template.wildcard and chosen.intersection(template.channels)
+    ]
+    return ChannelChoice(channels, list(dict.fromkeys(wildcards)))
+
+
+def run_channels(settings: HarnessSettings) -> list[str]:
+    """Every concrete channel of every template of the run, each once."""
+    return list(dict.fromkeys(c for template in settings.channels for c in template.channels))

@@ -45,6 +45,7 @@ from harness.emulator import defaults as emulator_defaults
 from harness.errors import ConfigurationError, MessageValidationError
 from harness.loadtest.selection import check_scenario
 from harness.measure.baseline import load_baseline, parse_max_regression
+from harness.measure.prices import PriceTable, load_prices
 from harness.measure.slo import Slo, load_slo_file, parse_slo
 from harness.protocol import (
     MAX_EVENT_BYTES,
@@ -119,6 +120,10 @@ def _baseline(option: str, value: Any) -> str:
     if path:
         load_baseline(path)  # a missing or foreign file stops the run before it starts
     return path
+
+
+def _price_file(option: str, value: Any) -> PriceTable:
+    return load_prices(str(value or "").strip())
 
 
 def _max_regression(option: str, value: Any) -> float:
@@ -542,6 +547,16 @@ class HarnessSettings:
         _max_regression,
         metavar="SHARE",
     )
+    price_file: PriceTable = option(
+        "--price-file",
+        "",
+        "TOML price table for the run's cost estimate, in the format of the built-in one "
+        "(harness/measure/appsync_events_prices.toml: AWS's AppSync Events list prices, "
+        "us-east-1); default: that one (see docs/usage-and-cost.md)",
+        _price_file,
+        metavar="FILE",
+        in_summary=True,
+    )
     max_clock_offset_s: float = option(
         "--max-clock-offset",
         0.0,
@@ -642,6 +657,8 @@ def _shown(value: Any) -> Any:
         return value.value
     if isinstance(value, RetryPolicy):
         return value.label
+    if isinstance(value, PriceTable):
+        return value.origin
     if isinstance(value, tuple) and all(isinstance(item, ChannelTemplate) for item in value):
         return [template.name for template in value]
     return value

@@ -72,6 +72,23 @@ BROADCAST_ERROR = "broadcast_error"
 """The request type of a ``broadcast_error`` the service sent a subscription."""
 
 
+def report_broadcast_error(
+    environment: Any, template_of: dict[str, str], client: EventsClient, sub_id: str, kind: str
+) -> None:
+    """A ``broadcast_error``: an event the service could not deliver to a subscription
+    (rare; its event is counted as lost too). Reported as a failed ``broadcast_error``
+    request of the subscription's template, so Locust's tables and summary.json name it."""
+    channel = client.subscriptions.get(sub_id) or client.unsubscribed.get(sub_id, "unknown")
+    environment.events.request.fire(
+        request_type=BROADCAST_ERROR,
+        name=template_of.get(channel, channel),
+        response_time=0.0,
+        response_length=0,
+        exception=ClientError("deliver", kind, "broadcast_error from the service"),
+        context={"client": client.options.client_id},
+    )
+
+
 class PartialPublishFailure(OperationRejected):
     """A publish whose answer refused some of its events."""
 
@@ -181,6 +198,7 @@ class AppSyncUser(User):
                 rng=runtime.rng,
                 sleep=self.backoff_sleep,
                 delivery=self.recorders.delivery,
+                usage=self.recorders.usage,
             )
             self.connection.ensure()
         if self.publishes:  # its first slot comes after the first connect
@@ -249,6 +267,10 @@ class AppSyncUser(User):
     def _make_client(self, client_id: str) -> EventsClient:
         assert self.runtime is not None
         runtime = self.runtime
+        if runtime.broadcast_error_report is None:
+            runtime.broadcast_error_report = partial(
+                report_broadcast_error, self.environment, runtime.template_of
+            )
         client = EventsClient(
             runtime.target.endpoints,
             runtime.authorizer_for(self.user_id),
@@ -257,11 +279,11 @@ class AppSyncUser(User):
                 operation_timeout_s=self._settings.operation_timeout_s,
                 ca_file=runtime.target.ca_file,
                 client_id=client_id,
+                on_broadcast_error=runtime.broadcast_error_report,
             ),
         )
         # Bound to its client: data can arrive on a connection that is still resubscribing.
         client.on_data = partial(self._on_data, client)
-        client.on_broadcast_error = partial(self._on_broadcast_error, client)
         return client
 
     def _pick_subscriptions(self, rng: random.Random) -> list[str]:
@@ -308,6 +330,7 @@ class AppSyncUser(User):
                 )
                 for seq in seqs
             ]
+            self.recorders.usage.published(events, time.time())
             try:
                 outcome = self._publisher()(channel, events)
                 self._acknowledged(channel, seqs, outcome.successful, slot)
@@ -380,8 +403,10 @@ class AppSyncUser(User):
     # -- receiving -------------------------------------------------------------
 
     def _on_data(self, client: EventsClient, sub_id: str, event: str, received_ns: int) -> None:
-        """One delivery (the hot path): its latency, its sequence number, and a row for
-        Locust's table, each a few appends; the counting happens off this path."""
+        """One delivery (the hot path): its metered size, its latency, its sequence number,
+        and a row for Locust's table, each a few appends; the counting happens off this
+        path. Events of other runs are metered too: AWS bills their delivery all the same."""
+        size = self.recorders.usage.delivered(event, received_ns)
         stamp = read_event(event)
         runtime = self.runtime
         assert runtime is not None
@@ -395,15 +420,7 @@ class AppSyncUser(User):
         self.recorders.delivery.arrived_event(
             self.user_id, pattern, stamp.publisher, channel, stamp.seq
         )
-        self.deliveries.add(name, latency_us, len(event))
-
-    def _on_broadcast_error(self, client: EventsClient, sub_id: str, error_type: str) -> None:
-        """A ``broadcast_error``: an event the service could not deliver to a subscription
-        (rare; its event is counted as lost too). Reported as a failed ``broadcast_error``
-        request of the subscription's channel, so Locust's tables and summary.json name it."""
-        channel = client.subscriptions.get(sub_id) or client.unsubscribed.get(sub_id, "unknown")
-        error = ClientError("deliver", error_type, "broadcast_error from the service")
-        self.report(BROADCAST_ERROR, self.name_of(channel), 0.0, error)
+        self.deliveries.add(name, latency_us, size)
 
     # -- reporting (harness.client.reconnect.Reporter) ----------------------------------------
 

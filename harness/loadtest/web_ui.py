@@ -2,9 +2,10 @@
 
 :func:`install_web_ui` uses Locust's own extension points (``environment.web_ui``):
 
-- three tabs in Locust's page (``extended_tabs`` and ``extended_tables``), fed by
+- four tabs in Locust's page (``extended_tabs`` and ``extended_tables``), fed by
   an ``extended_stats`` entry added to each ``/stats/requests`` answer: *Harness
-  channels*, *Harness resilience*, *Harness SLOs*;
+  channels*, *Harness resilience*, *Harness SLOs*, *Harness usage* (what AWS meters,
+  the quotas, the estimated cost);
 - links in Locust's *Download Data* tab (``extended_csv_files``) to the harness
   page and to the last run's report files;
 - a Flask blueprint under ``/harness/``: the harness page (charts drawn on the
@@ -48,6 +49,7 @@ from harness.report.live_tables import (
     verdict_row,
 )
 from harness.report.prometheus import CONTENT_TYPE, exposition
+from harness.report.usage import USAGE_COLUMNS, usage_view
 
 logger = logging.getLogger("harness")
 View = Callable[..., Response]
@@ -56,6 +58,7 @@ TABS = (
     ("harness-channels", "Harness channels", CHANNEL_COLUMNS),
     ("harness-resilience", "Harness resilience", POLICY_COLUMNS),
     ("harness-slos", "Harness SLOs", SLO_COLUMNS),
+    ("harness-usage", "Harness usage", USAGE_COLUMNS),
 )
 CHART_METRICS = ("deliver", "publish", "subscribe", "connect", "http_publish", "reconnect")
 _templates = Environment(
@@ -101,6 +104,7 @@ class HarnessViews:
             "server": resilience.get("server"),
             "emulator": self.emulator_now(),
             "slos": [*slo_rows(summary), verdict_row(summary)],
+            "usage": usage_view(summary["usage"]),
             "workers": summary["workers"],
             "reports": self.report_files(),
             "summary": summary,
@@ -109,6 +113,7 @@ class HarnessViews:
             "harness-channels": views["channels"],
             "harness-resilience": views["policies"],
             "harness-slos": views["slos"],
+            "harness-usage": views["usage"]["rows"],
         }
         views["extended_stats"] = [{"key": key, "data": _display(rows[key])} for key, _, _ in TABS]
         return views
@@ -239,7 +244,10 @@ def _blueprint(views: HarnessViews, guard: Any) -> Blueprint:
     @route("/")
     def page() -> Response:
         html = _templates.get_template("live.html.j2").render(
-            channel_columns=CHANNEL_COLUMNS, policy_columns=POLICY_COLUMNS, slo_columns=SLO_COLUMNS
+            channel_columns=CHANNEL_COLUMNS,
+            policy_columns=POLICY_COLUMNS,
+            slo_columns=SLO_COLUMNS,
+            usage_columns=USAGE_COLUMNS,
         )
         return Response(html, mimetype="text/html")
 
@@ -266,6 +274,10 @@ def _blueprint(views: HarnessViews, guard: Any) -> Blueprint:
     @route("/api/slo")
     def slo() -> Response:
         return _json(_part(views, "slos", "verdict"))
+
+    @route("/api/usage")
+    def usage() -> Response:
+        return _json(_part(views, "usage"))
 
     @route("/api/chart/over-time")
     def over_time() -> Response:

@@ -1,12 +1,12 @@
 """What one process records, what it sends on, and a run's merged results.
 
 Every process of a run records into :class:`ProcessRecorders`: latency
-histograms, delivery records and the resilience ledger. :meth:`~ProcessRecorders.drain`
-takes what was recorded since the last drain as one :class:`WorkerReport`,
-which :meth:`RunResults.merge` adds to the run's results: on the master of a
-distributed run, from each worker's reports; in a local run, from the process's
-own drains. Both paths move the same data, so the merged figures are what one
-process recording everything would have measured.
+histograms, delivery records, the resilience ledger and the metered usage.
+:meth:`~ProcessRecorders.drain` takes what was recorded since the last drain as
+one :class:`WorkerReport`, which :meth:`RunResults.merge` adds to the run's
+results: on the master of a distributed run, from each worker's reports; in a
+local run, from the process's own drains. Both paths move the same data, so the
+merged figures are what one process recording everything would have measured.
 
 Pure bookkeeping: no Locust, no I/O; the caller supplies the wall time of a merge.
 """
@@ -21,6 +21,7 @@ from harness.measure.delivery import DeliveryAccounts, DeliveryRecorder, empty_d
 from harness.measure.latency import LatencyRecorder, LatencyTimeline
 from harness.measure.resilience import ResilienceLedger
 from harness.measure.schema import WorkerReport
+from harness.measure.usage import UsageAccount, UsageRecorder
 from harness.measure.workers import WorkerRoster
 
 
@@ -31,6 +32,7 @@ class ProcessRecorders:
     latency: LatencyRecorder = field(default_factory=LatencyRecorder)
     delivery: DeliveryRecorder = field(default_factory=DeliveryRecorder)
     resilience: ResilienceLedger = field(default_factory=ResilienceLedger)
+    usage: UsageRecorder = field(default_factory=UsageRecorder)
 
     def drain(
         self,
@@ -47,6 +49,7 @@ class ProcessRecorders:
             "latency": self.latency.drain(),
             "delivery": self.delivery.drain(pause) if delivery or final else empty_drain(),
             "resilience": self.resilience.drain(),
+            "usage": self.usage.drain(time.monotonic()),
             "final": final,
         }
 
@@ -62,6 +65,7 @@ class RunResults:
     resilience: ResilienceLedger = field(init=False)
     workers: WorkerRoster = field(default_factory=WorkerRoster)
     """The processes (Locust workers) that reported, and which of them finished."""
+    usage: UsageAccount = field(default_factory=UsageAccount)
 
     def __post_init__(self) -> None:
         self.timeline = LatencyTimeline(self.started_at)
@@ -79,5 +83,6 @@ class RunResults:
         self.timeline.merge(report["latency"], at_wall_s, pause)
         self.accounts.merge(report["delivery"], pause)
         self.resilience.merge(report["resilience"])
+        self.usage.merge(report["usage"])
         if process:
             self.workers.reported(process, at_wall_s, report)

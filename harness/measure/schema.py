@@ -33,6 +33,16 @@ DELIVERY_FIGURES = (
 """The figures of one channel's (or template's) delivery account, in report order."""
 LATENCY_STATS = ("min", "mean", "p50", "p90", "p99", "p99.9", "max")
 """The statistics of a latency figure, in milliseconds."""
+USAGE_COUNTS = (
+    "connection_requests",
+    "subscription_requests",
+    "publish_requests",
+    "inbound_events",
+    "inbound_units",
+    "outbound_messages",
+    "outbound_units",
+)
+"""What the clients of a run did that AWS meters, as whole counts, in report order."""
 
 
 # -- summary.json ---------------------------------------------------------------------
@@ -306,6 +316,116 @@ class ResilienceSummary(TypedDict):
     """Against the embedded emulator only."""
 
 
+class UsageCounts(TypedDict):
+    """What the harness's own clients did that AWS meters (docs/usage-and-cost.md)."""
+
+    connection_requests: int
+    """WebSocket connects attempted, refused ones too."""
+    subscription_requests: int
+    """Subscribes sent, refused ones too."""
+    publish_requests: int
+    """WebSocket publishes and HTTP ``POST /event`` requests sent, retries too."""
+    inbound_events: int
+    """Events in those requests."""
+    inbound_units: int
+    """The same events in 5 KB units (5,120 bytes: an event of 6,000 bytes is 2)."""
+    outbound_messages: int
+    """``data`` messages received: one per event and subscription that covered it."""
+    outbound_units: int
+    """The same messages in 5 KB units, by the size of the event each carried."""
+    connection_minutes: float
+    """Minutes the WebSocket connections were open (acknowledged to closed or lost), summed."""
+
+
+class QuotaUse(TypedDict):
+    """The run's peak against one per-API quota (AWS's default)."""
+
+    quota: str
+    """``connect-rate``, ``inbound-events``, ``outbound-messages`` or ``request-bytes``
+    (the emulator's ``--quota`` names)."""
+    measures: str
+    """What is counted against it."""
+    limit: float
+    unit: str
+    """``per second``, or ``bytes`` for one request."""
+    peak: float
+    """The busiest wall-clock second (or the largest request), all processes together."""
+    peak_at: str | None
+    """UTC, ISO 8601: the start of that second; null when nothing was counted."""
+    headroom: float
+    """1 - peak / limit: the share of the quota left; negative once exceeded."""
+    exceeded: bool
+
+
+class Price(TypedDict):
+    """One price of the price table."""
+
+    usd: float
+    per: int
+    """The quantity the price is for (1,000,000)."""
+    unit: str
+    source: str
+    """Where it was read."""
+    confirmed: bool
+    """False: not found stated for AppSync Events in the source (docs/usage-and-cost.md)."""
+    note: str
+
+
+class PriceTableInfo(TypedDict):
+    """Where the prices came from."""
+
+    origin: str
+    """``built-in``, or the ``--price-file`` path."""
+    region: str
+    currency: str
+    read_on: str
+    """The date the prices were read from their source."""
+    prices: dict[str, Price]
+
+
+class CostLine(TypedDict):
+    """One metered quantity at its price."""
+
+    item: str
+    """A key of ``counts`` (``connection_minutes`` included)."""
+    quantity: float
+    price: str
+    """The key of its price in ``prices.prices``."""
+    usd: float
+    """quantity x price.usd / price.per."""
+
+
+class Projection(TypedDict):
+    """The run's average cost rate, sustained."""
+
+    hour_usd: float
+    day_usd: float
+    month_usd: float
+    """730 hours, AWS's month in its pricing examples."""
+
+
+class CostEstimate(TypedDict):
+    """List prices, no free tier, no data transfer (docs/usage-and-cost.md)."""
+
+    lines: list[CostLine]
+    total_usd: float
+    projection: Projection | None
+    """Null when the run lasted no time."""
+    prices: PriceTableInfo
+
+
+class UsageSection(TypedDict):
+    """What AWS meters, the peaks against the per-API quotas, and what it would cost."""
+
+    counts: UsageCounts
+    quotas: list[QuotaUse]
+    headroom: float
+    """The smallest ``headroom`` of ``quotas`` (the ``quota.headroom`` SLO)."""
+    exceeded: list[str]
+    """A sentence per quota the run's peak went over."""
+    cost: CostEstimate
+
+
 class SloResult(TypedDict):
     """One SLO at one place."""
 
@@ -366,6 +486,7 @@ class Measurements(TypedDict):
     """Per metric with samples (see METRICS); only successful operations."""
     delivery: DeliverySection
     resilience: ResilienceSummary
+    usage: UsageSection
     workers: WorkersSummary | None
     """Distributed runs only; null in a local run."""
 
@@ -430,6 +551,23 @@ class PolicyFiguresData(TypedDict):
     give_ups: dict[str, int]
 
 
+class UsageDrain(TypedDict):
+    """What a :class:`~harness.measure.usage.UsageRecorder` counted since a drain."""
+
+    connection_requests: int
+    subscription_requests: int
+    publish_requests: int
+    inbound_events: int
+    inbound_units: int
+    outbound_messages: int
+    outbound_units: int
+    connection_ms: int
+    """Milliseconds of open connections, summed (those still open: up to the drain)."""
+    largest_request_bytes: int
+    seconds: list[list[int]]
+    """``[wall second, connects, inbound events, outbound units]`` per second with any."""
+
+
 class LedgerDrain(TypedDict):
     """What a :class:`~harness.measure.resilience.ResilienceLedger` recorded since a drain."""
 
@@ -457,6 +595,7 @@ class WorkerReport(TypedDict):
     latency: list[LatencyRow]
     delivery: DeliveryDrain
     resilience: LedgerDrain
+    usage: UsageDrain
     final: bool
     """Sent after the process's users stopped: nothing more will follow."""
     process: NotRequired[ProcessInfo]

@@ -16,15 +16,18 @@ counts (whole numbers, no unit)
     ``delivered``, ``filtered``, ``published`` (delivery accounting, checked overall and on every
     template); ``errors`` (failed requests); ``leaks`` (what stopped clients left
     behind, plus the emulator's open connections and live subscriptions when the run
-    checked them); ``give_ups`` (retry episodes that gave up, all policies).
+    checked them); ``give_ups`` (retry episodes that gave up, all policies);
+    ``usage.outbound_units`` (outbound messages in 5 KB units, what AWS meters).
 ratios (a percent, ``0.1%``, or a fraction from 0 to 1, ``0.001``)
     ``errors.rate`` (failed / all requests); ``lost.rate`` (lost / (delivered + lost),
     0 when both are 0; overall and per template); ``backoff.conformance`` (the lowest
     share of retry attempts within their policy's bounds, over the policies that made
-    attempts; not applicable, and so passed, when nothing was retried).
+    attempts; not applicable, and so passed, when nothing was retried);
+    ``quota.headroom`` (the share left of the per-API quota the run came nearest, 1 -
+    peak / limit: negative once one is exceeded; docs/usage-and-cost.md).
 
 Examples: ``delivery.p99<=250ms``, ``connect.p99.9 < 2s``, ``lost==0``,
-``errors.rate<0.1%``, ``leaks==0``, ``backoff.conformance>=99%``.
+``errors.rate<0.1%``, ``leaks==0``, ``backoff.conformance>=99%``, ``quota.headroom>=50%``.
 
 The baseline comparison is :mod:`harness.measure.baseline`; the exit code,
 :mod:`harness.measure.verdict`. This module does no I/O except
@@ -52,6 +55,7 @@ from harness.measure.schema import (
     ResilienceSummary,
     SloResult,
     SloSection,
+    UsageSection,
     figure_of,
     stat_of,
 )
@@ -69,8 +73,8 @@ from harness.measure.texts import (
 )
 
 METRIC_ALIASES = {"delivery": "deliver"}
-RUN_COUNTS = ("errors", "leaks", "give_ups")
-RATIOS = ("errors.rate", "lost.rate", "backoff.conformance")
+RUN_COUNTS = ("errors", "leaks", "give_ups", "usage.outbound_units")
+RATIOS = ("errors.rate", "lost.rate", "backoff.conformance", "quota.headroom")
 OPERATORS = ("<=", "<", ">=", ">", "==")
 
 _COMPARE: dict[str, Callable[[float, float], bool]] = {
@@ -283,6 +287,10 @@ def _evaluate(slo: Slo, measured: Measurements) -> list[SloResult]:
     if slo.figure == "give_ups":
         give_ups = sum(sum(policy["give_ups"].values()) for policy in resilience["policies"])
         return [_result(slo, "overall", give_ups)]
+    if slo.figure == "usage.outbound_units":
+        return [_result(slo, "overall", measured["usage"]["counts"]["outbound_units"])]
+    if slo.figure == "quota.headroom":
+        return [_evaluate_headroom(slo, measured["usage"])]
     return [_evaluate_conformance(slo, resilience["policies"])]
 
 
@@ -332,6 +340,12 @@ def _evaluate_leaks(slo: Slo, resilience: ResilienceSummary) -> SloResult:
         )
     observed = cleanup["leaks"] + (connections or 0) + (subscriptions or 0)
     return _result(slo, "overall", observed, note=note + ")")
+
+
+def _evaluate_headroom(slo: Slo, usage: UsageSection) -> SloResult:
+    nearest = min(usage["quotas"], key=lambda use: use["headroom"], default=None)
+    note = "" if nearest is None else f" ({nearest['quota']}, the nearest its limit)"
+    return _result(slo, "overall", usage["headroom"], note=note)
 
 
 def _evaluate_conformance(slo: Slo, policies: list[PolicySummary]) -> SloResult:

@@ -1,10 +1,10 @@
 """The run summary (``summary.json``, schema 1; see docs/summary-schema.md).
 
 Built once at the end of a run, on the master or in a local run:
-:func:`build_summary` takes the run's merged histograms and delivery records
-(:mod:`harness.measure.recorders`), Locust's request counts and the resilience
-figures; :func:`judged` adds the SLO results, the baseline comparison and the
-verdict.
+:func:`build_summary` takes the run's merged histograms, delivery records and metered
+usage (:mod:`harness.measure.recorders`), Locust's request counts, the resilience
+figures and the price table; :func:`judged` adds the SLO results, the baseline
+comparison and the verdict.
 """
 
 from __future__ import annotations
@@ -15,9 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from harness.measure.cost import usage_section
 from harness.measure.delivery import ChannelAccount
 from harness.measure.histogram import Histogram
 from harness.measure.latency import MAX_CHANNELS, LatencyTimeline, percentiles_ms
+from harness.measure.prices import PriceTable, built_in_prices
 from harness.measure.recorders import RunResults
 from harness.measure.schema import (
     KIND,
@@ -65,6 +67,7 @@ def build_summary(
     distributed: bool = False,
     clock_bound_ms: float = DEFAULT_CLOCK_BOUND_MS,
     mid_run: MidRun | None = None,
+    prices: PriceTable | None = None,
 ) -> Measurements:
     """Everything measured, without secrets (``settings`` is ``HarnessSettings.describe()``).
 
@@ -73,7 +76,8 @@ def build_summary(
     ``run_time_s`` is the ``-t`` limit, if any, to tell an interrupted run;
     ``distributed``: the results came from Locust workers (the summary lists them, and
     flags those whose clock may be off by more than ``clock_bound_ms``);
-    ``mid_run``: the run goes on (see :class:`MidRun`)."""
+    ``mid_run``: the run goes on (see :class:`MidRun`);
+    ``prices``: the cost estimate's price table (default: the built-in one)."""
     ended = time.time() if ended_at is None else ended_at
     duration = max(0.0, ended - results.started_at)
     delivery = delivery_section(results, ended, template_of or {}, mid_run)
@@ -101,6 +105,7 @@ def build_summary(
         "latency": latency_section(results.timeline, None if mid_run is None else mid_run.pause),
         "delivery": delivery,
         "resilience": resilience,
+        "usage": usage_section(results.usage, duration, prices or built_in_prices()),
         "workers": (
             results.workers.summary(results.accounts, clock_bound_ms, mid_run=mid_run is not None)
             if distributed
@@ -194,6 +199,7 @@ def judged(
         "latency": measured["latency"],
         "delivery": measured["delivery"],
         "resilience": measured["resilience"],
+        "usage": measured["usage"],
         "workers": workers,
         "slo": slo,
         "baseline": baseline,

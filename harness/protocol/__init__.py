@@ -26,11 +26,16 @@ from harness.protocol.constants import (
     HTTP_PATH,
     MAX_CHANNEL_SEGMENTS,
     MAX_CONNECTION_DURATION_S,
+    MAX_CONNECTS_PER_SECOND,
     MAX_EVENT_BYTES,
     MAX_EVENTS_PER_REQUEST,
+    MAX_INBOUND_EVENTS_PER_SECOND,
+    MAX_OUTBOUND_UNITS_PER_SECOND,
     MAX_PUBLISHES_PER_SECOND_PER_CONNECTION,
+    MAX_REQUEST_BYTES,
     MAX_SEGMENT_CHARS,
     MAX_SUBSCRIPTIONS_PER_CONNECTION,
+    METERED_UNIT_BYTES,
     REALTIME_PATH,
     SUBPROTOCOL,
 )
@@ -66,7 +71,12 @@ from harness.protocol.messages import (
     parse_frame,
     to_wire,
 )
-from harness.protocol.rules import event_too_large, validate_events, validate_operation_id
+from harness.protocol.rules import (
+    event_too_large,
+    metered_units,
+    validate_events,
+    validate_operation_id,
+)
 
 __all__ = [
     "DEFAULT_CONNECTION_TIMEOUT_MS",
@@ -74,12 +84,17 @@ __all__ = [
     "HTTP_PATH",
     "MAX_CHANNEL_SEGMENTS",
     "MAX_CONNECTION_DURATION_S",
+    "MAX_CONNECTS_PER_SECOND",
     "MAX_EVENTS_PER_REQUEST",
     "MAX_EVENT_BYTES",
+    "MAX_INBOUND_EVENTS_PER_SECOND",
+    "MAX_OUTBOUND_UNITS_PER_SECOND",
     "MAX_PUBLISHES_PER_SECOND_PER_CONNECTION",
+    "MAX_REQUEST_BYTES",
     "MAX_SEGMENT_CHARS",
     "MAX_SUBSCRIPTIONS_PER_CONNECTION",
     "MESSAGE_TYPES",
+    "METERED_UNIT_BYTES",
     "REALTIME_PATH",
     "SUBPROTOCOL",
     "WILDCARD",
@@ -114,6 +129,7 @@ __all__ = [
     "encode",
     "event_too_large",
     "from_wire",
+    "metered_units",
     "parse_channel",
     "parse_channel_pattern",
     "parse_frame",

@@ -18,5 +18,18 @@ MAX_EVENT_BYTES = 240 * 1024
 bytes."""
 MAX_SUBSCRIPTIONS_PER_CONNECTION = 200
 MAX_PUBLISHES_PER_SECOND_PER_CONNECTION = 25
+
+# Per-API quotas, AWS's defaults (docs/protocol.md#channels); adjustable on request.
+MAX_CONNECTS_PER_SECOND = 2_000
+"""Connection requests a second."""
+MAX_INBOUND_EVENTS_PER_SECOND = 10_000
+"""Published events a second, WebSocket and HTTP together."""
+MAX_OUTBOUND_UNITS_PER_SECOND = 1_000_000
+"""Delivered messages a second, each counted in :data:`METERED_UNIT_BYTES` units."""
+MAX_REQUEST_BYTES = 1_258_291
+"""Bytes of one publish request, "1.2 MB" (1.2 x 1,024 x 1,024)."""
+METERED_UNIT_BYTES = 5 * 1024
+"""Messages count against the outbound quota, and are billed, in "5 KB" units: a
+message of 6,000 bytes is two (docs/protocol.md#channels)."""
 MAX_CHANNEL_SEGMENTS = 5
 MAX_SEGMENT_CHARS = 50

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from harness.errors import MessageValidationError
 from harness.protocol._text import event_json, short
-from harness.protocol.constants import MAX_EVENT_BYTES, MAX_EVENTS_PER_REQUEST
+from harness.protocol.constants import MAX_EVENT_BYTES, MAX_EVENTS_PER_REQUEST, METERED_UNIT_BYTES
 
 _OPERATION_ID = re.compile(r"[A-Za-z0-9_+\-]{1,128}")
 
@@ -50,3 +50,9 @@ def event_too_large(event: str) -> bool:
     if len(event) * 4 <= MAX_EVENT_BYTES:
         return False
     return len(event.encode("utf-8", "surrogatepass")) > MAX_EVENT_BYTES
+
+
+def metered_units(size_bytes: int) -> int:
+    """The 5 KB units a message of ``size_bytes`` counts for: at least one
+    (docs/protocol.md#channels)."""
+    return max(1, -(-size_bytes // METERED_UNIT_BYTES))

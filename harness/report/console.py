@@ -1,7 +1,8 @@
 """The end-of-run console sections, printed after Locust's own tables (which round to
 whole milliseconds and know no loss): reconnect and retry policies, cleanup, the
-emulator's checks, the workers; latency and delivery per channel template; the worst
-channels; SLOs, baseline and verdict. An incomplete run (a lost worker, unwritten
+emulator's checks, the workers; usage, quotas and cost (:mod:`harness.report.usage`);
+latency and delivery per channel template; the worst channels; SLOs, baseline and
+verdict. An incomplete run (a lost worker, unwritten
 reports) says so first. Figures come from the run summary. A run with a connect ramp
 (``scenarios/connection_storm.py``) adds its connects per second
 (:func:`format_connect_rates`)."""
@@ -21,6 +22,7 @@ from harness.measure.schema import (
     stat_of,
 )
 from harness.measure.texts import herd_text, recovery_text, regression_sentence, share_text
+from harness.report.usage import format_usage
 
 INCOMPLETE_PREFIXES = ("incomplete:", "unreliable:")
 """How the verdict's reasons that mean exit status 5 begin."""
@@ -58,6 +60,7 @@ def format_console(summary: Summary) -> str:
         *incomplete_lines(summary),
         format_resilience(summary["resilience"]),
         *worker_lines(summary["workers"]),
+        format_usage(summary["usage"]),
         format_figures(summary),
     ]
     return "\n".join(sections)

@@ -6,8 +6,8 @@ and charts drawn as inline SVG by :mod:`harness.report.charts` (hover a point
 for its figure). No external resource, no script: a Content-Security-Policy
 forbids the page any fetch, so what is seen is what the file holds.
 
-Sections: the run (times, settings, verdict), totals, SLOs, baseline
-regressions, per latency metric a percentile chart (x: percentile on a
+Sections: the run (times, settings, verdict), totals, usage and cost, SLOs,
+baseline regressions, per latency metric a percentile chart (x: percentile on a
 "nines" scale up to 99.99 %, one line per channel template, from the run's
 cumulative histograms) and an over-time chart (p50 and p99 per time slot and
 template) with the templates' figures, delivery accounting, a per-channel
@@ -41,6 +41,7 @@ from harness.measure.texts import herd_text, recovery_text, relative_text, share
 from harness.report.channels import channel_views
 from harness.report.charts import ms_text, over_time_figure, percentile_figure
 from harness.report.console import DELIVERY_LABELS, INCOMPLETE_MEANING, incomplete_reasons
+from harness.report.usage import USAGE_COLUMNS, usage_view, usd_text
 
 CHANNEL_TABLE_OPEN = 200
 """Channels up to which the per-channel table starts unfolded."""
@@ -110,6 +111,7 @@ def _page(summary: Summary, timeline: LatencyTimeline) -> dict[str, Any]:
     return {
         **_run(summary),
         **_totals(summary),
+        **_usage(summary),
         **_judgement(summary),
         "metrics": _metrics(summary, timeline),
         **_delivery(summary),
@@ -153,6 +155,28 @@ def _totals(summary: Summary) -> dict[str, Any]:
         ),
         "errors": summary["totals"]["errors"],
         "events": Table(DELIVERY_HEADERS, [_delivery_cells(summary["totals"]["events"])]),
+    }
+
+
+def _usage(summary: Summary) -> dict[str, Any]:
+    view = usage_view(summary["usage"])
+    rows = []
+    for row in view["rows"]:
+        headroom = row["headroom"]
+        rows.append(
+            [
+                row["item"],
+                row["count"],
+                row["peak"],
+                row["peak_of"],
+                row["limit"],
+                None if headroom is None else _bad_if(headroom < 0, f"{headroom:.2f}%"),
+                None if row["usd"] is None else usd_text(row["usd"]),
+            ]
+        )
+    return {
+        "usage": Table([title for _, title in USAGE_COLUMNS], rows, numeric_from=1),
+        "usage_view": view,
     }
 
 
@@ -438,3 +462,7 @@ _bad: Callable[[str], Markup] = Markup('<span class="fail">{}</span>').format
 
 def _bad_if_positive(value: int) -> Any:
     return _bad(figure_text(value)) if value > 0 else value
+
+
+def _bad_if(bad: bool, text: str) -> Any:
+    return _bad(text) if bad else text

@@ -230,6 +230,7 @@ BAD_VALUES = [
     ("--slo", "deliver.p99<=250", "has no unit"),
     ("--slo-file", "/nonexistent/slos.txt", "/nonexistent/slos.txt"),
     ("--baseline", "/nonexistent/summary.json", "/nonexistent/summary.json"),
+    ("--price-file", "/nonexistent/prices.toml", "cannot read /nonexistent/prices.toml"),
     ("--max-regression", "10", "write 10%"),
     ("--max-regression", "-5%", "'-5%' is not a percent"),
     ("--emulator-bind", "0.0.0.0", "0.0.0.0 listens everywhere"),
@@ -637,11 +638,13 @@ def test_describe_shows_the_settings() -> None:
         "reconnect_policy": "decorrelated-jitter:base=100ms,cap=5s,max-attempts=3",
         "publish_retry_policy": "off",
         "backoff_tolerance_s": 0.25,
+        "price_file": "built-in",
         "max_clock_offset_s": 0.0,
         "allow_loss": False,
         "run_id": "r1",
     }
     assert settings_with().describe()["host"] == "(embedded emulator)"
+    assert settings_with(price_file=str(PRICE_FILE)).describe()["price_file"] == str(PRICE_FILE)
 
 
 # -- the publish rate warning --------------------------------------------------------------
@@ -684,6 +687,8 @@ def test_no_publish_rate_warning_over_http(rate: float) -> None:
 # -- Locust's parser -------------------------------------------------------------------------------
 
 SAMPLE_REPORT = Path(__file__).resolve().parents[2] / "docs" / "sample-report"
+PRICE_FILE = REPO_ROOT / "harness" / "measure" / "appsync_events_prices.toml"
+"""A valid --price-file: a copy of the built-in table would do as well."""
 # A valid value other than the default for every option, and what it parses to.
 SAMPLES: dict[str, tuple[str, object]] = {
     "--auth-mode": ("AWS_IAM", "AWS_IAM"),
@@ -714,6 +719,7 @@ SAMPLES: dict[str, tuple[str, object]] = {
     "--slo": ("lost==0", ["lost==0"]),
     "--slo-file": (str(SAMPLE_REPORT / "slos.txt"), str(SAMPLE_REPORT / "slos.txt")),
     "--baseline": (str(SAMPLE_REPORT / "summary.json"), str(SAMPLE_REPORT / "summary.json")),
+    "--price-file": (str(PRICE_FILE), str(PRICE_FILE)),
     "--max-regression": ("25%", "25%"),
     "--prometheus-port": ("9464", 9464),
     "--scenario": ("wildcard", "wildcard"),
@@ -891,6 +897,8 @@ def test_parsed_options_make_settings(parser: LocustArgumentParser) -> None:
     assert settings.publish_rate == 2.5
     assert settings.emulator_args == ("--seed", "7", "--tls")
     assert settings.run_id == "run-42"
+    assert settings.price_file.origin == str(PRICE_FILE)
+    assert settings.price_file.prices == settings_with().price_file.prices
 
 
 # -- config files --------------------------------------------------------------------------

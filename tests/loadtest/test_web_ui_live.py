@@ -143,6 +143,13 @@ def test_live_views_show_the_run_as_it_goes_and_its_reports_after(
             "full-jitter:base=1s,cap=10s",
             "exponential:base=500ms,cap=10s",
         }
+        page.get_by_role("tab", name="Harness usage").click()
+        usage = wait_for(
+            "every user's two connects in Locust's Harness usage tab",
+            lambda: {row[0]: row for row in table_rows(page, "table") if row},
+            lambda rows: number(rows.get("connection requests", ["", ""])[1]) >= 2 * USERS,
+        )
+        assert usage["total"][-1].startswith("0.0"), usage  # dollars, as a number
 
         # (3) the harness page: channels with deliveries, charts, a channel's distribution
         page.goto(locust.url + "harness/")
@@ -178,6 +185,12 @@ def test_live_views_show_the_run_as_it_goes_and_its_reports_after(
         assert losses >= USERS and recoveries == losses, policy_rows
         sync_api.expect(page.locator("#emulator")).to_contain_text("disconnects (fault)")
         page.locator("#resilience").screenshot(path=str(tmp_path / "harness-resilience.png"))
+
+        # ... and its Usage view: every user connected twice (the storm), and the cost
+        page.locator("#usage-section").scroll_into_view_if_needed()
+        metered = {row[0]: row for row in table_rows(page, "#usage")}
+        assert number(metered["connection requests"][1]) >= 2 * USERS, metered
+        sync_api.expect(page.locator("#usage-cost")).to_contain_text("Estimated cost: $")
 
         # ... and its SLO view: each SLO with its value, and the verdict if the run ended now
         slo_headers = page.locator("#slos thead th").all_inner_texts()
@@ -226,6 +239,12 @@ def test_live_views_show_the_run_as_it_goes_and_its_reports_after(
 
         assert succeeded("deliver") == events["delivered"]
         assert succeeded("publish") == events["published"]
+        # every connect and subscribe, refused or not, is a request AWS meters
+        counts = summary["usage"]["counts"]
+        metered_as = {"connect": "connection_requests", "subscribe": "subscription_requests"}
+        for request_type, count in metered_as.items():
+            rows = [row for row in stats if row["Type"] == request_type]
+            assert counts[count] == sum(int(row["Request Count"]) for row in rows), request_type
         if processes:
             assert summary["workers"]["count"] == processes
             assert summary["workers"]["final_reports"] == processes

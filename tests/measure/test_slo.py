@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-from support.summaries import empty_summary
+from support.summaries import empty_summary, usage_of
 from support.typed import mismatches
 
 from harness.errors import ConfigurationError
@@ -161,6 +161,9 @@ def reason_of(call: Any) -> ConfigurationError:
         ("errors.rate<=100%", "errors.rate", "<=", 1.0, "ratio"),
         ("errors.rate<=1", "errors.rate", "<=", 1.0, "ratio"),
         ("delivered>=1000", "delivered", ">=", 1000.0, "count"),
+        ("usage.outbound_units<=5000", "usage.outbound_units", "<=", 5000.0, "count"),
+        ("quota.headroom>=50%", "quota.headroom", ">=", 0.5, "ratio"),
+        ("Quota.Headroom > 0", "quota.headroom", ">", 0.0, "ratio"),
     ],
 )
 def test_parse_reads_each_kind_of_figure(
@@ -659,6 +662,33 @@ def test_backoff_conformance_ignores_a_policy_without_attempts_whatever_it_says(
         {"kind": "publish", "policy": "b", "attempts": 0, "conformance": 0.0, "give_ups": {}}
     )
     assert only(evaluate("backoff.conformance>=99%", summary))["observed"] == 1.0
+
+
+def test_outbound_units_are_the_usage_sections() -> None:
+    summary = make_summary()
+    summary["usage"] = usage_of(publishes=100, event_bytes=6000, fan_out=3)  # 2 units each
+    result = only(evaluate("usage.outbound_units<=500", summary))
+    assert (result["observed"], result["where"], result["passed"]) == (600, "overall", False)
+    assert result["detail"] == (
+        "usage.outbound_units is 600 overall; at most 500 allowed (100 over)"
+    )
+    assert only(evaluate("usage.outbound_units<=600", summary))["passed"]
+
+
+def test_quota_headroom_is_the_share_left_of_the_nearest_quota() -> None:
+    summary = make_summary()
+    summary["usage"] = usage_of(connects=1_500, publishes=10, open_s=1.0)  # 75% of 2,000/s
+    result = only(evaluate("quota.headroom>=50%", summary))
+    assert (result["observed"], result["passed"]) == (pytest.approx(0.25), False)
+    assert result["detail"] == (
+        "quota.headroom is 25% overall (connect-rate, the nearest its limit); at least 50% "
+        "required (25 percentage points under)"
+    )
+    summary["usage"] = usage_of(connects=2_500)
+    result = only(evaluate("quota.headroom>=0", summary))
+    assert (result["observed"], result["passed"]) == (pytest.approx(-0.25), False)
+    summary["usage"] = usage_of()
+    assert only(evaluate("quota.headroom==100%", summary))["passed"]
 
 
 def test_all_slos_of_a_clean_run_pass_and_one_failure_fails_the_lot() -> None:

@@ -12,7 +12,7 @@ import random
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from support.summaries import STARTED, account, empty_summary
+from support.summaries import STARTED, account, empty_summary, usage_of
 
 from harness.measure.histogram import Histogram, bucket_of
 from harness.measure.latency import LatencyRecorder, LatencyTimeline
@@ -27,6 +27,7 @@ from harness.report.live_tables import (
     verdict_row,
 )
 from harness.report.prometheus import BUCKETS_MS, exposition
+from harness.report.usage import ITEMS, USAGE_COLUMNS, usage_rows, usage_view
 
 ROOMS = "/default/room-{1..3}"
 POLICY = "full-jitter:base=1s,cap=10s"
@@ -135,6 +136,30 @@ def test_the_tables_of_an_empty_run_are_empty() -> None:
     summary = empty_summary()
     assert channel_rows(summary, LatencyTimeline(started_at=STARTED)) == []
     assert policy_rows(summary) == [] and slo_rows(summary) == []
+
+
+def test_usage_rows_have_every_column_and_end_with_the_total() -> None:
+    """4 connections held a minute; 10 events of 6,000 bytes (2 units) each delivered twice."""
+    usage = usage_of(connects=4, publishes=10, event_bytes=6000, fan_out=2, open_s=60.0)
+    rows = usage_rows(usage)
+    assert [row["item"] for row in rows] == [label for label, _, _ in ITEMS] + ["total"]
+    assert all(set(row) == {key for key, _ in USAGE_COLUMNS} for row in rows)
+    by_item = {row["item"]: row for row in rows}
+    assert by_item["outbound messages, 5 KB units"] == {
+        "item": "outbound messages, 5 KB units",
+        "count": 40,
+        "peak": 40,
+        "peak_of": "a second",
+        "limit": 1_000_000,
+        "headroom": 99.996,
+        "usd": 40 / 1e6,
+    }
+    assert by_item["connection minutes"]["count"] == 4.0
+    assert by_item["connection minutes"]["usd"] == pytest.approx(4 * 0.08 / 1e6)
+    assert by_item["total"]["usd"] == usage["cost"]["total_usd"]
+    view = usage_view(usage)
+    assert view["rows"] == rows and view["exceeded"] == []
+    assert view["projection"].startswith("this load sustained: $")
 
 
 # -- /metrics ------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from urllib.parse import unquote
 
 import pytest
 from hdrh.log import HistogramLogReader
+from support.summaries import usage_of
 from support.typed import mismatches
 
 from harness.measure.histogram import Histogram
@@ -146,6 +147,7 @@ def make_summary(timeline: LatencyTimeline, **changes: Any) -> dict[str, Any]:
             ],
             "cleanup": {"users_checked": 3, "leaks": 0, "by_kind": {}, "listed": []},
         },
+        "usage": usage_of(connects=10, publishes=1001, fan_out=1, open_s=15.0, duration_s=15.0),
         "workers": None,
         "slo": {
             "passed": False,
@@ -220,6 +222,7 @@ def empty_summary() -> dict[str, Any]:
             "policies": [],
             "cleanup": {"users_checked": 0, "leaks": 0, "by_kind": {}, "listed": []},
         },
+        "usage": usage_of(duration_s=0.5),
         "workers": None,
         "slo": {"passed": True, "results": []},
         "baseline": None,
@@ -617,6 +620,37 @@ def test_report_html_shows_run_verdict_slos_baseline_channels_and_resilience(
     for section in ("run", "totals", "slo", "baseline", "latency", "delivery", "channels"):
         assert f'<section id="{section}">' in page
     assert '<section id="resilience">' in page
+
+
+def test_report_html_shows_usage_quotas_and_cost(summary: dict[str, Any]) -> None:
+    """The hand-built run: 10 connections held 15 s, 1,001 one-event publishes of 200
+    bytes each delivered once, in 15 s: (10 + 1,001 + 1,001) operations at $1 a million
+    and 2.5 connection minutes at $0.08 a million."""
+    page = render_report(summary, LatencyTimeline(started_at=STARTED))
+    section = page[page.index('<section id="usage">') : page.index('<section id="slo">')]
+    cells = [
+        [re.sub(r"<[^>]+>", "", cell) for cell in re.findall(r"<td[^>]*>(.*?)</td>", row)]
+        for row in re.findall(r"<tr>(.*?)</tr>", section)
+    ]
+    rows = {row[0]: row[1:] for row in cells if row}  # the header row has no td
+    assert rows["connection requests"] == ["10", "10", "a second", "2,000", "99.50%", "$0.00001"]
+    assert rows["outbound messages, 5 KB units"] == [
+        "1,001", "1,001", "a second", "1,000,000", "99.90%", "$0.001001"
+    ]  # fmt: skip
+    assert rows["connection minutes"] == ["2.5", "-", "-", "-", "-", "$0.0000002"]
+    total = 2012 / 1e6 + 2.5 * 0.08 / 1e6
+    assert rows["total"][-1] == f"${total:.4g}"
+    assert f"Estimated cost: ${total:.4g} at AWS list prices (us-east-1, USD, read" in section
+    assert f"${total * 3600 / 15:.4g} an hour" in section
+    assert "Unconfirmed for AppSync Events: the connection_minute price" in section
+    assert "Quota exceeded" not in section
+
+
+def test_report_html_says_which_quota_a_run_went_over(summary: dict[str, Any]) -> None:
+    summary["usage"] = usage_of(connects=2_500, open_s=1.0)
+    page = render_report(summary, LatencyTimeline(started_at=STARTED))
+    assert 'class="verdict fail">Quota exceeded: the run peaked at 2,500 connection' in page
+    assert '<span class="fail">-25.00%</span>' in page
 
 
 def test_report_html_escapes_hostile_names(timeline: LatencyTimeline) -> None:

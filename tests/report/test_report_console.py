@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from support.summaries import account, empty_summary
+from support.summaries import account, empty_summary, usage_of
 
 from harness.measure.schema import Summary
 from harness.report.console import WORST_CHANNELS, format_console
@@ -136,3 +136,46 @@ def test_workers_are_listed_with_their_clocks_and_the_lost_ones_first() -> None:
         "  clock of w2: -7.250 ms from the master's (within 0.500 ms, 8 samples) "
         "FLAGGED: more than 5 ms"
     ) in lines
+
+
+def test_usage_quotas_and_cost_are_printed_with_the_quota_exceeded() -> None:
+    """2,001 connections in one second, held 30 s; 1,000 events of 6,000 bytes each
+    delivered 3 times, over 60 s: every count, the connect-rate quota exceeded, and the
+    cost at the built-in prices worked out by hand."""
+    usage = usage_of(
+        connects=2_001, publishes=1_000, event_bytes=6_000, fan_out=3, open_s=30.0, duration_s=60
+    )
+    text = format_console(empty_summary(usage=usage))
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("Usage: what AWS meters"))
+    rows = {line[:31].strip(): line[31:].split() for line in lines[start + 2 : start + 11]}
+    assert rows["connection requests"] == [
+        "2,001",
+        "2,001",
+        "a",
+        "second",
+        "2,000",
+        "-0.05%",
+        "$0.002001",
+    ]
+    assert rows["subscription requests"] == ["0", "$0"]
+    assert rows["publish requests"] == [
+        "1,000",
+        "6,000",
+        "one",
+        "request,",
+        "bytes",
+        "1,258,291",
+        "99.52%",
+    ]
+    assert rows["inbound events, 5 KB units"] == ["2,000", "$0.002"]
+    assert rows["outbound messages"] == ["3,000"]
+    assert rows["outbound messages, 5 KB units"][:2] == ["6,000", "6,000"]
+    assert rows["connection minutes"] == ["1,000.500", "$0.00008004"]  # 2,001 x 30 s
+    # (2,001 + 2,000 + 6,000) operations at $1 a million, 1,000.5 minutes at $0.08 a million
+    total = 10_001 / 1e6 + 1000.5 * 0.08 / 1e6
+    assert rows["total"] == [f"${total:.4g}"]
+    assert f"Estimated cost: ${total:.4g} at AWS list prices (us-east-1, USD, read " in text
+    assert f"a day, ${total * 1440 * 730 / 24:,.2f} a month (730 hours)" in text
+    assert "unconfirmed for AppSync Events: the connection_minute price" in text
+    assert "QUOTA EXCEEDED: the run peaked at 2,001 connection requests a second" in text
