@@ -119,13 +119,11 @@ class NamespaceHandlers:
         time_limit_s: float,
         latency_s: float = 0.0,
     ) -> None:
-        engines: dict[Path, HandlerEngine] = {}
-        self._engines = {
-            spec.namespace: engines.setdefault(
-                spec.path.resolve(), HandlerEngine(spec.path, time_limit_s)
-            )
-            for spec in specs
-        }
+        by_file: dict[Path, HandlerEngine] = {}
+        for spec in specs:  # a file two namespaces share is loaded once
+            if spec.path.resolve() not in by_file:
+                by_file[spec.path.resolve()] = HandlerEngine(spec.path, time_limit_s)
+        self._engines = {spec.namespace: by_file[spec.path.resolve()] for spec in specs}
         self._faults = faults
         self.latency_s = latency_s
         self.stats = HandlerStats()
