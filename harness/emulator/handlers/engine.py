@@ -109,6 +109,7 @@ class HandlerEngine:
     def _fresh_context(self) -> Any:
         import quickjs  # only when a handler is configured: it is not needed otherwise
 
+        self._quickjs = quickjs  # for its exception types, on every invocation
         context = quickjs.Context()
         context.set_memory_limit(MEMORY_LIMIT_BYTES)
         context.eval(resources.files(__package__).joinpath("prelude.js").read_text("utf-8"))
@@ -123,8 +124,7 @@ class HandlerEngine:
 
     def invoke(self, name: str, context_json: str) -> HandlerAnswer:
         """Call handler ``name`` (one of :attr:`defined`) with the context's JSON text."""
-        import quickjs
-
+        quickjs = self._quickjs
         try:
             answer = json.loads(self._invoke(name, context_json))
         except quickjs.JSException as exc:
